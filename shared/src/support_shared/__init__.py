@@ -1,0 +1,1 @@
+"""Ticket Triage Suite common library: config, logging, db, events, messaging, outbox, inbox."""

@@ -1,0 +1,55 @@
+"""Settings shared by every service, read from the environment with local defaults."""
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class CommonSettings(BaseSettings):
+    """Broker, naming and logging settings every process needs.
+
+    Common fields ignore the service prefix (``RABBITMQ_URL`` for everyone); service
+    subclasses set ``env_prefix`` for their own fields (``TICKET_SERVICE_DATABASE_URL``).
+    Tests build settings directly with field names to isolate schemas and queues.
+    """
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    rabbitmq_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672/%2F", validation_alias=_env("RABBITMQ_URL")
+    )
+    exchange: str = Field("tickets", validation_alias=_env("EVENT_EXCHANGE"))
+    dead_letter_exchange: str = Field("tickets.dlx", validation_alias=_env("DEAD_LETTER_EXCHANGE"))
+    queue_prefix: str = Field("", validation_alias=_env("QUEUE_PREFIX"))
+    delivery_limit: int = Field(5, validation_alias=_env("DELIVERY_LIMIT"), ge=1, le=100)
+    prefetch_count: int = Field(50, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
+    heartbeat_seconds: int = Field(10, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    log_format: str = Field("json", validation_alias=_env("LOG_FORMAT"))
+    bind_host: str = Field("127.0.0.1", validation_alias=_env("BIND_HOST"))
+    web_workers: int = Field(2, validation_alias=_env("WEB_WORKERS"), ge=1, le=64)
+    web_threads: int = Field(4, validation_alias=_env("WEB_THREADS"), ge=1, le=256)
+    port: int = Field(5000, ge=1, le=65535)
+
+    @property
+    def dead_letter_queue_suffix(self) -> str:
+        return ".dlq"
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of a service that owns a PostgreSQL schema."""
+
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage"
+    db_schema: str = "public"
+    db_pool_size: int = Field(5, ge=1, le=100)
+    db_statement_timeout_ms: int = Field(5000, ge=100, le=600_000)
+    relay_batch_size: int = Field(200, ge=1, le=10_000)
+    relay_poll_seconds: float = Field(1.0, gt=0, le=60)
+
+    def queue(self, service: str, routing_key: str) -> str:
+        """Name of the durable queue this service consumes ``routing_key`` from."""
+        return f"{self.queue_prefix}{service}.{routing_key}"

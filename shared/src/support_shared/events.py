@@ -1,0 +1,163 @@
+"""The event envelope and the payload of every integration event, defined once for all services.
+
+Routing key = event type. Payload models are frozen and reject unknown shapes, so a
+malformed message is caught at the consumer's edge and dead-lettered, never half-applied.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+Priority = Literal["low", "medium", "high", "critical"]
+Status = Literal["pending", "in_progress", "resolved", "closed"]
+PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed")
+
+
+class EventType(StrEnum):
+    TICKET_CREATED = "ticket.created"
+    TICKET_CATEGORIZED = "ticket.categorized"
+    TICKET_ROUTED = "ticket.routed"
+    TICKET_STATUS_UPDATED = "ticket.status.updated"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TicketCreated(_Payload):
+    title: str
+    description: str
+    user_name: str
+    user_email: str
+    priority: Priority
+    status: Status = "pending"
+    created_at: datetime
+
+
+class TicketCategorized(_Payload):
+    department: str
+    priority: Priority
+    confidence: float = Field(ge=0.0, le=1.0)
+    method: Literal["claude", "local_model", "keywords"]
+    model_version: str | None = None
+    requested_priority: Priority | None = None
+    urgency: float | None = Field(default=None, ge=0.0, le=1.0)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    ticket_created_at: datetime | None = None
+
+
+class TicketRouted(_Payload):
+    department: str
+    previous_department: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    priority: Priority | None = None
+    method: Literal["auto", "manual", "reroute"]
+    categorization_method: str | None = None
+    needs_review: bool = False
+    routing_version: int = Field(ge=1)
+
+
+class TicketStatusUpdated(_Payload):
+    old_status: Status
+    new_status: Status
+
+
+PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
+    EventType.TICKET_CREATED: TicketCreated,
+    EventType.TICKET_CATEGORIZED: TicketCategorized,
+    EventType.TICKET_ROUTED: TicketRouted,
+    EventType.TICKET_STATUS_UPDATED: TicketStatusUpdated,
+}
+
+
+class Envelope(BaseModel):
+    """What travels on the wire: metadata plus one event's ``data``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: uuid.UUID
+    event_type: EventType
+    schema_version: int = SCHEMA_VERSION
+    occurred_at: datetime
+    tenant_id: str = Field(min_length=1, max_length=64)
+    ticket_id: int = Field(ge=1)
+    ticket_version: int = Field(ge=1)
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def routing_key(self) -> str:
+        return self.event_type.value
+
+    def payload(self) -> _Payload:
+        """The typed ``data`` of this event; raises ``InvalidEventError`` if it does not fit."""
+        try:
+            return PAYLOAD_TYPES[self.event_type].model_validate(self.data)
+        except ValidationError as exc:
+            raise InvalidEventError(f"{self.event_type} data invalid: {exc}") from exc
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+class InvalidEventError(ValueError):
+    """A message that can never be processed: not JSON, wrong envelope or wrong data."""
+
+
+def new_event(
+    event_type: EventType,
+    payload: _Payload,
+    *,
+    tenant_id: str,
+    ticket_id: int,
+    ticket_version: int,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    if not isinstance(payload, PAYLOAD_TYPES[event_type]):
+        raise TypeError(f"{event_type} needs {PAYLOAD_TYPES[event_type].__name__}")
+    return Envelope(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=occurred_at or utcnow(),
+        tenant_id=tenant_id,
+        ticket_id=ticket_id,
+        ticket_version=ticket_version,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        data=payload.model_dump(mode="json"),
+    )
+
+
+def decode(body: bytes) -> Envelope:
+    """Parse and validate one message body (envelope and its data)."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEventError(f"body is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidEventError("body is not a JSON object")
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEventError(f"envelope invalid: {exc}") from exc
+    if envelope.schema_version > SCHEMA_VERSION:
+        raise InvalidEventError(f"unsupported schema_version {envelope.schema_version}")
+    envelope.payload()
+    return envelope

@@ -1,0 +1,47 @@
+"""The inbox: which events a consumer has already applied, so redelivery has no second effect."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection
+
+metadata = sa.MetaData()
+
+inbox_table = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
+def create_inbox_table(op: Any) -> None:
+    """Create the inbox in the current migration's schema."""
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+
+
+class Inbox:
+    def __init__(self, conn: Connection, consumer: str) -> None:
+        self.conn = conn
+        self.consumer = consumer
+
+    def claim(self, event_id: uuid.UUID) -> bool:
+        """Record ``event_id`` as applied in this transaction; False if it already was."""
+        stmt = (
+            pg.insert(inbox_table)
+            .values(consumer=self.consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(inbox_table.c.event_id)
+        )
+        return self.conn.execute(stmt).first() is not None

@@ -1,0 +1,83 @@
+"""The transactional outbox: events written in the business transaction, published by the relay."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection
+
+from .events import Envelope
+
+metadata = sa.MetaData()
+
+outbox_table = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("routing_key", sa.Text, nullable=False),
+    sa.Column("payload", pg.JSONB, nullable=False),
+    sa.Column("headers", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+)
+
+
+def create_outbox_table(op: Any) -> None:
+    """Create the outbox in the current migration's schema (used by each service's first migration)."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("routing_key", sa.Text, nullable=False),
+        sa.Column("payload", pg.JSONB, nullable=False),
+        sa.Column("headers", pg.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+    )
+    op.create_index(
+        "outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
+    )
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes ``schema``'s relay."""
+    return f"{schema}_outbox"
+
+
+class Outbox:
+    """Adds events to the outbox inside the caller's open transaction."""
+
+    def __init__(self, conn: Connection, channel: str | None = None) -> None:
+        self.conn = conn
+        self.channel = channel
+        self._notified = False
+
+    def add(self, envelope: Envelope, headers: dict[str, str] | None = None) -> None:
+        self.add_many([envelope], headers)
+
+    def add_many(self, envelopes: list[Envelope], headers: dict[str, str] | None = None) -> None:
+        if not envelopes:
+            return
+        self.conn.execute(
+            outbox_table.insert(),
+            [
+                {
+                    "event_id": env.event_id,
+                    "routing_key": env.routing_key,
+                    "payload": env.model_dump(mode="json"),
+                    "headers": headers or {},
+                    "occurred_at": env.occurred_at,
+                }
+                for env in envelopes
+            ],
+        )
+        if self.channel and not self._notified:
+            # NOTIFY is delivered at commit, so the relay wakes only for committed rows.
+            self.conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": self.channel})
+            self._notified = True

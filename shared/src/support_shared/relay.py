@@ -1,0 +1,176 @@
+"""The outbox relay: publishes committed outbox rows in id order and marks them after the confirm.
+
+Woken by LISTEN/NOTIFY when a transaction adds events, with a poll as a safety net. Several
+relays may run: ``FOR UPDATE SKIP LOCKED`` hands each row to one of them.
+"""
+from __future__ import annotations
+
+import logging
+import select
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import orjson
+import sqlalchemy as sa
+from pika.exceptions import AMQPError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .messaging.publisher import Publisher, PublishError
+from .metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
+from .outbox import notify_channel, outbox_table
+
+logger = logging.getLogger(__name__)
+
+DB_ERRORS = (OperationalError, InterfaceError)
+
+
+def _log_fields(row: sa.Row) -> dict[str, object]:
+    """Structured log fields of an outbox row; its correlation id travels with the event."""
+    headers = row.headers or {}
+    return {
+        "correlation_id": row.payload.get("correlation_id") or headers.get("x-request-id") or None,
+        "event_id": str(row.event_id),
+        "routing_key": row.routing_key,
+        "ticket_id": row.payload.get("ticket_id"),
+        "outbox_id": row.id,
+    }
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    backlog: int
+    oldest_unpublished_age_s: float | None
+    failing: int
+
+
+def outbox_status(conn: Connection) -> OutboxStatus:
+    row = conn.execute(
+        sa.text(
+            "SELECT count(*) AS backlog, extract(epoch FROM now() - min(occurred_at)) AS age,"
+            " count(*) FILTER (WHERE attempts > 0) AS failing"
+            " FROM outbox WHERE published_at IS NULL"
+        )
+    ).one()
+    return OutboxStatus(int(row.backlog), float(row.age) if row.age is not None else None,
+                        int(row.failing))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publisher,
+        *,
+        schema: str,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.channel = notify_channel(schema)
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._stopping = False
+        self._listen: Connection | None = None
+
+    def publish_pending(self) -> int:
+        """Publish one batch; return how many rows were published and marked."""
+        t = outbox_table
+        published: list[int] = []
+        with self.engine.connect() as conn, conn.begin():
+            rows = conn.execute(
+                sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
+                .where(t.c.published_at.is_(None))
+                .order_by(t.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            try:
+                for row in rows:
+                    try:
+                        self.publisher.publish(
+                            row.routing_key,
+                            orjson.dumps(row.payload),
+                            message_id=str(row.event_id),
+                            headers=row.headers,
+                            correlation_id=row.payload.get("correlation_id"),
+                            event_type=row.routing_key,
+                        )
+                    except PublishError as exc:
+                        # Keep order: stop here, record why, retry this row next round.
+                        PUBLISH_FAILURES.labels(row.routing_key).inc()
+                        logger.error("outbox row %s (%s) refused: %s", row.id, row.event_id, exc,
+                                     extra=_log_fields(row))
+                        conn.execute(
+                            t.update().where(t.c.id == row.id)
+                            .values(attempts=t.c.attempts + 1, last_error=str(exc)[:2000])
+                        )
+                        break
+                    except AMQPError:
+                        PUBLISH_FAILURES.labels(row.routing_key).inc()
+                        raise
+                    published.append(row.id)
+                    EVENTS_PUBLISHED.labels(row.routing_key).inc()
+                    logger.info("published %s %s", row.routing_key, row.event_id,
+                                extra=_log_fields(row))
+            finally:
+                # Mark what the broker confirmed even if the connection dropped mid-batch.
+                if published:
+                    conn.execute(
+                        t.update().where(t.c.id.in_(published))
+                        .values(published_at=datetime.now(timezone.utc))
+                    )
+        if published:
+            logger.debug("published %d outbox rows", len(published))
+        return len(published)
+
+    def _wait(self) -> None:
+        if self._listen is None:
+            self._listen = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._listen.execute(sa.text(f'LISTEN "{self.channel}"'))
+        raw = self._listen.connection.dbapi_connection
+        readable, _, _ = select.select([raw], [], [], self.poll_seconds)
+        if readable:
+            raw.poll()
+            raw.notifies.clear()
+
+    def _drop_listen(self) -> None:
+        if self._listen is not None:
+            try:
+                self._listen.invalidate()
+            finally:
+                self._listen = None
+
+    def run(self) -> None:
+        logger.info("relay started (channel %s)", self.channel)
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                if self.publish_pending() >= self.batch_size:
+                    continue
+                self.publisher.process_events()
+                self._wait()
+                backoff = 0.2
+            except DB_ERRORS as exc:
+                logger.warning("database unavailable (%s); retrying in %.1fs", exc, backoff)
+                self._drop_listen()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except AMQPError as exc:
+                logger.warning("broker unavailable (%r); retrying in %.1fs", exc, backoff)
+                self.publisher.close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self._drop_listen()
+        self.publisher.close()
+        logger.info("relay stopped")
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())

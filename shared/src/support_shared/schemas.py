@@ -1,0 +1,243 @@
+"""Public request and response shapes: services validate with them, the gateway documents them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from .events import Priority, Status
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 32
+MAX_COMMENT_LENGTH = 5000
+MAX_ID = 2**63 - 1
+AuditAction = Literal["created", "status_changed", "updated", "routed", "commented"]
+
+
+def _refuse_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL: refuse it as bad input rather than fail on insert."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    if isinstance(value, list):
+        for item in value:
+            _refuse_nul(item)
+    return value
+
+
+class _NoNul(BaseModel):
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _refuse_nul(value)
+
+
+class _Strict(_NoNul):
+    """Unknown fields are refused, so clients cannot set server-owned ones."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(min_length=1, max_length=10_000)]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True})]
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    """Optional fields of a patch have no default to document (absent means unchanged)."""
+    schema["minProperties"] = 1
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class TicketCreate(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000)
+    user_name: str = Field(min_length=1, max_length=200)
+    user_email: EmailStr
+    priority: Priority = "medium"
+
+
+class TicketPatch(_Strict):
+    """A partial edit: only the fields sent change (at least one)."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
+    # Absent fields stay None (defaults are not validated); a JSON null is refused as a bad type.
+    title: Title = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]
+    priority: Priority = None  # type: ignore[assignment]
+    tags: Tags = None  # type: ignore[assignment]
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, tags: list[str]) -> list[str]:
+        if len(set(tags)) != len(tags):
+            raise ValueError("tags must be unique")
+        return tags
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "TicketPatch":
+        if not self.model_fields_set:
+            raise ValueError("send at least one of title, description, priority, tags")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, as plain JSON values."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
+
+
+class StatusUpdate(_Strict):
+    status: Status
+
+
+class RouteRequest(_Strict):
+    ticket_id: int = Field(ge=1, le=MAX_ID)
+    department: str = Field(min_length=1, max_length=100)
+
+
+class RerouteRequest(_Strict):
+    department: str = Field(min_length=1, max_length=100)
+
+
+class CategorizeRequest(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000)
+
+
+class CommentCreate(_Strict):
+    author_name: str = Field(min_length=1, max_length=200)
+    author_email: EmailStr
+    body: str = Field(min_length=1, max_length=MAX_COMMENT_LENGTH)
+
+
+class UserCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class Page(_NoNul):
+    """``limit`` and an opaque ``cursor`` taken from a previous page's ``next_cursor``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class TicketQuery(Page):
+    status: Status | None = None
+    priority: Priority | None = None
+    department: str | None = Field(None, max_length=100)
+    q: str | None = Field(None, min_length=1, max_length=200)
+    tag: str | None = Field(None, min_length=1, max_length=MAX_TAG_LENGTH)
+    requester_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class UserQuery(Page):
+    email: str | None = Field(None, min_length=1, max_length=320)
+
+
+class TrendsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    days: int = Field(7, ge=1, le=365)
+
+
+class Ticket(BaseModel):
+    id: int
+    title: str
+    description: str
+    user_name: str
+    user_email: str
+    requester_id: int | None
+    department: str | None
+    confidence_score: float | None
+    priority: Priority
+    status: Status
+    tags: list[str]
+    needs_review: bool
+    categorization_method: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketList(BaseModel):
+    tickets: list[Ticket]
+    count: int
+    next_cursor: str | None
+
+
+class Comment(BaseModel):
+    id: int
+    ticket_id: int
+    author_name: str
+    author_email: str
+    body: str
+    created_at: datetime
+
+
+class CommentList(BaseModel):
+    comments: list[Comment]
+    count: int
+    next_cursor: str | None
+
+
+class User(BaseModel):
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    users: list[User]
+    count: int
+    next_cursor: str | None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    action: AuditAction
+    ticket_version: int
+    details: dict[str, Any]
+    actor: str | None
+    request_id: str | None
+    occurred_at: datetime
+
+
+class TicketHistory(BaseModel):
+    ticket_id: int
+    history: list[AuditEntry]
+    count: int
+    next_cursor: str | None
+
+
+class Categorization(BaseModel):
+    department: str
+    priority: Priority
+    confidence: float
+    method: Literal["claude", "local_model", "keywords"]
+    model_version: str | None = None
+    urgency: float | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: object | None = None
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    services: dict[str, dict]
+    postgresql: Literal["ok", "down"]
+    rabbitmq: Literal["ok", "down"]

@@ -1,0 +1,137 @@
+"""The command line every service process starts from: ``<service> web|consumer|relay|migrate``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+from .config import CommonSettings, ServiceSettings
+from .db import ensure_database, make_engine, migrate
+from .logging import configure_logging
+from .metrics import MULTIPROC_ENV, prepare_multiprocess_dir, start_worker_endpoint
+from .messaging.connection import connect_with_retry
+from .messaging.consumer import Consumer
+from .messaging.publisher import Publisher
+from .messaging.topology import Topology
+from .outbox import notify_channel
+from .relay import OutboxRelay
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str                                   # "ticket-service"
+    package: str                                # "ticket_service"
+    settings: Callable[[], CommonSettings]
+    app_factory: str | None = None              # "ticket_service.app:create_app()"
+    consumer: Callable[[ServiceSettings, Engine], Consumer] | None = None
+    publishes: bool = True
+    seed: Callable[[Engine, ServiceSettings], None] | None = None
+
+
+def engine_for(settings: ServiceSettings) -> Engine:
+    return make_engine(
+        settings.database_url,
+        settings.db_schema,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+
+
+def run_migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    ensure_database(settings.database_url)
+    engine = engine_for(settings)
+    try:
+        migrate(engine, settings.db_schema, spec.package)
+        if spec.seed is not None:
+            spec.seed(engine, settings)
+        if spec.consumer is not None:
+            declare_queues(spec.consumer(settings, engine), settings)
+    finally:
+        engine.dispose()
+
+
+def declare_queues(consumer: Consumer, settings: ServiceSettings) -> None:
+    """Declare the service's queues up front, so events published before its consumer first
+    connects are queued rather than sent to the unroutable queue."""
+    connection = connect_with_retry(settings.rabbitmq_url, f"{consumer.service}-migrate",
+                                    settings.heartbeat_seconds, give_up_after_s=60)
+    try:
+        consumer.declare(connection.channel())
+    finally:
+        connection.close()
+
+
+def run_relay(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    engine = engine_for(settings)
+    publisher = Publisher(settings.rabbitmq_url, Topology.from_settings(settings),
+                          f"{spec.name}-relay", settings.heartbeat_seconds)
+    relay = OutboxRelay(engine, publisher, schema=settings.db_schema,
+                        batch_size=settings.relay_batch_size,
+                        poll_seconds=settings.relay_poll_seconds)
+    assert notify_channel(settings.db_schema) == relay.channel
+    start_worker_endpoint(settings.bind_host)
+    relay.install_signal_handlers()
+    relay.run()
+    engine.dispose()
+
+
+def run_consumer(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    assert spec.consumer is not None
+    engine = engine_for(settings)
+    consumer = spec.consumer(settings, engine)
+    start_worker_endpoint(settings.bind_host)
+    consumer.install_signal_handlers()
+    consumer.run()
+    engine.dispose()
+
+
+def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
+    """Replace this process with gunicorn serving ``spec.app_factory`` (``settings.port``).
+
+    Its workers share a fresh Prometheus multiprocess directory (``$METRICS_DIR`` or
+    ``<tmp>/ticket-triage-metrics``, then ``<service>-<port>``), so ``/metrics`` adds them all up.
+    """
+    assert spec.app_factory is not None
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    os.environ["SERVICE_NAME"] = spec.name
+    os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(spec.name, settings.port))
+    args = [
+        gunicorn,
+        "--config", "python:support_shared.gunicorn_conf",
+        "--bind", f"{settings.bind_host}:{settings.port}",
+        "--workers", str(settings.web_workers),
+        "--worker-class", "gthread",
+        "--threads", str(settings.web_threads),
+        "--timeout", "30",
+        "--graceful-timeout", "10",
+        "--keep-alive", "30",
+        "--no-control-socket",  # one per host otherwise ($HOME/.gunicorn): processes would clash
+        "--name", spec.name,
+        spec.app_factory,
+    ]
+    os.execv(gunicorn, args)
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=spec.name, description=f"Run a {spec.name} process.")
+    commands = ["migrate"]
+    if spec.app_factory:
+        commands.append("web")
+    if spec.consumer:
+        commands.append("consumer")
+    if spec.publishes:
+        commands.append("relay")
+    parser.add_argument("command", choices=commands)
+    args = parser.parse_args(argv)
+    settings = spec.settings()
+    configure_logging(spec.name, settings.log_level, settings.log_format)
+    runners = {"migrate": run_migrate, "relay": run_relay, "consumer": run_consumer, "web": run_web}
+    runners[args.command](spec, settings)

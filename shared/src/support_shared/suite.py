@@ -1,0 +1,264 @@
+"""Start, watch and stop every process of the suite on one machine (``make run|up|down``, e2e tests).
+
+``run`` keeps the processes in the foreground with prefixed output (Ctrl-C stops them all);
+``up`` detaches them, logs to ``var/log/<name>.log``, records them in ``var/run/suite.json`` and
+returns once the gateway reports every part healthy; ``down`` stops exactly what ``up`` recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+PROCESSES: list[tuple[str, str, str]] = [
+    ("ticket-web", "ticket-service", "web"),
+    ("ticket-relay", "ticket-service", "relay"),
+    ("ticket-consumer", "ticket-service", "consumer"),
+    ("ai-web", "ai-categorization-service", "web"),
+    ("ai-relay", "ai-categorization-service", "relay"),
+    ("ai-consumer", "ai-categorization-service", "consumer"),
+    ("routing-web", "routing-service", "web"),
+    ("routing-relay", "routing-service", "relay"),
+    ("routing-consumer", "routing-service", "consumer"),
+    ("analytics-web", "analytics-service", "web"),
+    ("analytics-consumer", "analytics-service", "consumer"),
+    ("gateway", "api-gateway", "web"),
+]
+MIGRATED = ["ticket-service", "ai-categorization-service", "routing-service", "analytics-service"]
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def gateway_url(env: dict[str, str] | None = None) -> str:
+    env = env if env is not None else dict(os.environ)
+    return f"http://127.0.0.1:{env.get('GATEWAY_PORT', '5000')}"
+
+
+def migrate_all(env: dict[str, str]) -> None:
+    for service in MIGRATED:
+        subprocess.run([_bin(service), "migrate"], env=env, check=True, timeout=120)
+
+
+@dataclass
+class Suite:
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    log_dir: Path | None = None
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self) -> None:
+        for name, _service, _command in PROCESSES:
+            self.start_process(name)
+
+    def start_process(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start process ``name`` of ``PROCESSES`` (again, after ``kill``) in its own process
+        group, with ``env`` instead of the suite's environment if given."""
+        service, command = next((s, c) for n, s, c in PROCESSES if n == name)
+        current = self.procs.get(name)
+        if current is not None and current.poll() is None:
+            raise RuntimeError(f"{name} is still running (pid {current.pid})")
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_dir / f"{name}.log", "ab") as out:
+                proc = subprocess.Popen([_bin(service), command], env=env or self.env, stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        else:
+            proc = subprocess.Popen([_bin(service), command], env=env or self.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            threading.Thread(target=_prefix, args=(name, proc), daemon=True).start()
+        self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
+        """Send ``sig`` (default SIGKILL: no clean-up at all) to process ``name``'s group and
+        wait until the process is gone."""
+        proc = self.procs[name]
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=timeout)
+
+    def restart(self, name: str, sig: int = signal.SIGKILL,
+                env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Kill process ``name`` with ``sig`` and start it again (with ``env`` if given)."""
+        self.kill(name, sig)
+        return self.start_process(name, env)
+
+    def dead(self) -> list[str]:
+        return [name for name, p in self.procs.items() if p.poll() is not None]
+
+    def wait_healthy(self, timeout: float = 90.0) -> float:
+        """Seconds until GET /api/health answers 200; raises if a process dies or time runs out."""
+        started = time.monotonic()
+        url = gateway_url(self.env) + "/api/health"
+        last = "no answer"
+        while time.monotonic() - started < timeout:
+            if dead := self.dead():
+                raise RuntimeError(f"processes exited during start-up: {', '.join(dead)}")
+            try:
+                resp = requests.get(url, timeout=3)
+                if resp.status_code == 200:
+                    return time.monotonic() - started
+                last = resp.text[:500]
+            except requests.RequestException as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise RuntimeError(f"suite not healthy after {timeout:.0f}s: {last}")
+
+    def stop(self, grace: float = 10.0) -> None:
+        stop_groups([p.pid for p in self.procs.values() if p.poll() is None], grace)
+        for p in self.procs.values():
+            p.wait(timeout=grace)
+
+
+def _prefix(name: str, proc: subprocess.Popen) -> None:
+    assert proc.stdout is not None
+    for line in iter(proc.stdout.readline, b""):
+        sys.stdout.write(f"{name:<19}| {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def stop_groups(pids: list[int], grace: float = 10.0) -> None:
+    """SIGTERM each process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + grace
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if _group_alive(pid)]
+        time.sleep(0.1)
+    for pid in alive:
+        logger.warning("process group %s did not stop in %.0fs; killing it", pid, grace)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # reap our own child so it does not linger as a zombie
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return True
+
+
+def _started_at(pid: int) -> str:
+    """The process's start time in clock ticks since boot: with the pid, it names one process
+    (a recycled pid has another), whatever the process exec'd since (gunicorn does)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def ensure_dev_key(env: dict[str, str], var: Path) -> None:
+    """Tenant "default" and an admin key in var/dev-api-key (kept while it still works)."""
+    subprocess.run([_bin("ticketctl"), "keys", "ensure-dev", "--file", str(var / "dev-api-key")],
+                   env=env, check=True, timeout=60)
+
+
+def _print_urls(env: dict[str, str]) -> None:
+    base = gateway_url(env)
+    print(f"\nTicket Triage Suite is up:\n  API gateway      {base}/api\n"
+          f"  OpenAPI / docs   {base}/openapi.json  {base}/docs\n"
+          f"  Health           {base}/api/health\n"
+          f"  Dashboard        {base}/dashboard\n"
+          f"  API key          var/dev-api-key (Authorization: Bearer $(cat var/dev-api-key))\n"
+          f"  RabbitMQ console http://127.0.0.1:15672 (guest/guest)\n", flush=True)
+
+
+def cmd_run() -> int:
+    suite = Suite()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    suite.start()
+    try:
+        took = suite.wait_healthy()
+        ensure_dev_key(suite.env, Path("var"))
+        _print_urls(suite.env)
+        print(f"healthy after {took:.1f}s; Ctrl-C stops every process", flush=True)
+        while not stop.wait(0.5):
+            if dead := suite.dead():
+                print(f"process exited: {', '.join(dead)}; stopping the suite", flush=True)
+                return 1
+        return 0
+    finally:
+        suite.stop()
+
+
+def cmd_up(var: Path) -> int:
+    state = var / "run" / "suite.json"
+    if state.exists() and any(_started_at(p["pid"]) == p["started_at"]
+                              for p in json.loads(state.read_text())):
+        print("the suite is already up (make down first)")
+        return 1
+    suite = Suite(log_dir=var / "log")
+    suite.start()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps([{"name": n, "pid": p.pid, "started_at": _started_at(p.pid)}
+                                 for n, p in suite.procs.items()], indent=1))
+    try:
+        took = suite.wait_healthy()
+    except RuntimeError as exc:
+        print(f"{exc}\nlogs: {var / 'log'}", file=sys.stderr)
+        cmd_down(var)
+        return 1
+    ensure_dev_key(suite.env, var)
+    _print_urls(suite.env)
+    print(f"healthy after {took:.1f}s; logs in {var / 'log'}; `make down` stops it")
+    return 0
+
+
+def cmd_down(var: Path) -> int:
+    state = var / "run" / "suite.json"
+    if not state.exists():
+        print("nothing to stop (no var/run/suite.json)")
+        return 0
+    ours = [p["pid"] for p in json.loads(state.read_text())
+            if p.get("started_at") and _started_at(p["pid"]) == p["started_at"]]
+    stop_groups(ours)
+    state.unlink()
+    print(f"stopped {len(ours)} processes")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="suite", description=__doc__)
+    parser.add_argument("command", choices=["run", "up", "down", "migrate"])
+    parser.add_argument("--var", type=Path, default=Path("var"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.command == "migrate":
+        migrate_all(dict(os.environ))
+        sys.exit(0)
+    commands = {"run": cmd_run, "up": lambda: cmd_up(args.var), "down": lambda: cmd_down(args.var)}
+    sys.exit(commands[args.command]())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Test helpers for every service: isolated schemas and queue names, polling, broker probes."""

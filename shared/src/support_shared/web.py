@@ -1,0 +1,278 @@
+"""Flask plumbing every service shares: JSON errors, body validation, request ids, health, limits,
+Prometheus metrics."""
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+import uuid
+from typing import Any, Callable, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, request
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import metrics
+from .logging import correlation_id
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+TENANT_HEADER = "X-Tenant-ID"
+DEFAULT_TENANT = "default"
+MAX_BODY_BYTES = 64 * 1024
+METRICS_EXTENSION = "support_shared.metrics"   # app.extensions key: extra scrape-time collectors
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    resp = jsonify({"error": {"code": code, "message": message, "details": details}})
+    resp.status_code = status
+    return resp
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, "not_found", f"{what} {ident} not found")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_context=False)
+    ]
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body against ``model``; 400 with the failing fields otherwise."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send a JSON body (Content-Type: application/json)")
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "malformed_json", "request body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(400, "validation_error", "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(400, "validation_error", "request body is invalid",
+                       validation_details(exc)) from exc
+
+
+def parse_query(model: type[M]) -> M:
+    """Validate query parameters against ``model``; 400 with the failing parameters otherwise."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise ApiError(400, "validation_error", "query parameters are invalid",
+                       validation_details(exc)) from exc
+
+
+def tenant_id() -> str:
+    return g.get("tenant_id", DEFAULT_TENANT)
+
+
+def request_id() -> str:
+    return g.get("request_id") or ""
+
+
+def _before() -> None:
+    g.started = time.perf_counter()
+    rid = request.headers.get(REQUEST_ID_HEADER, "")
+    if not _REQUEST_ID_RE.match(rid):  # never echo arbitrary bytes into logs and headers
+        rid = uuid.uuid4().hex
+    g.request_id = rid
+    g.tenant_id = request.headers.get(TENANT_HEADER, DEFAULT_TENANT)[:64] or DEFAULT_TENANT
+    g.log_token = correlation_id.set(rid)
+
+
+def _after(resp: Response) -> Response:
+    resp.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+    return resp
+
+
+def _teardown(_exc: BaseException | None) -> None:
+    token = g.pop("log_token", None)
+    if token is not None:
+        correlation_id.reset(token)
+
+
+def _route_label() -> str:
+    """The matched URL rule (``/api/tickets/<int:ticket_id>``), never the raw path."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else metrics.UNMATCHED_ROUTE
+
+
+def _metrics_before() -> None:
+    g.metrics_started = time.perf_counter()
+    g.metrics_route = _route_label()
+    metrics.HTTP_IN_PROGRESS.labels(request.method, g.metrics_route).inc()
+    g.metrics_in_progress = True
+
+
+def _metrics_after(resp: Response) -> Response:
+    started = g.get("metrics_started")
+    if started is not None:
+        metrics.record_request(request.method, g.metrics_route, resp.status_code,
+                               time.perf_counter() - started)
+    return resp
+
+
+def _metrics_teardown(_exc: BaseException | None) -> None:
+    if g.pop("metrics_in_progress", False):
+        metrics.HTTP_IN_PROGRESS.labels(request.method, g.metrics_route).dec()
+
+
+def _metrics_view() -> Response:
+    body = metrics.exposition(current_app.extensions.get(METRICS_EXTENSION, ()))
+    return Response(body, status=200, content_type=metrics.CONTENT_TYPE)
+
+
+def init_metrics(app: Flask) -> None:
+    """Count and time every request by route template and status; serve ``GET /metrics``."""
+    app.extensions.setdefault(METRICS_EXTENSION, [])
+    app.before_request(_metrics_before)  # first, so later hooks that answer early are timed too
+    app.after_request(_metrics_after)
+    app.teardown_request(_metrics_teardown)
+    app.add_url_rule("/metrics", "metrics", _metrics_view, methods=["GET"])
+
+
+def register_outbox_gauge(app: Flask, engine: Engine, ttl_s: float = 5.0) -> None:
+    """Add the outbox gauges (backlog, oldest age, failing rows) of ``engine``'s schema to
+    ``/metrics``; for services that have an outbox table."""
+    from .relay import outbox_status
+
+    def read() -> metrics.BacklogStatus:
+        with engine.connect() as conn:
+            status = outbox_status(conn)
+        return metrics.BacklogStatus(status.backlog, status.oldest_unpublished_age_s,
+                                     status.failing)
+
+    collectors = app.extensions.setdefault(METRICS_EXTENSION, [])
+    collectors.append(metrics.OutboxCollector(read, errors=(SQLAlchemyError,), ttl_s=ttl_s))
+
+
+def init_app(app: Flask) -> None:
+    """Install JSON error handling, the body limit, request-id handling and metrics on ``app``."""
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    app.json.sort_keys = False
+    init_metrics(app)
+    app.before_request(_before)
+    app.after_request(_after)
+    app.teardown_request(_teardown)
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(413, "payload_too_large", f"request body over {limit} bytes")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        resp = error_response(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                resp.headers[name] = value  # e.g. Allow on 405
+        return resp
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _db_down(exc: Exception):
+        logger.warning("database unavailable: %s", exc)
+        return error_response(503, "service_unavailable", "database unavailable, retry later")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # outer boundary: log the traceback, answer JSON
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal error")
+
+
+def health_response(checks: dict[str, Callable[[], bool]], service: str) -> tuple[Response, int]:
+    """Run each named check; 200 when all pass, 503 otherwise."""
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            results[name] = "ok" if check() else "down"
+        except (OperationalError, InterfaceError, OSError) as exc:
+            logger.warning("health check %s failed: %s", name, exc)
+            results[name] = "down"
+    healthy = all(v == "ok" for v in results.values())
+    body = {"service": service, "status": "healthy" if healthy else "unhealthy", "checks": results}
+    return jsonify(body), 200 if healthy else 503
+
+
+def encode_cursor(last_id: int) -> str:
+    """Opaque keyset cursor for lists ordered by descending id."""
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id after which the next page starts; 400 for a cursor we did not issue."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, value = raw.split(":", 1)
+        if prefix != "id":
+            raise ValueError(prefix)
+        last_id = int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+    return last_id
+
+
+class CachedCheck:
+    """A health check whose result is reused for ``ttl_s`` (broker checks open a connection)."""
+
+    def __init__(self, check: Callable[[], bool], ttl_s: float = 2.0) -> None:
+        self.check = check
+        self.ttl_s = ttl_s
+        self._at = 0.0
+        self._value = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._at > self.ttl_s:
+            self._value = self.check()
+            self._at = now
+        return self._value
+
+
+def database_ok(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT 1")) == 1
+
+
+def register_health(app: Flask, service: str, engine: Engine, rabbitmq_url: str) -> None:
+    """``GET /health``: the service's database and the broker (cached), 200 or 503."""
+    from .messaging.connection import broker_reachable
+
+    checks: dict[str, Callable[[], bool]] = {
+        "database": lambda: database_ok(engine),
+        "rabbitmq": CachedCheck(lambda: broker_reachable(rabbitmq_url)),
+    }
+
+    @app.get("/health")
+    def health() -> tuple[Response, int]:
+        return health_response(checks, service)

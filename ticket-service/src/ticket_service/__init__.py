@@ -1,0 +1,1 @@
+"""Ticket service: owns tickets, their lifecycle and the events announcing them."""

@@ -1,0 +1,113 @@
+"""Requesters, comments and the audit trail: their commands and queries, one unit of work each."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from support_shared.events import utcnow
+
+from .domain import Ticket, TicketNotFoundError
+from .entries import COMMENTED, AuditEntry, Comment, User, UserExistsError, UserNotFoundError
+from .persistence import TicketUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+
+def record(uow: TicketUnitOfWork, ticket: Ticket, action: str, details: dict[str, Any], *,
+           actor: str | None = None, request_id: str | None = None) -> AuditEntry:
+    """Append one audit entry for ``ticket`` in the current transaction."""
+    assert ticket.id is not None
+    entry = AuditEntry(tenant_id=ticket.tenant_id, ticket_id=ticket.id, action=action,
+                       ticket_version=ticket.version, occurred_at=utcnow(), details=details,
+                       actor=actor, request_id=request_id or None)
+    uow.audit.add(entry)
+    return entry
+
+
+def requester_for(uow: TicketUnitOfWork, tenant_id: str, name: str, email: str,
+                  now: Any) -> User:
+    """The tenant's user with ``email``, created with ``name`` if there is none yet."""
+    if existing := uow.users.by_email(tenant_id, email):
+        return existing
+    user = User(tenant_id=tenant_id, name=name, email=email, created_at=now)
+    if uow.users.add(user):
+        return user
+    winner = uow.users.by_email(tenant_id, email)  # a concurrent request created it first
+    if winner is None:
+        raise RuntimeError(f"user {email!r} conflicted but cannot be found")
+    return winner
+
+
+def create_user(tenant_id: str, name: str, email: str, *, uow: TicketUnitOfWork) -> User:
+    """A new requester; 409 (``UserExistsError``) when the tenant has the address already."""
+    user = User(tenant_id=tenant_id, name=name, email=email, created_at=utcnow())
+    with uow:
+        if not uow.users.add(user):
+            existing = uow.users.by_email(tenant_id, email)
+            raise UserExistsError(email, existing.id if existing and existing.id else 0)
+        uow.commit()
+    logger.info("created user %s", user.id)
+    return user
+
+
+def get_user(tenant_id: str, user_id: int, *, uow: TicketUnitOfWork) -> User:
+    with uow:
+        user = uow.users.get(tenant_id, user_id)
+    if user is None:
+        raise UserNotFoundError(user_id)
+    return user
+
+
+def list_users(tenant_id: str, limit: int, before_id: int | None, email: str | None = None,
+               *, uow: TicketUnitOfWork) -> list[User]:
+    with uow:
+        return uow.users.list(tenant_id, limit, before_id, email)
+
+
+@dataclass(frozen=True)
+class AddComment:
+    tenant_id: str
+    ticket_id: int
+    author_name: str
+    author_email: str
+    body: str
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Comment:
+    """Comment on a ticket (any status); the ticket's version does not move."""
+    with uow:
+        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id)
+        if ticket is None:
+            raise TicketNotFoundError(cmd.ticket_id)
+        comment = Comment(tenant_id=cmd.tenant_id, ticket_id=cmd.ticket_id,
+                          author_name=cmd.author_name, author_email=cmd.author_email,
+                          body=cmd.body, created_at=utcnow())
+        uow.comments.add(comment)
+        record(uow, ticket, COMMENTED, {"comment_id": comment.id,
+                                        "author_email": comment.author_email},
+               actor=cmd.actor, request_id=cmd.correlation_id)
+        uow.commit()
+    logger.info("comment %s on ticket %s", comment.id, cmd.ticket_id)
+    return comment
+
+
+def _require_ticket(uow: TicketUnitOfWork, tenant_id: str, ticket_id: int) -> None:
+    if uow.tickets.get(tenant_id, ticket_id) is None:
+        raise TicketNotFoundError(ticket_id)
+
+
+def list_comments(tenant_id: str, ticket_id: int, limit: int, after_id: int | None, *,
+                  uow: TicketUnitOfWork) -> list[Comment]:
+    with uow:
+        _require_ticket(uow, tenant_id, ticket_id)
+        return uow.comments.list(tenant_id, ticket_id, limit, after_id)
+
+
+def ticket_history(tenant_id: str, ticket_id: int, limit: int, after_id: int | None, *,
+                   uow: TicketUnitOfWork) -> list[AuditEntry]:
+    with uow:
+        _require_ticket(uow, tenant_id, ticket_id)
+        return uow.audit.list(tenant_id, ticket_id, limit, after_id)

@@ -1,0 +1,82 @@
+"""HTTP routes of a ticket's comments and history, and of requesters (users)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from support_shared.schemas import AuditEntry as AuditOut
+from support_shared.schemas import Comment as CommentOut
+from support_shared.schemas import CommentCreate, Page, UserCreate, UserQuery
+from support_shared.schemas import User as UserOut
+from support_shared.web import decode_cursor, parse_body, parse_query, request_id, tenant_id
+
+from . import activity
+from .entries import AuditEntry, Comment, User
+from .webutil import actor, page, path_id, uow
+
+bp = Blueprint("activity", __name__, url_prefix="/api")
+
+
+def _comment(comment: Comment) -> dict[str, Any]:
+    return CommentOut.model_validate(comment, from_attributes=True).model_dump(mode="json")
+
+
+def _user(user: User) -> dict[str, Any]:
+    return UserOut.model_validate(user, from_attributes=True).model_dump(mode="json")
+
+
+def _entry(entry: AuditEntry) -> dict[str, Any]:
+    return AuditOut.model_validate(entry, from_attributes=True).model_dump(mode="json")
+
+
+@bp.post("/tickets/<raw_id>/comments")
+def add_comment(raw_id: str) -> Response:
+    ticket_id = path_id(raw_id)
+    body = parse_body(CommentCreate)
+    cmd = activity.AddComment(tenant_id(), ticket_id, body.author_name, body.author_email,
+                              body.body, request_id(), actor())
+    comment = activity.add_comment(cmd, uow=uow())
+    resp = jsonify(_comment(comment))
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/tickets/<raw_id>/comments")
+def list_comments(raw_id: str) -> Response:
+    ticket_id = path_id(raw_id)
+    query = parse_query(Page)
+    found = activity.list_comments(tenant_id(), ticket_id, query.limit + 1,
+                                   decode_cursor(query.cursor), uow=uow())
+    return jsonify(page("comments", found, query.limit, _comment))
+
+
+@bp.get("/tickets/<raw_id>/history")
+def history(raw_id: str) -> Response:
+    ticket_id = path_id(raw_id)
+    query = parse_query(Page)
+    found = activity.ticket_history(tenant_id(), ticket_id, query.limit + 1,
+                                    decode_cursor(query.cursor), uow=uow())
+    return jsonify({"ticket_id": ticket_id, **page("history", found, query.limit, _entry)})
+
+
+@bp.post("/users")
+def create_user() -> Response:
+    body = parse_body(UserCreate)
+    user = activity.create_user(tenant_id(), body.name, body.email, uow=uow())
+    resp = jsonify(_user(user))
+    resp.status_code = 201
+    resp.headers["Location"] = f"/api/users/{user.id}"
+    return resp
+
+
+@bp.get("/users")
+def list_users() -> Response:
+    query = parse_query(UserQuery)
+    found = activity.list_users(tenant_id(), query.limit + 1, decode_cursor(query.cursor),
+                                query.email, uow=uow())
+    return jsonify(page("users", found, query.limit, _user))
+
+
+@bp.get("/users/<raw_id>")
+def get_user(raw_id: str) -> Response:
+    return jsonify(_user(activity.get_user(tenant_id(), path_id(raw_id, "user"), uow=uow())))

@@ -1,0 +1,19 @@
+"""Settings of the ticket service (env prefix ``TICKET_SERVICE_``)."""
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+from support_shared.config import ServiceSettings
+
+SERVICE_NAME = "ticket-service"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TICKET_SERVICE_", populate_by_name=True, extra="ignore"
+    )
+
+    db_schema: str = "ticket_service"
+    port: int = 5001
+    # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
+    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))

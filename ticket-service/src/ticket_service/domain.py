@@ -1,0 +1,169 @@
+"""The ticket aggregate: lifecycle, edits, routing updates, idempotency, and the errors it raises."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+# What a client may edit after creation (PATCH); the rest is written by the lifecycle and routing.
+EDITABLE: tuple[str, ...] = ("title", "description", "priority", "tags")
+
+# Every move a ticket may make; anything else (including staying put) is refused.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "pending": ("in_progress",),
+    "in_progress": ("resolved",),
+    "resolved": ("closed", "in_progress"),
+    "closed": (),
+}
+
+
+class DomainError(Exception):
+    """Base of the errors the ticket rules raise."""
+
+
+class InvalidTransitionError(DomainError):
+    def __init__(self, from_status: str, to_status: str) -> None:
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = TRANSITIONS.get(from_status, ())
+        super().__init__(f"a {from_status} ticket cannot move to {to_status}")
+
+
+class TicketNotFoundError(DomainError):
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"ticket {ticket_id} not found")
+
+
+class VersionMismatchError(DomainError):
+    def __init__(self, current: int, expected: frozenset[int]) -> None:
+        self.current = current
+        self.expected = expected
+        super().__init__(f"ticket is at version {current}, not {sorted(expected)}")
+
+
+class IdempotencyKeyReusedError(DomainError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+
+class IdempotencyKeyInFlightError(DomainError):
+    """Another request with the same key is still being processed (not committed yet)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"a request with idempotency key {key!r} is still in progress; "
+                         "retry shortly to get its result")
+
+
+def request_fingerprint(fields: Mapping[str, Any]) -> str:
+    """Stable hash of a create request, to tell a replay from a reuse of its idempotency key."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where the routing service sent a ticket, as of ``routing_version``."""
+
+    department: str
+    confidence: float | None
+    needs_review: bool
+    categorization_method: str | None
+    routing_version: int
+
+
+@dataclass
+class Ticket:
+    tenant_id: str
+    title: str
+    description: str
+    user_name: str
+    user_email: str
+    priority: str
+    created_at: datetime
+    updated_at: datetime
+    status: str = "pending"
+    id: int | None = None
+    department: str | None = None
+    confidence_score: float | None = None
+    categorization_method: str | None = None
+    needs_review: bool = False
+    routing_version: int = 0
+    version: int = 1
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    requester_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
+             idempotency_key: str | None = None, requester_id: int | None = None) -> "Ticket":
+        """A new pending ticket at version 1 from the validated create ``fields``."""
+        return cls(
+            tenant_id=tenant_id,
+            title=fields["title"],
+            description=fields["description"],
+            user_name=fields["user_name"],
+            user_email=fields["user_email"],
+            priority=fields["priority"],
+            created_at=now,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint(fields),
+            requester_id=requester_id,
+        )
+
+    def same_request(self, fingerprint: str) -> bool:
+        return self.request_fingerprint == fingerprint
+
+    def require_version(self, expected: frozenset[int] | None) -> None:
+        """Raise unless the caller saw the current version (``None``: no precondition)."""
+        if expected is not None and self.version not in expected:
+            raise VersionMismatchError(self.version, expected)
+
+    def change_status(self, new_status: str, now: datetime) -> str:
+        """Move to ``new_status`` if the lifecycle allows it; return the old status."""
+        if new_status not in TRANSITIONS.get(self.status, ()):
+            raise InvalidTransitionError(self.status, new_status)
+        old_status = self.status
+        self.status = new_status
+        self._touch(now)
+        return old_status
+
+    def edit(self, changes: Mapping[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+        """Apply the editable ``changes`` that differ; return ``{field: {"old", "new"}}``.
+
+        The version moves only when something really changed, so a repeated PATCH is a no-op.
+        """
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        changed: dict[str, dict[str, Any]] = {}
+        for name in EDITABLE:
+            if name in changes and changes[name] != getattr(self, name):
+                new = list(changes[name]) if name == "tags" else changes[name]
+                changed[name] = {"old": getattr(self, name), "new": new}
+                setattr(self, name, new)
+        if changed:
+            self._touch(now)
+        return changed
+
+    def apply_routing(self, routing: Routing, now: datetime) -> bool:
+        """Take a routing decision unless a newer one was applied; True if it changed the ticket."""
+        if routing.routing_version <= self.routing_version:
+            return False
+        self.department = routing.department
+        self.confidence_score = routing.confidence
+        self.needs_review = routing.needs_review
+        self.categorization_method = routing.categorization_method
+        self.routing_version = routing.routing_version
+        self._touch(now)
+        return True
+
+    def _touch(self, now: datetime) -> None:
+        self.version += 1
+        self.updated_at = now

@@ -1,0 +1,218 @@
+"""Commands and event handlers; each runs in one unit of work (state, outbox and inbox together)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from support_shared.events import (
+    Envelope,
+    EventType,
+    TicketCreated,
+    TicketRouted,
+    TicketStatusUpdated,
+    new_event,
+    utcnow,
+)
+from support_shared.messaging.consumer import PermanentError
+
+from .activity import record, requester_for
+from .domain import (
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyReusedError,
+    Routing,
+    Ticket,
+    TicketNotFoundError,
+    request_fingerprint,
+)
+from .entries import CREATED, ROUTED, STATUS_CHANGED, UPDATED
+from .persistence import TicketFilter, TicketUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreateTicket:
+    tenant_id: str
+    fields: Mapping[str, Any]  # a validated TicketCreate, dumped
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    ticket: Ticket
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    tenant_id: str
+    ticket_id: int
+    status: str
+    expected_versions: frozenset[int] | None = None  # from If-Match; None: no precondition
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class EditTicket:
+    tenant_id: str
+    ticket_id: int
+    changes: Mapping[str, Any]  # a validated TicketPatch: only the fields the client sent
+    expected_versions: frozenset[int] | None = None
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+def _headers(correlation_id: str | None, tenant_id: str) -> dict[str, str]:
+    return {"x-request-id": correlation_id or "", "x-tenant-id": tenant_id}
+
+
+def _replay(existing: Ticket, fingerprint: str, key: str) -> CreateResult:
+    if not existing.same_request(fingerprint):
+        raise IdempotencyKeyReusedError(key)
+    logger.info("replayed ticket %s for idempotency key %s", existing.id, key)
+    return CreateResult(existing, replayed=True)
+
+
+def _created_event(ticket: Ticket, correlation_id: str | None) -> Envelope:
+    assert ticket.id is not None
+    payload = TicketCreated(
+        title=ticket.title, description=ticket.description, user_name=ticket.user_name,
+        user_email=ticket.user_email, priority=ticket.priority, status=ticket.status,
+        created_at=ticket.created_at,
+    )
+    return new_event(EventType.TICKET_CREATED, payload, tenant_id=ticket.tenant_id,
+                     ticket_id=ticket.id, ticket_version=ticket.version,
+                     correlation_id=correlation_id)
+
+
+def create_ticket(cmd: CreateTicket, *, uow: TicketUnitOfWork) -> CreateResult:
+    """Open a ticket for its requester and announce it, once per idempotency key.
+
+    The key is held for the whole transaction: a duplicate arriving while the first is still
+    in flight is refused (409) instead of waiting; one arriving after it is a replay.
+    """
+    fingerprint = request_fingerprint(cmd.fields)
+    key = cmd.idempotency_key
+    with uow:
+        if key:
+            if not uow.tickets.claim_idempotency_key(cmd.tenant_id, key):
+                raise IdempotencyKeyInFlightError(key)
+            if existing := uow.tickets.get_by_idempotency_key(cmd.tenant_id, key):
+                return _replay(existing, fingerprint, key)
+        now = utcnow()
+        requester = requester_for(uow, cmd.tenant_id, cmd.fields["user_name"],
+                                  cmd.fields["user_email"], now)
+        ticket = Ticket.open(cmd.tenant_id, cmd.fields, now, idempotency_key=key,
+                             requester_id=requester.id)
+        if not uow.tickets.add(ticket):
+            # Only without the key lock (never in this flow): answer with the winner's ticket.
+            winner = uow.tickets.get_by_idempotency_key(cmd.tenant_id, key or "")
+            if winner is None:
+                raise RuntimeError(f"idempotency key {key!r} conflicted but no ticket holds it")
+            return _replay(winner, fingerprint, key or "")
+        record(uow, ticket, CREATED, {"title": ticket.title, "priority": ticket.priority,
+                                      "requester_id": ticket.requester_id},
+               actor=cmd.actor, request_id=cmd.correlation_id)
+        event = _created_event(ticket, cmd.correlation_id)
+        uow.outbox.add(event, headers=_headers(cmd.correlation_id, ticket.tenant_id))
+        uow.commit()
+    logger.info("created ticket %s (event %s)", ticket.id, event.event_id)
+    return CreateResult(ticket, replayed=False)
+
+
+def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
+    """Move a ticket along its lifecycle and announce the change."""
+    with uow:
+        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
+        if ticket is None:
+            raise TicketNotFoundError(cmd.ticket_id)
+        ticket.require_version(cmd.expected_versions)
+        old_status = ticket.change_status(cmd.status, utcnow())
+        uow.tickets.save(ticket)
+        record(uow, ticket, STATUS_CHANGED, {"from": old_status, "to": ticket.status},
+               actor=cmd.actor, request_id=cmd.correlation_id)
+        event = new_event(
+            EventType.TICKET_STATUS_UPDATED,
+            TicketStatusUpdated(old_status=old_status, new_status=ticket.status),
+            tenant_id=ticket.tenant_id, ticket_id=cmd.ticket_id, ticket_version=ticket.version,
+            correlation_id=cmd.correlation_id,
+        )
+        uow.outbox.add(event, headers=_headers(cmd.correlation_id, ticket.tenant_id))
+        uow.commit()
+    logger.info("ticket %s %s -> %s (event %s)", cmd.ticket_id, old_status, ticket.status,
+                event.event_id)
+    return ticket
+
+
+def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
+    """Change title, description, priority or tags; recorded in the audit trail only.
+
+    No event is published: support_shared.events has no ``ticket.updated`` yet, so routing and
+    analytics keep the values of ``ticket.created``.
+    """
+    with uow:
+        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
+        if ticket is None:
+            raise TicketNotFoundError(cmd.ticket_id)
+        ticket.require_version(cmd.expected_versions)
+        changes = ticket.edit(cmd.changes, utcnow())
+        if not changes:
+            return ticket
+        uow.tickets.save(ticket)
+        record(uow, ticket, UPDATED, {"changes": changes}, actor=cmd.actor,
+               request_id=cmd.correlation_id)
+        uow.commit()
+    logger.info("ticket %s edited: %s (v%s)", cmd.ticket_id, ", ".join(changes), ticket.version)
+    return ticket
+
+
+def get_ticket(tenant_id: str, ticket_id: int, *, uow: TicketUnitOfWork) -> Ticket:
+    with uow:
+        ticket = uow.tickets.get(tenant_id, ticket_id)
+    if ticket is None:
+        raise TicketNotFoundError(ticket_id)
+    return ticket
+
+
+def list_tickets(tenant_id: str, filters: TicketFilter, limit: int, before_id: int | None,
+                 *, uow: TicketUnitOfWork) -> list[Ticket]:
+    with uow:
+        return uow.tickets.list(tenant_id, filters, limit, before_id)
+
+
+def handle_ticket_routed(envelope: Envelope, *, uow: TicketUnitOfWork) -> None:
+    """Store where the ticket was routed; drop duplicates and decisions older than the stored."""
+    data = envelope.payload()
+    if not isinstance(data, TicketRouted):
+        raise PermanentError(f"{envelope.event_type} is not ticket.routed")
+    routing = Routing(
+        department=data.department, confidence=data.confidence, needs_review=data.needs_review,
+        categorization_method=data.categorization_method, routing_version=data.routing_version,
+    )
+    with uow:
+        if not uow.inbox.claim(envelope.event_id):
+            logger.info("event %s already applied; skipped", envelope.event_id)
+            return
+        ticket = uow.tickets.get(envelope.tenant_id, envelope.ticket_id, for_update=True)
+        if ticket is None:
+            raise PermanentError(
+                f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
+        previous = ticket.department
+        if ticket.apply_routing(routing, utcnow()):
+            uow.tickets.save(ticket)
+            record(uow, ticket, ROUTED, {
+                "department": routing.department, "previous_department": previous,
+                "method": data.method, "confidence": routing.confidence,
+                "routing_version": routing.routing_version}, actor="routing-service",
+                request_id=envelope.correlation_id)
+            logger.info("ticket %s routed to %s (routing v%s, event %s)", ticket.id,
+                        routing.department, routing.routing_version, envelope.event_id)
+        else:
+            logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
+                        routing.routing_version, ticket.id, ticket.routing_version,
+                        envelope.event_id)
+        uow.commit()

@@ -1,0 +1,165 @@
+"""The ticket repository and the unit of work that carries it with users, comments and audit."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from datetime import timezone
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection, Engine
+from support_shared.db import UnitOfWork
+from support_shared.outbox import notify_channel
+
+from .config import SERVICE_NAME
+from .domain import Ticket
+from .records import (AbstractAuditRepository, AbstractCommentRepository,
+                      AbstractUserRepository, SqlAuditRepository, SqlCommentRepository,
+                      SqlUserRepository)
+from .tables import tickets as tickets_table
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+# What may change after creation; everything else is written once.
+_MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
+            "routing_version", "version", "updated_at", "title", "description", "priority",
+            "tags")
+# The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
+_SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
+                  "@@ websearch_to_tsquery('english', :q)")
+# A transaction-scoped advisory lock per (schema, tenant, idempotency key).
+_KEY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended("
+                    "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))")
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: str | None = None
+    priority: str | None = None
+    department: str | None = None
+    q: str | None = None
+    tag: str | None = None
+    requester_id: int | None = None
+
+
+class AbstractTicketRepository(abc.ABC):
+    """Tickets of every tenant; every method is scoped to one ``tenant_id``."""
+
+    @abc.abstractmethod
+    def add(self, ticket: Ticket) -> bool:
+        """Insert ``ticket`` and set its id; False if its idempotency key is already taken."""
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+        """The tenant's ticket, row-locked until commit when ``for_update``."""
+
+    @abc.abstractmethod
+    def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
+        """The ticket the tenant created with ``key``."""
+
+    @abc.abstractmethod
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        """Hold ``key`` until the transaction ends; False while another transaction holds it."""
+
+    @abc.abstractmethod
+    def save(self, ticket: Ticket) -> None:
+        """Write the mutable fields of an existing ticket."""
+
+    @abc.abstractmethod
+    def list(self, tenant_id: str, filters: TicketFilter, limit: int,
+             before_id: int | None = None) -> list[Ticket]:
+        """Up to ``limit`` tickets, newest first, with ids below ``before_id``."""
+
+
+def _to_ticket(row: sa.Row) -> Ticket:
+    mapping = row._mapping
+    values = {name: mapping[name] for name in _FIELDS}
+    # The session time zone is the server's; the domain and the API speak UTC.
+    for name in ("created_at", "updated_at"):
+        values[name] = values[name].astimezone(timezone.utc)
+    values["tags"] = list(values["tags"] or [])
+    return Ticket(**values)
+
+
+class SqlTicketRepository(AbstractTicketRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, ticket: Ticket) -> bool:
+        values = {name: getattr(ticket, name) for name in _FIELDS if name != "id"}
+        # ON CONFLICT waits for a concurrent insert of the same key and then yields no row,
+        # so a racing duplicate becomes a replay instead of an aborted transaction.
+        stmt = (
+            pg.insert(tickets_table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(tickets_table.c.id)
+        )
+        new_id = self.conn.execute(stmt).scalar_one_or_none()
+        if new_id is None:
+            return False
+        ticket.id = new_id
+        return True
+
+    def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+        t = tickets_table
+        stmt = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.id == ticket_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return _to_ticket(row) if row is not None else None
+
+    def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
+        t = tickets_table
+        row = self.conn.execute(
+            sa.select(t).where(t.c.tenant_id == tenant_id, t.c.idempotency_key == key)
+        ).first()
+        return _to_ticket(row) if row is not None else None
+
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        return bool(self.conn.scalar(_KEY_LOCK, {"tenant": tenant_id, "key": key}))
+
+    def save(self, ticket: Ticket) -> None:
+        t = tickets_table
+        self.conn.execute(
+            t.update()
+            .where(t.c.tenant_id == ticket.tenant_id, t.c.id == ticket.id)
+            .values(**{name: getattr(ticket, name) for name in _MUTABLE})
+        )
+
+    def list(self, tenant_id: str, filters: TicketFilter, limit: int,
+             before_id: int | None = None) -> list[Ticket]:
+        t = tickets_table
+        stmt = sa.select(t).where(t.c.tenant_id == tenant_id)
+        for name in ("status", "priority", "department", "requester_id"):
+            value = getattr(filters, name)
+            if value is not None:
+                stmt = stmt.where(t.c[name] == value)
+        if filters.tag is not None:
+            stmt = stmt.where(t.c.tags.contains([filters.tag]))
+        if filters.q is not None:
+            stmt = stmt.where(_SEARCH.bindparams(q=filters.q))
+        if before_id is not None:
+            stmt = stmt.where(t.c.id < before_id)
+        rows = self.conn.execute(stmt.order_by(t.c.id.desc()).limit(limit)).all()
+        return [_to_ticket(row) for row in rows]
+
+
+class TicketUnitOfWork(UnitOfWork):
+    """One transaction over tickets, their users, comments and audit trail, outbox and inbox."""
+
+    tickets: AbstractTicketRepository
+    users: AbstractUserRepository
+    comments: AbstractCommentRepository
+    audit: AbstractAuditRepository
+
+    def _start(self, conn: Connection) -> None:
+        self.tickets = SqlTicketRepository(conn)
+        self.users = SqlUserRepository(conn)
+        self.comments = SqlCommentRepository(conn)
+        self.audit = SqlAuditRepository(conn)
+
+
+def unit_of_work(engine: Engine, schema: str) -> TicketUnitOfWork:
+    """The unit of work every entrypoint of this service uses."""
+    return TicketUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=notify_channel(schema))

@@ -1,0 +1,141 @@
+"""Repositories of what hangs off a ticket: requesters (users), comments, the audit trail."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from datetime import timezone
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection
+
+from .entries import AuditEntry, Comment, User
+from .tables import audit, comments, users
+
+E = TypeVar("E")
+
+
+def _build(cls: type[E], row: sa.Row, time_field: str) -> E:
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    values: dict[str, Any] = {n: row._mapping[n] for n in names}
+    values[time_field] = values[time_field].astimezone(timezone.utc)
+    return cls(**values)
+
+
+def _insert(conn: Connection, table: sa.Table, entity: Any) -> int:
+    values = {k: v for k, v in dataclasses.asdict(entity).items() if k != "id"}
+    return conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
+
+
+class AbstractUserRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, user: User) -> bool:
+        """Insert and set ``user.id``; False if the tenant has a user with that e-mail."""
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str, user_id: int) -> User | None: ...
+
+    @abc.abstractmethod
+    def by_email(self, tenant_id: str, email: str) -> User | None:
+        """The tenant's user with ``email`` (case-insensitive)."""
+
+    @abc.abstractmethod
+    def list(self, tenant_id: str, limit: int, before_id: int | None = None,
+             email: str | None = None) -> list[User]:
+        """Newest first, ids below ``before_id``."""
+
+
+class AbstractCommentRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, comment: Comment) -> None:
+        """Insert and set ``comment.id``."""
+
+    @abc.abstractmethod
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None) -> list[Comment]:
+        """Oldest first, ids above ``after_id``."""
+
+
+class AbstractAuditRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, entry: AuditEntry) -> None:
+        """Append ``entry`` (in the transaction of the change it records)."""
+
+    @abc.abstractmethod
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None) -> list[AuditEntry]:
+        """Oldest first, ids above ``after_id``."""
+
+
+class SqlUserRepository(AbstractUserRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, user: User) -> bool:
+        values = {k: v for k, v in dataclasses.asdict(user).items() if k != "id"}
+        # A concurrent insert of the same address makes this wait for it, then yield no row.
+        stmt = (pg.insert(users).values(**values)
+                .on_conflict_do_nothing(index_elements=[users.c.tenant_id,
+                                                        sa.func.lower(users.c.email)])
+                .returning(users.c.id))
+        new_id = self.conn.execute(stmt).scalar_one_or_none()
+        if new_id is None:
+            return False
+        user.id = new_id
+        return True
+
+    def get(self, tenant_id: str, user_id: int) -> User | None:
+        row = self.conn.execute(
+            sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)).first()
+        return _build(User, row, "created_at") if row else None
+
+    def by_email(self, tenant_id: str, email: str) -> User | None:
+        row = self.conn.execute(
+            sa.select(users).where(users.c.tenant_id == tenant_id,
+                                   sa.func.lower(users.c.email) == email.lower())).first()
+        return _build(User, row, "created_at") if row else None
+
+    def list(self, tenant_id: str, limit: int, before_id: int | None = None,
+             email: str | None = None) -> list[User]:
+        stmt = sa.select(users).where(users.c.tenant_id == tenant_id)
+        if email is not None:
+            stmt = stmt.where(sa.func.lower(users.c.email) == email.lower())
+        if before_id is not None:
+            stmt = stmt.where(users.c.id < before_id)
+        rows = self.conn.execute(stmt.order_by(users.c.id.desc()).limit(limit))
+        return [_build(User, r, "created_at") for r in rows]
+
+
+class SqlCommentRepository(AbstractCommentRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, comment: Comment) -> None:
+        comment.id = _insert(self.conn, comments, comment)
+
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None) -> list[Comment]:
+        c = comments
+        stmt = sa.select(c).where(c.c.tenant_id == tenant_id, c.c.ticket_id == ticket_id)
+        if after_id is not None:
+            stmt = stmt.where(c.c.id > after_id)
+        rows = self.conn.execute(stmt.order_by(c.c.id).limit(limit))
+        return [_build(Comment, r, "created_at") for r in rows]
+
+
+class SqlAuditRepository(AbstractAuditRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, entry: AuditEntry) -> None:
+        entry.id = _insert(self.conn, audit, entry)
+
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None) -> list[AuditEntry]:
+        a = audit
+        stmt = sa.select(a).where(a.c.tenant_id == tenant_id, a.c.ticket_id == ticket_id)
+        if after_id is not None:
+            stmt = stmt.where(a.c.id > after_id)
+        rows = self.conn.execute(stmt.order_by(a.c.id).limit(limit))
+        return [_build(AuditEntry, r, "occurred_at") for r in rows]

@@ -1,0 +1,127 @@
+"""Idempotent ticket creation through the API: replays, key reuse, racing duplicates."""
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.integration
+
+BODY = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
+        "user_email": "ann@example.com", "priority": "high"}
+
+
+def post(client, body=None, headers=None, tenant=None):
+    headers = dict(headers or {})
+    if tenant:
+        headers["X-Tenant-ID"] = tenant
+    return client.post("/api/tickets", json=BODY if body is None else body, headers=headers)
+
+
+def counts(engine):
+    with engine.connect() as conn:
+        return (conn.scalar(sa.text("SELECT count(*) FROM tickets")),
+                conn.scalar(sa.text("SELECT count(*) FROM outbox")))
+
+
+def test_idempotency_key_replays_the_first_ticket(client, engine):
+    first = post(client, headers={"Idempotency-Key": "key-1"})
+    again = post(client, headers={"Idempotency-Key": "key-1", "X-Request-ID": "other"})
+    assert first.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert counts(engine) == (1, 1)
+
+
+def test_reused_idempotency_key_with_other_body_is_422(client, engine):
+    post(client, headers={"Idempotency-Key": "key-1"})
+    resp = post(client, {**BODY, "title": "Printer jam"}, headers={"Idempotency-Key": "key-1"})
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert counts(engine) == (1, 1)
+
+
+def test_request_id_is_the_key_when_no_idempotency_key(client, engine):
+    first = post(client, headers={"X-Request-ID": "rid-1"})
+    again = post(client, headers={"X-Request-ID": "rid-1"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    reused = post(client, {**BODY, "title": "x"}, headers={"X-Request-ID": "rid-1"})
+    assert reused.status_code == 422
+    # An explicit Idempotency-Key wins over the request id.
+    other = post(client, headers={"X-Request-ID": "rid-1", "Idempotency-Key": "k2"})
+    assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
+    assert post(client).status_code == 201      # neither header: always a new ticket
+    assert counts(engine) == (3, 3)
+
+
+def test_overlong_idempotency_key_is_400(client, engine):
+    resp = post(client, headers={"Idempotency-Key": "k" * 201})
+    assert resp.status_code == 400
+    assert counts(engine) == (0, 0)
+
+
+def test_same_key_in_other_tenant_is_a_different_ticket(client, engine):
+    a = post(client, headers={"Idempotency-Key": "k"}, tenant="a").get_json()
+    b = post(client, headers={"Idempotency-Key": "k"}, tenant="b").get_json()
+    assert a["id"] != b["id"] and counts(engine) == (2, 2)
+
+
+def test_concurrent_duplicates_create_one_ticket_and_one_event(app, engine):
+    barrier = threading.Barrier(8)
+    responses = []
+
+    def send():
+        client = app.test_client()
+        barrier.wait()
+        responses.append(post(client, headers={"Idempotency-Key": "burst"}))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # One creates; the others either arrive while it is in flight (409, retry) or replay it.
+    assert {r.status_code for r in responses} <= {201, 409}
+    created = [r for r in responses if r.status_code == 201]
+    assert len({r.get_json()["id"] for r in created}) == 1
+    assert sum("Idempotent-Replayed" not in r.headers for r in created) == 1
+    for r in responses:
+        if r.status_code == 409:
+            assert r.get_json()["error"]["code"] == "idempotency_conflict"
+            assert r.headers["Retry-After"] == "1"
+    assert counts(engine) == (1, 1)
+
+
+def _hold_key(engine, tenant, key):
+    """Another transaction in flight with (tenant, key): the lock the create handler takes."""
+    conn = engine.connect()
+    conn.begin()
+    held = conn.scalar(sa.text(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended("
+        "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))"),
+        {"tenant": tenant, "key": key})
+    assert held
+    return conn
+
+
+def test_duplicate_while_the_first_is_in_flight_is_409_then_retry_creates(client, engine):
+    conn = _hold_key(engine, "default", "slow")
+    try:
+        resp = post(client, headers={"Idempotency-Key": "slow"})
+        other_tenant = post(client, headers={"Idempotency-Key": "slow"}, tenant="b")
+        other_key = post(client, headers={"Idempotency-Key": "fast"})
+    finally:
+        conn.rollback()         # the first request failed: nothing committed, lock released
+        conn.close()
+    assert resp.status_code == 409
+    assert resp.get_json()["error"] == {
+        "code": "idempotency_conflict",
+        "message": "a request with idempotency key 'slow' is still in progress; retry shortly "
+                   "to get its result",
+        "details": {"idempotency_key": "slow"}}
+    assert other_tenant.status_code == 201 and other_key.status_code == 201
+    retry = post(client, headers={"Idempotency-Key": "slow"})
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    assert counts(engine) == (3, 3)

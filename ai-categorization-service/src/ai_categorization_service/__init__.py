@@ -1,0 +1,1 @@
+"""AI categorization service: decides department and priority of new tickets."""

@@ -1,0 +1,109 @@
+"""Use cases: categorize a new ticket (event), preview a categorization, read a stored one."""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from support_shared.events import (
+    Envelope,
+    EventType,
+    TicketCategorized,
+    TicketCreated,
+    new_event,
+)
+from support_shared.inbox import Inbox
+from support_shared.messaging.consumer import PermanentError
+from support_shared.metrics import CATEGORIZATIONS
+from support_shared.outbox import Outbox
+
+from .categorizer import Categorizer, Decision
+from .persistence import CategorizationRepository, StoredCategorization
+
+logger = logging.getLogger(__name__)
+
+
+class UnitOfWork(Protocol):
+    """What the handlers need of ``AiUnitOfWork`` (tests pass an in-memory one)."""
+
+    categorizations: CategorizationRepository
+    inbox: Inbox
+    outbox: Outbox
+
+    def __enter__(self) -> "UnitOfWork": ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: Categorizer) -> None:
+    """Categorize the new ticket and record + announce the decision exactly once.
+
+    The categorizer (possibly a slow Claude call) runs before the transaction opens, so no
+    database transaction waits on the network. A ticket already categorized is skipped
+    before that call, so redeliveries cost no second Claude request.
+    """
+    ticket = envelope.payload()
+    if not isinstance(ticket, TicketCreated):
+        raise PermanentError(f"expected ticket.created, got {envelope.event_type}")
+    tenant, ticket_id = envelope.tenant_id, envelope.ticket_id
+    with uow:
+        if uow.categorizations.exists(tenant, ticket_id):
+            logger.info("ticket %s already categorized; event %s skipped", ticket_id,
+                        envelope.event_id)
+            return
+    decision = categorizer.categorize(ticket.title, ticket.description, ticket.priority)
+    with uow:
+        if not uow.inbox.claim(envelope.event_id):
+            logger.info("event %s already handled", envelope.event_id)
+            return
+        if not uow.categorizations.add(tenant, ticket_id, envelope.event_id, decision,
+                                       ticket.priority):
+            logger.warning("ticket %s was categorized by another event; event %s ignored",
+                           ticket_id, envelope.event_id)
+            uow.commit()
+            return
+        uow.outbox.add(_categorized_event(envelope, ticket, decision),
+                       headers=_headers(envelope))
+        uow.commit()
+    CATEGORIZATIONS.labels(decision.method).inc()  # after the commit: no duplicates, no rollbacks
+    logger.info("ticket %s categorized as %s/%s by %s (%.2f)", ticket_id, decision.department,
+                decision.priority, decision.method, decision.confidence)
+
+
+def _categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
+    payload = TicketCategorized(
+        department=decision.department,
+        priority=decision.priority,
+        confidence=decision.confidence,
+        method=decision.method,
+        model_version=decision.model_version,
+        requested_priority=ticket.priority,
+        urgency=decision.urgency,
+        input_tokens=decision.input_tokens,
+        output_tokens=decision.output_tokens,
+        latency_ms=decision.latency_ms,
+        ticket_created_at=ticket.created_at,
+    )
+    return new_event(
+        EventType.TICKET_CATEGORIZED, payload,
+        tenant_id=envelope.tenant_id, ticket_id=envelope.ticket_id,
+        ticket_version=envelope.ticket_version, correlation_id=envelope.correlation_id,
+        causation_id=str(envelope.event_id),
+    )
+
+
+def _headers(envelope: Envelope) -> dict[str, str]:
+    headers = {"x-tenant-id": envelope.tenant_id}
+    if envelope.correlation_id:
+        headers["x-request-id"] = envelope.correlation_id
+    return headers
+
+
+def preview(title: str, description: str, *, categorizer: Categorizer) -> Decision:
+    """Categorize without storing anything or publishing an event."""
+    return categorizer.categorize(title, description)
+
+
+def get_categorization(tenant_id: str, ticket_id: int, *,
+                       uow: UnitOfWork) -> StoredCategorization | None:
+    with uow:
+        return uow.categorizations.get(tenant_id, ticket_id)

@@ -1,0 +1,87 @@
+"""The local-model categorizer: department from the trained text classifier, priority from words."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from support_shared.events import Priority
+
+from .categorizer import Categorizer, Decision, InvalidLabelError, ModelUnavailableError, clamp
+from .departments import DEFAULT_DEPARTMENTS, DepartmentSource, StaticDepartments, names
+from .priority import assess_priority
+
+if TYPE_CHECKING:
+    from .model import Prediction
+
+logger = logging.getLogger(__name__)
+
+
+class Classifier(Protocol):
+    """What this categorizer needs of ``model.TextClassifier``."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, text: str) -> "Prediction": ...
+
+
+ModelLoader = Callable[[], Classifier]
+
+# What loading can raise when the file is missing, unreadable or not a model, or when the
+# model's libraries cannot be imported: the chain then carries on with keyword rules.
+LOAD_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, EOFError, TypeError, ImportError)
+
+
+class LocalModelCategorizer(Categorizer):
+    """Wraps a ``TextClassifier``, given directly or as a loader called once, on first use."""
+
+    name = "local_model"
+
+    def __init__(self, model: Classifier | None = None, *, loader: ModelLoader | None = None,
+                 departments: DepartmentSource | None = None) -> None:
+        if (model is None) == (loader is None):
+            raise ValueError("pass either a model or a loader")
+        self.departments = departments or StaticDepartments(DEFAULT_DEPARTMENTS)
+        self._model = model
+        self._loader = loader
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Classifier:
+        """The classifier, loaded on first use; a failed load is retried on the next call."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    assert self._loader is not None
+                    try:
+                        self._model = self._loader()
+                    except LOAD_ERRORS as exc:
+                        raise ModelUnavailableError(f"local model not loadable: {exc}") from exc
+                    logger.info("local model %s loaded", self._model.version)
+        return self._model
+
+    def warm_up(self) -> None:
+        try:
+            self.model
+        except ModelUnavailableError as exc:  # categorizing falls through to keywords then
+            logger.warning("%s", exc)
+
+    def categorize(
+        self, title: str, description: str, requested_priority: Priority | None = None
+    ) -> Decision:
+        model = self.model
+        text = f"{title}\n{description}"
+        prediction = model.predict(text)
+        allowed = names(self.departments.active())
+        if prediction.label not in allowed:
+            raise InvalidLabelError(f"model label {prediction.label!r} is not one of {allowed}")
+        assessment = assess_priority(text, requested_priority)
+        return Decision(
+            department=prediction.label,
+            priority=assessment.priority,
+            confidence=round(clamp(float(prediction.confidence)), 4),
+            method="local_model",
+            model_version=model.version,
+            urgency=assessment.urgency,
+        )

@@ -1,0 +1,121 @@
+"""The ``categorizations`` table, its repository, and the service's unit of work."""
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection, Engine
+
+from support_shared.db import UnitOfWork
+from support_shared.outbox import notify_channel
+
+from .categorizer import Decision
+
+metadata = sa.MetaData()
+
+categorizations = sa.Table(
+    "categorizations",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, nullable=False),
+    sa.Column("source_event_id", pg.UUID(as_uuid=True), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("requested_priority", sa.Text),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("model_version", sa.Text),
+    sa.Column("urgency", sa.Float),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.UniqueConstraint("tenant_id", "ticket_id", name="categorizations_tenant_ticket_key"),
+)
+
+
+@dataclass(frozen=True)
+class StoredCategorization:
+    ticket_id: int
+    source_event_id: uuid.UUID
+    decision: Decision
+    requested_priority: str | None
+    created_at: datetime
+
+
+class CategorizationRepository(ABC):
+    """Stored decisions, one per (tenant, ticket)."""
+
+    @abstractmethod
+    def add(self, tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
+            decision: Decision, requested_priority: str | None) -> bool:
+        """Insert the decision; False if this ticket already has one (nothing written)."""
+
+    @abstractmethod
+    def get(self, tenant_id: str, ticket_id: int) -> StoredCategorization | None: ...
+
+    @abstractmethod
+    def exists(self, tenant_id: str, ticket_id: int) -> bool: ...
+
+
+class SqlCategorizationRepository(CategorizationRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
+            decision: Decision, requested_priority: str | None) -> bool:
+        stmt = (
+            pg.insert(categorizations)
+            .values(
+                tenant_id=tenant_id, ticket_id=ticket_id, source_event_id=source_event_id,
+                requested_priority=requested_priority, department=decision.department,
+                priority=decision.priority, confidence=decision.confidence,
+                method=decision.method, model_version=decision.model_version,
+                urgency=decision.urgency, input_tokens=decision.input_tokens,
+                output_tokens=decision.output_tokens, latency_ms=decision.latency_ms,
+            )
+            .on_conflict_do_nothing(constraint="categorizations_tenant_ticket_key")
+            .returning(categorizations.c.id)
+        )
+        return self.conn.execute(stmt).first() is not None
+
+    def get(self, tenant_id: str, ticket_id: int) -> StoredCategorization | None:
+        t = categorizations
+        row = self.conn.execute(
+            sa.select(t).where(t.c.tenant_id == tenant_id, t.c.ticket_id == ticket_id)
+        ).first()
+        if row is None:
+            return None
+        decision = Decision(
+            department=row.department, priority=row.priority, confidence=row.confidence,
+            method=row.method, model_version=row.model_version, urgency=row.urgency,
+            input_tokens=row.input_tokens, output_tokens=row.output_tokens,
+            latency_ms=row.latency_ms,
+        )
+        return StoredCategorization(row.ticket_id, row.source_event_id, decision,
+                                    row.requested_priority, row.created_at)
+
+    def exists(self, tenant_id: str, ticket_id: int) -> bool:
+        t = categorizations
+        return self.conn.execute(
+            sa.select(sa.literal(1)).where(t.c.tenant_id == tenant_id, t.c.ticket_id == ticket_id)
+        ).first() is not None
+
+
+class AiUnitOfWork(UnitOfWork):
+    """Categorizations + inbox + outbox in one transaction."""
+
+    categorizations: CategorizationRepository
+
+    def _start(self, conn: Connection) -> None:
+        self.categorizations = SqlCategorizationRepository(conn)
+
+
+def unit_of_work(engine: Engine, schema: str, consumer: str) -> AiUnitOfWork:
+    return AiUnitOfWork(engine, consumer=consumer, notify_channel=notify_channel(schema))

@@ -1,0 +1,1 @@
+"""routing-service: assigns tickets to departments and publishes ticket.routed."""

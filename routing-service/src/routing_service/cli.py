@@ -1,0 +1,33 @@
+"""Command line of routing-service: ``routing-service migrate|web|consumer|relay``."""
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from support_shared.config import ServiceSettings
+from support_shared.service import ServiceSpec, main as service_main
+from support_shared.web import DEFAULT_TENANT
+
+from .config import SERVICE_NAME, Settings
+from .consumer import build_consumer
+from .handlers import seed_departments
+from .persistence import uow_factory
+
+
+def seed(engine: Engine, settings: ServiceSettings) -> None:
+    """Give the default tenant its departments (idempotent; run after ``migrate``)."""
+    seed_departments(DEFAULT_TENANT, uow=uow_factory(engine, settings.db_schema)())
+
+
+SPEC = ServiceSpec(
+    name=SERVICE_NAME,
+    package="routing_service",
+    settings=Settings,
+    app_factory="routing_service.app:create_app()",
+    consumer=build_consumer,
+    publishes=True,
+    seed=seed,
+)
+
+
+def main() -> None:
+    service_main(SPEC)

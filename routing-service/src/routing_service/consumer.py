@@ -1,0 +1,27 @@
+"""The routing-service consumer: ticket.created and ticket.categorized, one queue each."""
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from support_shared.config import ServiceSettings
+from support_shared.events import Envelope, EventType
+from support_shared.messaging.consumer import Consumer, Subscription
+
+from .config import SERVICE_NAME
+from .handlers import handle_ticket_categorized, handle_ticket_created
+from .persistence import uow_factory
+
+
+def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
+    new_uow = uow_factory(engine, settings.db_schema)
+
+    def on_created(envelope: Envelope) -> None:
+        handle_ticket_created(envelope, uow=new_uow())
+
+    def on_categorized(envelope: Envelope) -> None:
+        handle_ticket_categorized(envelope, uow=new_uow())
+
+    return Consumer(settings, SERVICE_NAME, [
+        Subscription(EventType.TICKET_CREATED.value, on_created),
+        Subscription(EventType.TICKET_CATEGORIZED.value, on_categorized),
+    ])

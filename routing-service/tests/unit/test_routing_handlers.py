@@ -1,0 +1,195 @@
+"""Handlers on fakes: created/categorized in any order, idempotency, manual routing wins."""
+from datetime import datetime, timezone
+
+import pytest
+
+from routing_service.domain import DepartmentNotFoundError, TicketNotFoundError
+from routing_service.handlers import (
+    handle_ticket_categorized,
+    handle_ticket_created,
+    route_ticket,
+    seed_departments,
+)
+from support_shared.events import (
+    EventType,
+    TicketCategorized,
+    TicketCreated,
+    TicketStatusUpdated,
+    new_event,
+)
+from support_shared.messaging.consumer import PermanentError
+
+CREATED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def created(ticket_id=1, tenant="default", version=1):
+    payload = TicketCreated(title="Laptop broken", description="screen dead", user_name="Ann",
+                            user_email="ann@example.com", priority="high", created_at=CREATED_AT)
+    return new_event(EventType.TICKET_CREATED, payload, tenant_id=tenant, ticket_id=ticket_id,
+                     ticket_version=version, correlation_id="req-created")
+
+
+def categorized(ticket_id=1, department="IT Support", confidence=0.9, tenant="default",
+                version=1):
+    payload = TicketCategorized(department=department, priority="high", confidence=confidence,
+                                method="claude", ticket_created_at=CREATED_AT)
+    return new_event(EventType.TICKET_CATEGORIZED, payload, tenant_id=tenant,
+                     ticket_id=ticket_id, ticket_version=version, correlation_id="req-cat")
+
+
+def routed_payloads(uow):
+    return [e.payload() for e in uow.outbox.events]
+
+
+def test_created_then_categorized_routes_once_with_history_and_event(uow):
+    handle_ticket_created(created(), uow=uow)
+    event = categorized(department="it support", confidence=0.87)
+    handle_ticket_categorized(event, uow=uow)
+
+    ticket = uow.tickets.get("default", 1)
+    assert (ticket.title, ticket.department, ticket.routing_version) == (
+        "Laptop broken", "IT Support", 1)
+    [record] = uow.history.records
+    assert (record.method, record.previous_department, record.needs_review) == (
+        "auto", None, False)
+    [envelope] = uow.outbox.events
+    assert envelope.event_type == EventType.TICKET_ROUTED
+    assert (envelope.tenant_id, envelope.ticket_id, envelope.ticket_version) == ("default", 1, 1)
+    assert envelope.correlation_id == "req-cat"
+    assert envelope.causation_id == str(event.event_id)
+    payload = envelope.payload()
+    assert payload.department == "IT Support" and payload.method == "auto"
+    assert payload.confidence == 0.87 and payload.priority == "high"
+    assert payload.categorization_method == "claude" and payload.routing_version == 1
+
+
+def test_categorized_before_created_keeps_the_routing(uow):
+    handle_ticket_categorized(categorized(), uow=uow)
+    handle_ticket_created(created(), uow=uow)
+    ticket = uow.tickets.get("default", 1)
+    assert (ticket.title, ticket.department, ticket.routing_version) == (
+        "Laptop broken", "IT Support", 1)
+    assert ticket.ticket_created_at == CREATED_AT
+    assert len(uow.history.records) == 1
+
+
+def test_duplicate_delivery_has_no_second_effect(uow):
+    event = categorized()
+    handle_ticket_categorized(event, uow=uow)
+    handle_ticket_categorized(event, uow=uow)
+    handle_ticket_created(created(), uow=uow)
+    assert len(uow.history.records) == 1
+    assert len(uow.outbox.events) == 1
+    assert uow.tickets.get("default", 1).routing_version == 1
+
+
+def test_low_confidence_goes_to_triage_with_reason(uow):
+    handle_ticket_categorized(categorized(department="HR", confidence=0.31), uow=uow)
+    [record] = uow.history.records
+    assert (record.department, record.needs_review) == ("General", True)
+    assert record.reason == "confidence 0.31 below 0.50 for HR"
+    assert routed_payloads(uow)[0].needs_review is True
+
+
+def test_unknown_and_inactive_departments_go_to_triage(uow):
+    handle_ticket_categorized(categorized(ticket_id=1, department="Legal"), uow=uow)
+    uow.departments.replace("default", "Finance", active=False)
+    handle_ticket_categorized(categorized(ticket_id=2, department="Finance"), uow=uow)
+    reasons = [(r.department, r.reason) for r in uow.history.records]
+    assert reasons == [("General", "unknown department Legal"),
+                       ("General", "inactive department Finance")]
+
+
+def test_recategorization_reroutes_and_stale_ones_are_dropped(uow):
+    handle_ticket_categorized(categorized(department="HR", version=2), uow=uow)
+    handle_ticket_categorized(categorized(department="Finance", version=3), uow=uow)
+    handle_ticket_categorized(categorized(department="Facilities", version=1), uow=uow)
+    assert [(r.department, r.previous_department, r.routing_version)
+            for r in uow.history.records] == [("HR", None, 1), ("Finance", "HR", 2)]
+    assert [e.ticket_version for e in uow.outbox.events] == [2, 3]
+
+
+def test_manual_routing_wins_over_a_later_categorization(uow):
+    handle_ticket_created(created(), uow=uow)
+    result = route_ticket("default", 1, "facilities", "manual", uow=uow, correlation_id="req-m")
+    assert (result.department, result.method, result.changed) == ("Facilities", "manual", True)
+    commits = uow.commits
+    later = categorized(department="IT Support", confidence=0.99, version=2)
+    handle_ticket_categorized(later, uow=uow)
+
+    ticket = uow.tickets.get("default", 1)
+    assert (ticket.department, ticket.last_method, ticket.routing_version) == (
+        "Facilities", "manual", 1)
+    assert [r.method for r in uow.history.records] == ["manual"]
+    assert len(uow.outbox.events) == 1
+    assert uow.commits == commits + 1          # the inbox claim is committed
+    assert later.event_id in uow.inbox.seen
+
+
+def test_manual_event_uses_latest_ticket_version_and_request_id(uow):
+    handle_ticket_created(created(version=1), uow=uow)
+    handle_ticket_categorized(categorized(department="HR", version=3), uow=uow)
+    route_ticket("default", 1, "Finance", "reroute", uow=uow, correlation_id="req-r")
+    envelope = uow.outbox.events[-1]
+    payload = envelope.payload()
+    assert (payload.method, payload.department, payload.previous_department) == (
+        "reroute", "Finance", "HR")
+    assert payload.routing_version == 2 and payload.confidence is None
+    assert payload.needs_review is False
+    assert envelope.ticket_version == 3
+    assert (envelope.correlation_id, envelope.causation_id) == ("req-r", None)
+
+
+def test_routing_to_the_current_department_records_nothing(uow):
+    handle_ticket_categorized(categorized(department="HR"), uow=uow)
+    result = route_ticket("default", 1, "hr", "manual", uow=uow)
+    assert result.changed is False
+    assert (result.department, result.previous_department, result.routing_version) == (
+        "HR", "HR", 1)
+    assert result.routed_at == uow.history.records[0].routed_at
+    assert len(uow.history.records) == 1 and len(uow.outbox.events) == 1
+
+
+def test_manual_routing_errors(uow):
+    with pytest.raises(TicketNotFoundError):
+        route_ticket("default", 404, "HR", "manual", uow=uow)
+    handle_ticket_created(created(), uow=uow)
+    with pytest.raises(DepartmentNotFoundError):
+        route_ticket("default", 1, "Legal", "manual", uow=uow)
+    uow.departments.replace("default", "HR", active=False)
+    with pytest.raises(DepartmentNotFoundError):
+        route_ticket("default", 1, "HR", "manual", uow=uow)
+    assert uow.history.records == [] and uow.outbox.events == []
+
+
+def test_tenants_are_kept_apart(uow):
+    handle_ticket_created(created(tenant="acme"), uow=uow)
+    assert len(uow.departments.list("acme")) == 5        # defaults copied lazily
+    with pytest.raises(TicketNotFoundError):
+        route_ticket("default", 1, "HR", "manual", uow=uow)
+    route_ticket("acme", 1, "HR", "manual", uow=uow)
+    assert uow.outbox.events[0].tenant_id == "acme"
+
+
+def test_seed_is_idempotent(uow):
+    assert seed_departments("default", uow=uow) == 5
+    assert seed_departments("default", uow=uow) == 0
+
+
+def test_wrong_event_type_is_permanent(uow):
+    wrong = new_event(EventType.TICKET_STATUS_UPDATED,
+                      TicketStatusUpdated(old_status="pending", new_status="closed"),
+                      tenant_id="default", ticket_id=1, ticket_version=2)
+    with pytest.raises(PermanentError):
+        handle_ticket_categorized(wrong, uow=uow)
+    with pytest.raises(PermanentError):
+        handle_ticket_created(wrong, uow=uow)
+    assert uow.inbox.seen == set()
+
+
+def test_no_triage_department_is_permanent(uow):
+    uow.departments.ensure_defaults("default")
+    uow.departments.replace("default", "General", active=False)
+    with pytest.raises(PermanentError, match="unknown department Legal"):
+        handle_ticket_categorized(categorized(department="Legal"), uow=uow)
+    assert uow.history.records == []

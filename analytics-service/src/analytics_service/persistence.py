@@ -1,0 +1,114 @@
+"""Tables of the analytics schema, their repositories and the unit of work of the projection."""
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection, Engine
+from support_shared.db import UnitOfWork
+from support_shared.events import Envelope
+
+from .config import SERVICE_NAME
+from .projection import EventLog, FactsRepository, TicketFacts
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+event_log = sa.Table(
+    "event_log",
+    metadata,
+    sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, nullable=False),
+    sa.Column("ticket_version", sa.Integer, nullable=False),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("data", pg.JSONB, nullable=False),
+)
+
+ticket_facts = sa.Table(
+    "ticket_facts",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("ticket_id", sa.BigInteger, primary_key=True),
+    sa.Column("priority", sa.Text),
+    sa.Column("requested_priority", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("department", sa.Text),
+    sa.Column("confidence", sa.Float),
+    sa.Column("categorization_method", sa.Text),
+    sa.Column("model_version", sa.Text),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("routing_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TS),
+    sa.Column("categorized_at", TS),
+    sa.Column("first_routed_at", TS),
+    sa.Column("routed_at", TS),
+    sa.Column("in_progress_at", TS),
+    sa.Column("resolved_at", TS),
+    sa.Column("closed_at", TS),
+    sa.Column("updated_at", TS),
+)
+
+_FACT_FIELDS = [f.name for f in fields(TicketFacts)]
+
+
+class SqlFactsRepository(FactsRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
+        # Insert a blank row first so concurrent first events for a ticket serialize on it.
+        self.conn.execute(
+            pg.insert(ticket_facts)
+            .values(tenant_id=tenant_id, ticket_id=ticket_id)
+            .on_conflict_do_nothing()
+        )
+        row = self.conn.execute(
+            sa.select(*(ticket_facts.c[name] for name in _FACT_FIELDS))
+            .where(ticket_facts.c.tenant_id == tenant_id, ticket_facts.c.ticket_id == ticket_id)
+            .with_for_update()
+        ).one()
+        return TicketFacts(**row._asdict())
+
+    def save(self, facts: TicketFacts) -> None:
+        values = asdict(facts)
+        key = (values.pop("tenant_id"), values.pop("ticket_id"))
+        self.conn.execute(
+            sa.update(ticket_facts)
+            .where(ticket_facts.c.tenant_id == key[0], ticket_facts.c.ticket_id == key[1])
+            .values(**values)
+        )
+
+
+class SqlEventLog(EventLog):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, envelope: Envelope) -> None:
+        self.conn.execute(
+            sa.insert(event_log).values(
+                event_id=envelope.event_id,
+                tenant_id=envelope.tenant_id,
+                event_type=envelope.event_type.value,
+                ticket_id=envelope.ticket_id,
+                ticket_version=envelope.ticket_version,
+                occurred_at=envelope.occurred_at,
+                data=envelope.data,
+            )
+        )
+
+
+class AnalyticsUnitOfWork(UnitOfWork):
+    """Inbox, event log and facts in one transaction (analytics publishes nothing)."""
+
+    def __init__(self, engine: Engine, *, consumer: str = SERVICE_NAME) -> None:
+        super().__init__(engine, consumer=consumer)
+
+    def _start(self, conn: Connection) -> None:
+        self.facts = SqlFactsRepository(conn)
+        self.events = SqlEventLog(conn)

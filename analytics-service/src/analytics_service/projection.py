@@ -1,0 +1,192 @@
+"""The analytics projection: how each ticket event changes a ticket's facts (pure, order-tolerant).
+
+Events may arrive late, twice or out of order. Each event writes only the columns it owns:
+- ``ticket.created``: created_at, requested_priority, priority (only if none known yet) and the
+  initial status, treated like a status event at its ticket_version.
+- ``ticket.categorized``: priority, method, model, confidence (unless routing already set it);
+  categorized_at keeps the earliest value.
+- ``ticket.routed``: department and routing columns only if its routing_version is higher than the
+  one applied; first_routed_at keeps the earliest value whatever the order.
+- ``ticket.status.updated``: status only if its ticket_version is higher than the one applied
+  (a late event never rolls back); the timestamp of the status it reports keeps the earliest value.
+Duplicates are stopped earlier, by the inbox claim in the same transaction.
+"""
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from support_shared.events import (
+    Envelope,
+    EventType,
+    TicketCategorized,
+    TicketCreated,
+    TicketRouted,
+    TicketStatusUpdated,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_TIMESTAMPS = {
+    "in_progress": "in_progress_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+}
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """One ticket as analytics sees it; a blank one before its first event."""
+
+    tenant_id: str
+    ticket_id: int
+    priority: str | None = None
+    requested_priority: str | None = None
+    status: str = "pending"
+    status_version: int = 0
+    department: str | None = None
+    confidence: float | None = None
+    categorization_method: str | None = None
+    model_version: str | None = None
+    needs_review: bool = False
+    routing_version: int = 0
+    created_at: datetime | None = None
+    categorized_at: datetime | None = None
+    first_routed_at: datetime | None = None
+    routed_at: datetime | None = None
+    in_progress_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def _earliest(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate < current else current
+
+
+def _latest(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate > current else current
+
+
+def _apply_status(facts: TicketFacts, status: str, version: int, at: datetime) -> TicketFacts:
+    if version > facts.status_version:
+        facts = replace(facts, status=status, status_version=version)
+    column = STATUS_TIMESTAMPS.get(status)
+    if column is not None:
+        facts = replace(facts, **{column: _earliest(getattr(facts, column), at)})
+    return facts
+
+
+def apply_created(facts: TicketFacts, envelope: Envelope, data: TicketCreated) -> TicketFacts:
+    facts = replace(
+        facts,
+        created_at=data.created_at,
+        requested_priority=data.priority,
+        priority=facts.priority or data.priority,
+    )
+    return _apply_status(facts, data.status, envelope.ticket_version, data.created_at)
+
+
+def apply_categorized(facts: TicketFacts, envelope: Envelope, data: TicketCategorized) -> TicketFacts:
+    routed = facts.routing_version > 0
+    return replace(
+        facts,
+        priority=data.priority,
+        requested_priority=facts.requested_priority or data.requested_priority,
+        confidence=facts.confidence if routed and facts.confidence is not None else data.confidence,
+        categorization_method=data.method,
+        model_version=data.model_version,
+        categorized_at=_earliest(facts.categorized_at, envelope.occurred_at),
+    )
+
+
+def apply_routed(facts: TicketFacts, envelope: Envelope, data: TicketRouted) -> TicketFacts:
+    facts = replace(facts, first_routed_at=_earliest(facts.first_routed_at, envelope.occurred_at))
+    if data.routing_version <= facts.routing_version:
+        logger.info("stale routing v%s for ticket %s (have v%s)", data.routing_version,
+                    facts.ticket_id, facts.routing_version)
+        return facts
+    return replace(
+        facts,
+        department=data.department,
+        routing_version=data.routing_version,
+        needs_review=data.needs_review,
+        routed_at=envelope.occurred_at,
+        confidence=data.confidence if data.confidence is not None else facts.confidence,
+        priority=data.priority or facts.priority,
+        categorization_method=data.categorization_method or facts.categorization_method,
+    )
+
+
+def apply_status_updated(facts: TicketFacts, envelope: Envelope, data: TicketStatusUpdated) -> TicketFacts:
+    if envelope.ticket_version <= facts.status_version:
+        logger.info("stale status v%s for ticket %s (have v%s)", envelope.ticket_version,
+                    facts.ticket_id, facts.status_version)
+    return _apply_status(facts, data.new_status, envelope.ticket_version, envelope.occurred_at)
+
+
+_APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope, Any], TicketFacts]] = {
+    EventType.TICKET_CREATED: apply_created,
+    EventType.TICKET_CATEGORIZED: apply_categorized,
+    EventType.TICKET_ROUTED: apply_routed,
+    EventType.TICKET_STATUS_UPDATED: apply_status_updated,
+}
+
+
+def project(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    """The ticket's facts after ``envelope``; raises ``InvalidEventError`` for bad ``data``."""
+    if (facts.tenant_id, facts.ticket_id) != (envelope.tenant_id, envelope.ticket_id):
+        raise ValueError("event applied to another ticket's facts")
+    data = envelope.payload()
+    facts = _APPLIERS[envelope.event_type](facts, envelope, data)
+    return replace(facts, updated_at=_latest(facts.updated_at, envelope.occurred_at))
+
+
+class FactsRepository(abc.ABC):
+    @abc.abstractmethod
+    def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
+        """The ticket's facts, locked for this transaction (blank if it has none yet)."""
+
+    @abc.abstractmethod
+    def save(self, facts: TicketFacts) -> None:
+        """Store ``facts`` (a row ``lock`` returned)."""
+
+
+class EventLog(abc.ABC):
+    @abc.abstractmethod
+    def add(self, envelope: Envelope) -> None:
+        """Record an applied event (the basis of a rebuild)."""
+
+
+class Inbox(Protocol):
+    def claim(self, event_id: Any) -> bool: ...
+
+
+class ProjectionUnitOfWork(Protocol):
+    inbox: Inbox
+    facts: FactsRepository
+    events: EventLog
+
+    def __enter__(self) -> "ProjectionUnitOfWork": ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+def handle_event(envelope: Envelope, *, uow: ProjectionUnitOfWork) -> bool:
+    """Apply one ticket event once; False when it was already applied (duplicate delivery)."""
+    envelope.payload()  # fail before opening a transaction if the data can never fit
+    with uow:
+        if not uow.inbox.claim(envelope.event_id):
+            logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
+                        envelope.event_type, envelope.ticket_id)
+            return False
+        uow.events.add(envelope)
+        facts = uow.facts.lock(envelope.tenant_id, envelope.ticket_id)
+        uow.facts.save(project(facts, envelope))
+        uow.commit()
+    logger.info("applied %s %s to ticket %s", envelope.event_type, envelope.event_id,
+                envelope.ticket_id)
+    return True

@@ -1,0 +1,106 @@
+"""Queue depth reading: names, management API answers, caching; with a fake HTTP session."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from analytics_service.config import Settings
+from analytics_service.queue_depths import QueueDepths, WatchedQueue, suite_queues, vhost_of
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: object) -> None:
+        self.status_code = status
+        self._body = body
+
+    def json(self) -> object:
+        if isinstance(self._body, Exception):
+            raise self._body
+        return self._body
+
+
+class FakeSession:
+    """Answers every GET with the next of ``answers`` and records what was asked."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    def get(self, url: str, **kw) -> FakeResponse:
+        self.calls.append({"url": url, **kw})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+QUEUES = [WatchedQueue("routing-service", "ticket.created", "p.routing-service.ticket.created"),
+          WatchedQueue("ticket-service", "ticket.routed", "p.ticket-service.ticket.routed")]
+
+
+def _depths(session: FakeSession, clock=lambda: 0.0, cache_s: float = 3.0) -> QueueDepths:
+    return QueueDepths("http://ops:s3cret@mq.local:15672/", "/", QUEUES, "tickets.unroutable",
+                       cache_s=cache_s, clock=clock, session=session)
+
+
+def test_suite_queues_follow_the_prefix_and_cover_every_consumer():
+    queues = suite_queues(Settings(queue_prefix="t1."))
+    names = [q.name for q in queues]
+    assert len(names) == 8 and len(set(names)) == 8
+    assert "t1.ai-categorization-service.ticket.created" in names
+    assert "t1.analytics-service.ticket.status.updated" in names
+    assert queues[0].dlq == queues[0].name + ".dlq"
+
+
+@pytest.mark.parametrize("url,vhost", [("amqp://g:g@h:5672/%2F", "/"), ("amqp://h:5672", "/"),
+                                       ("amqp://h/", "/"), ("amqp://h/tickets", "tickets")])
+def test_vhost_of(url, vhost):
+    assert vhost_of(url) == vhost
+
+
+def test_rows_become_depths_and_totals():
+    session = FakeSession(FakeResponse(200, [
+        {"name": "p.routing-service.ticket.created", "messages": 3, "messages_ready": 2,
+         "messages_unacknowledged": 1, "consumers": 1},
+        {"name": "p.routing-service.ticket.created.dlq", "messages": 4},
+        {"name": "p.ticket-service.ticket.routed"},  # declared, no stats published yet
+        {"name": "tickets.unroutable", "messages": 1},
+        {"name": "someone-else", "messages": 99},
+    ]))
+    body = _depths(session).snapshot()
+    assert body["available"] is True
+    assert body["totals"] == {"messages": 3, "dead_letters": 4}
+    assert body["unroutable"] == {"name": "tickets.unroutable", "messages": 1}
+    first, second = body["queues"]
+    assert first["messages_ready"] == 2 and first["dead_letters"] == 4 and first["exists"] is True
+    assert second["exists"] is True and second["messages"] is None and second["dead_letters"] is None
+    call = session.calls[0]
+    assert call["url"] == "http://mq.local:15672/api/queues/%2F"
+    assert call["auth"] == ("ops", "s3cret") and call["timeout"]
+
+
+def test_answers_are_cached_for_the_period():
+    now = [100.0]
+    session = FakeSession(FakeResponse(200, []), FakeResponse(200, []))
+    depths = _depths(session, clock=lambda: now[0])
+    first = depths.snapshot()
+    now[0] += 2.9
+    assert depths.snapshot() is first and len(session.calls) == 1
+    now[0] += 0.2
+    assert depths.snapshot() is not first and len(session.calls) == 2
+
+
+@pytest.mark.parametrize("answer,reason", [
+    (requests.ConnectTimeout("boom"), "unreachable (ConnectTimeout)"),
+    (FakeResponse(401, {}), "answered HTTP 401"),
+    (FakeResponse(200, ValueError("not json")), "did not answer JSON"),
+    (FakeResponse(200, {"error": "x"}), "did not answer a queue list"),
+])
+def test_failures_are_unavailable_without_credentials(answer, reason):
+    body = _depths(FakeSession(answer), cache_s=0).snapshot()
+    assert body["available"] is False
+    assert reason in body["reason"] and "mq.local:15672" in body["reason"]
+    assert "s3cret" not in body["reason"] and "ops" not in body["reason"]

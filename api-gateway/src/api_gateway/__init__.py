@@ -1,0 +1,1 @@
+"""Ticket Triage Suite API gateway: the one public HTTP entry point."""

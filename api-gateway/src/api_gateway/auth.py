@@ -1,0 +1,166 @@
+"""Who is calling: API keys from ``Authorization: Bearer`` or ``X-API-Key``, verified by
+ticket-service (``POST /internal/keys/verify``) and cached for a short TTL.
+
+A revoked key keeps working for at most ``GATEWAY_AUTH_CACHE_TTL_S`` (default 10 s) on a
+gateway process that verified it just before the revocation.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import requests
+from cachetools import TTLCache
+from flask import Request, Response, g
+
+from support_shared.web import ApiError, error_response
+
+from .clients import ServiceClient
+
+logger = logging.getLogger(__name__)
+
+SCOPES: tuple[str, ...] = ("read", "write", "admin")
+API_KEY_HEADER = "X-API-Key"
+REALM = 'Bearer realm="ticket-triage"'
+VERIFY_PATH = "/internal/keys/verify"
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+MAX_KEY_LENGTH = 256
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: str | None = None
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+Authenticator = Callable[[Request], Principal]
+
+
+class AuthError(ApiError):
+    """401 with a ``WWW-Authenticate`` challenge (RFC 6750)."""
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        super().__init__(401, "unauthorized", message)
+        self.challenge = REALM + (', error="invalid_token"' if invalid_token else "")
+
+
+def auth_error_response(exc: AuthError) -> Response:
+    resp = error_response(exc.status, exc.code, exc.message, exc.details)
+    resp.headers["WWW-Authenticate"] = exc.challenge
+    return resp
+
+
+# Suite-wide operator data, not one tenant's: queue depths are the same for every tenant.
+ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
+
+
+def required_scope(method: str, path: str) -> str:
+    """``admin`` under /api/admin and for operator data, else ``read`` for reads and ``write``
+    for every other method."""
+    if path == "/api/admin" or path.startswith("/api/admin/") or path in ADMIN_PATHS:
+        return "admin"
+    return "read" if method.upper() in READ_METHODS else "write"
+
+
+def forbidden(scope: str) -> ApiError:
+    return ApiError(403, "forbidden", f"this API key lacks the {scope!r} scope",
+                    {"required_scope": scope})
+
+
+def presented_key(request: Request) -> str | None:
+    """The key the client sent, or None; a malformed Authorization header is a 401."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("use 'Authorization: Bearer <API key>' or the X-API-Key header",
+                            invalid_token=True)
+        return token.strip()
+    key = request.headers.get(API_KEY_HEADER, "").strip()
+    return key or None
+
+
+class KeyVerifier(Protocol):
+    def verify(self, key: str) -> Principal | None:
+        """The key's principal, or None for an unknown or revoked key."""
+
+
+class ApiKeyAuthenticator:
+    """The gateway's ``Authenticator``: a valid key or a 401."""
+
+    def __init__(self, verifier: KeyVerifier) -> None:
+        self.verifier = verifier
+
+    def __call__(self, request: Request) -> Principal:
+        key = presented_key(request)
+        if key is None:
+            raise AuthError("an API key is required (Authorization: Bearer <key> or X-API-Key)")
+        principal = None
+        if len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable():
+            principal = self.verifier.verify(key)
+        if principal is None:
+            raise AuthError("the API key is invalid or revoked", invalid_token=True)
+        return principal
+
+
+class HttpKeyVerifier:
+    """Asks ticket-service, through its client (timeouts, circuit breaker)."""
+
+    def __init__(self, client: ServiceClient, internal_token: str = "") -> None:
+        self.client = client
+        self.internal_token = internal_token
+
+    def verify(self, key: str) -> Principal | None:
+        headers = {"Content-Type": "application/json", "X-Request-ID": g.get("request_id", "")}
+        if self.internal_token:
+            headers[INTERNAL_TOKEN_HEADER] = self.internal_token
+        resp = self.client.request("POST", VERIFY_PATH, body=json.dumps({"key": key}).encode(),
+                                   headers=headers)
+        if resp.status_code in (400, 401):
+            return None
+        try:
+            if resp.status_code != 200:
+                raise ValueError(f"HTTP {resp.status_code}")
+            body = resp.json()
+            return Principal(tenant_id=str(body["tenant_id"]),
+                             scopes=frozenset(s for s in body["scopes"] if s in SCOPES),
+                             key_id=str(body["key_id"]))
+        except (ValueError, KeyError, TypeError, requests.JSONDecodeError) as exc:
+            logger.error("key verification answered unexpectedly: %s", exc)
+            raise ApiError(502, "bad_gateway", "could not verify the API key",
+                           {"service": self.client.name}) from exc
+
+
+_MISSING = object()
+
+
+class CachedVerifier:
+    """Remembers answers (valid and invalid) for ``ttl_s``, keyed by the key's SHA-256."""
+
+    def __init__(self, inner: KeyVerifier, ttl_s: float, maxsize: int = 10_000) -> None:
+        self.inner = inner
+        self.enabled = ttl_s > 0
+        self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl_s or 1)
+        self._lock = threading.Lock()
+
+    def verify(self, key: str) -> Principal | None:
+        digest = hashlib.sha256(key.encode()).digest()
+        if self.enabled:
+            with self._lock:
+                hit = self._cache.get(digest, _MISSING)
+            if hit is not _MISSING:
+                return hit  # type: ignore[return-value]
+        principal = self.inner.verify(key)   # no lock held over the network call
+        if self.enabled:
+            with self._lock:
+                self._cache[digest] = principal
+        return principal

@@ -1,0 +1,81 @@
+"""Per-request identity: a well-formed request id, the authenticated principal and its scope."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from support_shared.logging import correlation_id
+from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER, ApiError
+
+from .auth import Authenticator, Principal, forbidden, required_scope
+
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+KEY_ID_HEADER = "X-Key-ID"
+# Answer without a key: health, the API description, the dashboard page (its own API calls
+# carry a key), and the process's own probes.
+PUBLIC_PATHS = frozenset({"/api/health", "/openapi.json", "/docs", "/health", "/metrics",
+                          "/dashboard"})
+PUBLIC_PREFIXES = ("/docs/assets/", "/dashboard/")
+
+
+def valid_request_id(value: str | None) -> str | None:
+    """``value`` if it is a request id we can pass on and log safely, else ``None``."""
+    if value and _REQUEST_ID_RE.fullmatch(value):
+        return value
+    return None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def install(app: Flask, authenticator: Authenticator) -> None:
+    """Run after ``support_shared.web.init_app``'s hook: fix the request id, authenticate.
+
+    Unknown paths and methods answer 404/405 before any key check; every other path outside
+    ``PUBLIC_PATHS`` needs a valid key (401) with the method's scope (403).
+    """
+
+    def _identify() -> None:
+        rid = valid_request_id(request.headers.get(REQUEST_ID_HEADER))
+        if rid is None:
+            rid = uuid.uuid4().hex
+            g.request_id = rid
+            correlation_id.set(rid)  # the shared teardown resets the variable to its prior value
+        g.principal = None
+        if request.routing_exception is not None or is_public(request.path):
+            return
+        principal = authenticator(request)
+        g.principal = principal
+        g.tenant_id = principal.tenant_id
+        scope = required_scope(request.method, request.path)
+        if not principal.allows(scope):
+            raise forbidden(scope)
+        _refuse_nul()
+
+    app.before_request(_identify)
+
+
+def _refuse_nul() -> None:
+    """No service stores NUL in text: stop it here for every path and query parameter."""
+    if "\x00" in request.path or b"%00" in request.query_string.lower() \
+            or "\x00" in request.query_string.decode("latin-1"):
+        raise ApiError(400, "validation_error", "NUL characters are not allowed in URLs")
+
+
+def principal() -> Principal | None:
+    return g.get("principal")
+
+
+def downstream_identity() -> dict[str, str]:
+    """Headers every downstream call carries: the request id and, once authenticated, the
+    tenant and key id (the client's own X-Tenant-ID is never passed on)."""
+    headers = {REQUEST_ID_HEADER: g.request_id}
+    who = principal()
+    if who is not None:
+        headers[TENANT_HEADER] = who.tenant_id
+        if who.key_id:
+            headers[KEY_ID_HEADER] = who.key_id
+    return headers

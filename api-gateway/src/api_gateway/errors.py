@@ -1,0 +1,86 @@
+"""Downstream failures and the one table that turns them into the gateway's JSON errors."""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import requests
+from flask import Response
+
+from support_shared.web import error_response
+
+from .forwarding import passthrough
+
+logger = logging.getLogger(__name__)
+
+
+class CircuitOpenError(Exception):
+    """The service's circuit breaker is open: the call was not attempted."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"circuit open for another {retry_after_s:.1f}s")
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(Exception):
+    """The service answered with a 5xx status."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class UpstreamFailure(Exception):
+    """A call to ``service`` failed; ``reason``: a requests error, CircuitOpenError, ServerError."""
+
+    def __init__(self, service: str, reason: Exception) -> None:
+        super().__init__(f"{service}: {reason!r}")
+        self.service = service
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: type[Exception]
+    status: int
+    code: str
+    message: str                     # formatted with the service name
+
+
+# First match wins, so subclasses come before their bases (ConnectTimeout is both a
+# ConnectionError and a Timeout). A connect timeout means the request never left the gateway,
+# like a refused connection: 503, safe to retry. A read timeout may have been processed: 504.
+# A downstream 503 is not in the table: it passes through (see ``upstream_error_response``).
+RULES: tuple[Rule, ...] = (
+    Rule(CircuitOpenError, 503, "service_unavailable", "{service} is unavailable, retry later"),
+    Rule(requests.ConnectTimeout, 503, "service_unavailable", "{service} is unreachable"),
+    Rule(requests.Timeout, 504, "upstream_timeout", "{service} did not answer in time"),
+    Rule(requests.ConnectionError, 503, "service_unavailable", "{service} is unreachable"),
+    Rule(ServerError, 502, "bad_gateway", "{service} failed to handle the request"),
+    Rule(requests.RequestException, 502, "bad_gateway", "{service} sent an invalid response"),
+)
+
+
+def rule_for(reason: Exception) -> Rule:
+    for rule in RULES:
+        if isinstance(reason, rule.reason):
+            return rule
+    raise LookupError(f"no error rule for {type(reason).__name__}")
+
+
+def upstream_error_response(exc: UpstreamFailure) -> Response:
+    """The client's answer to a failed downstream call."""
+    reason = exc.reason
+    if isinstance(reason, ServerError) and reason.response.status_code == 503:
+        # The service's own "unavailable" (say, its database is down) keeps body and Retry-After.
+        return passthrough(reason.response)
+    rule = rule_for(reason)
+    logger.warning("upstream %s failed: %r -> %s", exc.service, reason, rule.status)
+    details: dict[str, object] = {"service": exc.service}
+    if isinstance(reason, ServerError):
+        details["status"] = reason.response.status_code
+    resp = error_response(rule.status, rule.code, rule.message.format(service=exc.service), details)
+    if isinstance(reason, CircuitOpenError):
+        resp.headers["Retry-After"] = str(max(1, math.ceil(reason.retry_after_s)))
+    return resp

@@ -1,0 +1,199 @@
+"""The OpenAPI 3.1 document of the public API, built from the shared pydantic models."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from support_shared.schemas import Error, Health, Ticket
+
+from .auth import required_scope
+from .openapi_ops import (AUTH_ERRORS, BODY_ERRORS, ERRORS, OPERATIONS, PARAM_DOCS, PATH_PARAMS,
+                          QUERY_MODELS, UPSTREAM_ERRORS, Op)
+
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "An API key: Authorization: Bearer tts_<prefix>_<secret>"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "The same API key in the X-API-Key header"},
+}
+SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+DESCRIPTION = (
+    "Create, categorize, route and analyze support tickets. Every /api path except /api/health "
+    "needs an API key of a tenant (Authorization: Bearer <key> or X-API-Key): reads need the "
+    "read scope, writes the write scope. Errors are {\"error\": {\"code\", \"message\", "
+    "\"details\"}}. Lists are keyset-paginated (limit, cursor -> next_cursor). Single tickets "
+    "carry an ETag; send it back in If-Match to refuse stale writes (412).")
+
+
+def _schemas() -> tuple[dict[str, Any], dict[tuple[type[BaseModel], str], Any]]:
+    inputs = {op.body for op in OPERATIONS if op.body}
+    outputs = {op.response for op in OPERATIONS if op.response} | {Error, Health}
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = (
+        [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)]
+        + [(m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)])
+    refs, top = models_json_schema(pairs, ref_template=REF)
+    return top.get("$defs", {}), {(m, mode): ref for (m, mode), ref in refs.items()}
+
+
+def _param_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string, never JSON null: drop pydantic's null branch."""
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        out = dict(options[0])
+    else:
+        out = {k: v for k, v in schema.items() if k != "anyOf"}
+    if schema.get("default") is not None:
+        out["default"] = schema["default"]
+    out.pop("title", None)
+    return out
+
+
+def _components_parameters() -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for model in QUERY_MODELS:
+        props.update(model.model_json_schema(mode="validation")["properties"])
+    params = {name: {"name": name, "in": "query", "required": False,
+                     "description": PARAM_DOCS[name], "schema": _param_schema(schema)}
+              for name, schema in props.items()}
+    params["IfMatch"] = {"name": "If-Match", "in": "header", "required": False,
+                         "description": "ETag from the last read: refuse (412) if it changed",
+                         "schema": {"type": "string"}}
+    params["IdempotencyKey"] = {"name": "Idempotency-Key", "in": "header", "required": False,
+                                "description": "Repeat a create safely: same key, same ticket "
+                                               "(at most 200 characters)",
+                                "schema": {"type": "string", "maxLength": 200}}
+    params["RequestId"] = {"name": "X-Request-ID", "in": "header", "required": False,
+                           "description": "Your id for this request, kept when it is 1-128 of "
+                                          "[A-Za-z0-9._-] (else one is generated); without "
+                                          "Idempotency-Key it makes a create idempotent too",
+                           "schema": {"type": "string"}}
+    return params
+
+
+def _headers() -> dict[str, Any]:
+    def header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"description": description, "schema": schema or {"type": "string"}}
+
+    integer = {"type": "integer"}
+    return {
+        "X-Request-ID": header("The request's id, as sent or generated"),
+        "ETag": header("Version of the returned resource, for If-Match"),
+        "Location": header("Path of the created resource"),
+        "Idempotent-Replayed": header("true when this answer repeats an earlier create"),
+        "Retry-After": header("Seconds to wait before retrying", integer),
+        "WWW-Authenticate": header("The authentication scheme: Bearer"),
+        "RateLimit-Limit": header("Requests allowed per window for this API key", integer),
+        "RateLimit-Remaining": header("Requests left in the current window", integer),
+        "RateLimit-Reset": header("Unix time at which the window frees up", integer),
+    }
+
+
+def _response(description: str, schema: dict[str, Any] | None,
+              headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description, "headers": {
+        h: {"$ref": f"#/components/headers/{h}"} for h in ("X-Request-ID", *headers)}}
+    if schema is not None:
+        out["content"] = {JSON: {"schema": schema}}
+    return out
+
+
+_ERROR_HEADERS = {401: ("WWW-Authenticate",), 503: ("Retry-After",),
+                  429: ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+                        "RateLimit-Reset")}
+
+
+def _error_responses() -> dict[str, Any]:
+    error_ref = {"$ref": REF.format(model="Error")}
+    return {name: _response(text, error_ref, _ERROR_HEADERS.get(status, ()))
+            for status, (name, text) in ERRORS.items()}
+
+
+def _success_headers(op: Op) -> tuple[str, ...]:
+    if op.status == 201:
+        return ("Location", "ETag", "Idempotent-Replayed") if op.response is Ticket \
+            else ("Location",)
+    return ("ETag",) if op.response is Ticket else ()
+
+
+# What a created resource's id opens up (OpenAPI links; clients and fuzzers follow them).
+LINKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "createTicket": tuple((op_id, "ticket_id") for op_id in (
+        "getTicket", "updateTicket", "updateTicketStatus", "listComments", "addComment",
+        "ticketHistory", "rerouteTicket", "routingHistory")),
+    "createUser": (("getUser", "user_id"),),
+}
+
+
+def _links(op: Op) -> dict[str, Any]:
+    return {f"{target}": {"operationId": target, "parameters": {param: "$response.body#/id"}}
+            for target, param in LINKS.get(op.operation_id, ())}
+
+
+def _parameters(op: Op) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": PATH_PARAMS[p]}
+        for p in re.findall(r"{(\w+)}", op.path)]
+    return params + [{"$ref": f"#/components/parameters/{name}"}
+                     for name in (*op.query, "RequestId", *op.headers)]
+
+
+def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+    schema = refs[(op.response, "serialization")] if op.response else {"type": "object"}
+    responses: dict[str, Any] = {
+        str(op.status): _response("Success", schema, _success_headers(op))}
+    if links := _links(op):
+        responses[str(op.status)]["links"] = links
+    # 400 everywhere: the gateway refuses NUL characters in any path or query string.
+    codes = sorted({400, *op.errors, *(BODY_ERRORS if op.body else ()), *AUTH_ERRORS,
+                    *UPSTREAM_ERRORS})
+    for code in codes:
+        responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+    scope = required_scope(op.method, op.path)
+    out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
+                           "description": f"Needs an API key with the `{scope}` scope.",
+                           "tags": [op.tag], "parameters": _parameters(op),
+                           "responses": responses, "x-required-scope": scope}
+    if op.body is not None:
+        out["requestBody"] = {"required": True,
+                              "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
+    return out
+
+
+def _health_operation(refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+    schema = refs[(Health, "serialization")]
+    return {
+        "operationId": "health", "tags": ["gateway"],
+        "summary": "Health of every service, PostgreSQL and RabbitMQ (no API key needed)",
+        "security": [],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"}],
+        "responses": {"200": _response("Everything is ok", schema),
+                      "503": _response("Something is down", schema),
+                      "429": {"$ref": "#/components/responses/TooManyRequests"}},
+    }
+
+
+def build_document(version: str = "0.2.0") -> dict[str, Any]:
+    """The whole public API: one path item per /api path, errors as shared responses."""
+    schemas, refs = _schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, refs)
+    paths["/api/health"] = {"get": _health_operation(refs)}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ticket Triage Suite API", "version": version,
+                 "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "security": SECURITY,
+        "tags": [{"name": t} for t in ("tickets", "users", "ai", "routing", "analytics",
+                                       "gateway")],
+        "paths": paths,
+        "components": {"schemas": schemas, "parameters": _components_parameters(),
+                       "headers": _headers(), "responses": _error_responses(),
+                       "securitySchemes": SECURITY_SCHEMES},
+    }

@@ -1,0 +1,145 @@
+"""The table of public operations the OpenAPI document describes, and its shared vocabulary."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from .admin import PurgeRequest, ReplayRequest
+from support_shared.schemas import (CategorizeRequest, Categorization, Comment, CommentCreate,
+                                   CommentList, Page, RerouteRequest, RouteRequest,
+                                   StatusUpdate, Ticket, TicketCreate, TicketHistory,
+                                   TicketList, TicketPatch, TicketQuery, TrendsQuery, User,
+                                   UserCreate, UserList, UserQuery)
+
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "Invalid input (validation_error, malformed_json, invalid_cursor)"),
+    401: ("Unauthorized", "No API key, or an invalid or revoked one (unauthorized); see "
+                         "WWW-Authenticate"),
+    403: ("Forbidden", "The API key lacks the scope this operation needs (forbidden)"),
+    404: ("NotFound", "No such resource (or path)"),
+    405: ("MethodNotAllowed", "Method not allowed on this path"),
+    409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
+                     "user_exists, idempotency_conflict: same Idempotency-Key still in flight)"),
+    412: ("PreconditionFailed", "If-Match does not match the current ETag"),
+    413: ("PayloadTooLarge", "Body over 64 KiB (payload_too_large)"),
+    415: ("UnsupportedMediaType", "Body is not JSON"),
+    422: ("UnprocessableContent", "Idempotency-Key already used with another body "
+                                 "(idempotency_key_reused)"),
+    429: ("TooManyRequests", "Rate limit of the API key exceeded (too_many_requests); see "
+                           "Retry-After"),
+    502: ("BadGateway", "A service failed (bad_gateway)"),
+    503: ("ServiceUnavailable", "A service is unreachable or its circuit is open "
+                               "(service_unavailable); see Retry-After"),
+    504: ("GatewayTimeout", "A service did not answer in time (upstream_timeout)"),
+}
+UPSTREAM_ERRORS = (502, 503, 504)
+BODY_ERRORS = (400, 413, 415)
+AUTH_ERRORS = (401, 403, 429)
+MAX_ID = 2**63 - 1
+PATH_PARAMS = {"ticket_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+              "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+              "name": {"type": "string", "minLength": 1},
+              "queue": {"type": "string", "minLength": 1}}
+PARAM_DOCS = {
+    "limit": "Page size (1-200, default 50)",
+    "cursor": "Opaque cursor: the next_cursor of the previous page",
+    "status": "Only tickets with this status",
+    "priority": "Only tickets with this priority",
+    "department": "Only tickets routed to this department",
+    "q": "Full-text search in title and description (web search syntax: words, \"phrases\", "
+        "-exclusions, or)",
+    "tag": "Only tickets carrying this tag",
+    "requester_id": "Only tickets of this requester (user id)",
+    "email": "Only the user with this e-mail address (case-insensitive)",
+    "days": "Length of the window in days (1-365, default 7)",
+}
+QUERY_MODELS: tuple[type[BaseModel], ...] = (TicketQuery, UserQuery, TrendsQuery)
+
+PAGE = tuple(Page.model_fields)                              # limit, cursor
+TICKET_FILTERS = tuple(TicketQuery.model_fields)
+DEPARTMENT_TICKET_FILTERS = (*PAGE, "status", "priority")
+USER_FILTERS = tuple(UserQuery.model_fields)
+TREND_FILTERS = tuple(TrendsQuery.model_fields)              # days
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[str, ...] = ()             # query parameter names (components.parameters)
+    errors: tuple[int, ...] = ()
+    headers: tuple[str, ...] = ()           # request header parameters
+
+
+OPERATIONS: tuple[Op, ...] = (
+    Op("get", "/api/tickets", "listTickets", "List tickets, newest first; filter and search",
+       "tickets", response=TicketList, query=TICKET_FILTERS, errors=(400,)),
+    Op("post", "/api/tickets", "createTicket", "Create a ticket (and its requester)", "tickets",
+       body=TicketCreate, response=Ticket, status=201, errors=(409, 422),
+       headers=("IdempotencyKey",)),
+    Op("get", "/api/tickets/{ticket_id}", "getTicket", "One ticket (with ETag)", "tickets",
+       response=Ticket, errors=(404,)),
+    Op("patch", "/api/tickets/{ticket_id}", "updateTicket",
+       "Edit title, description, priority or tags", "tickets", body=TicketPatch,
+       response=Ticket, errors=(404, 412), headers=("IfMatch",)),
+    Op("put", "/api/tickets/{ticket_id}/status", "updateTicketStatus",
+       "Change a ticket's status", "tickets", body=StatusUpdate, response=Ticket,
+       errors=(404, 409, 412), headers=("IfMatch",)),
+    Op("get", "/api/tickets/{ticket_id}/comments", "listComments", "A ticket's comments, "
+       "oldest first", "tickets", response=CommentList, query=PAGE, errors=(400, 404)),
+    Op("post", "/api/tickets/{ticket_id}/comments", "addComment", "Comment on a ticket",
+       "tickets", body=CommentCreate, response=Comment, status=201, errors=(404,)),
+    Op("get", "/api/tickets/{ticket_id}/history", "ticketHistory", "A ticket's audit trail, "
+       "oldest first", "tickets", response=TicketHistory, query=PAGE, errors=(400, 404)),
+    Op("get", "/api/users", "listUsers", "Requesters, newest first", "users",
+       response=UserList, query=USER_FILTERS, errors=(400,)),
+    Op("post", "/api/users", "createUser", "Create a requester", "users", body=UserCreate,
+       response=User, status=201, errors=(409,)),
+    Op("get", "/api/users/{user_id}", "getUser", "One requester", "users", response=User,
+       errors=(404,)),
+    Op("post", "/api/categorize", "categorize", "Categorize a title and description", "ai",
+       body=CategorizeRequest, response=Categorization),
+    Op("get", "/api/departments", "listDepartments", "All departments (complete list)",
+       "routing"),
+    Op("get", "/api/departments/{name}", "getDepartment", "One department", "routing",
+       errors=(404,)),
+    Op("get", "/api/departments/{name}/tickets", "listDepartmentTickets",
+       "Tickets routed to one department", "routing", response=TicketList,
+       query=DEPARTMENT_TICKET_FILTERS, errors=(400, 404)),
+    Op("post", "/api/route", "routeTicket", "Route a ticket to a department", "routing",
+       body=RouteRequest, errors=(404, 409)),
+    Op("put", "/api/route/{ticket_id}", "rerouteTicket", "Move a ticket to another department",
+       "routing", body=RerouteRequest, errors=(404, 409)),
+    Op("get", "/api/routing/statistics", "routingStatistics", "Routing statistics", "routing"),
+    Op("get", "/api/routing/history/{ticket_id}", "routingHistory",
+       "A ticket's routing decisions (complete list)", "routing", errors=(404,)),
+    Op("get", "/api/admin/dlq", "listDeadLetterQueues",
+       "Dead-letter queues and their depths (operators)", "admin"),
+    Op("get", "/api/admin/dlq/{queue}", "showDeadLetters",
+       "Peek at dead messages without removing them", "admin", errors=(400, 404)),
+    Op("post", "/api/admin/dlq/{queue}/replay", "replayDeadLetters",
+       "Move dead messages back to the queue they came from", "admin", body=ReplayRequest,
+       errors=(404,)),
+    Op("post", "/api/admin/dlq/{queue}/purge", "purgeDeadLetters",
+       "Delete every dead message of a queue ({\"confirm\": true})", "admin",
+       body=PurgeRequest, errors=(404,)),
+    Op("get", "/api/dashboard/summary", "dashboardSummary", "Dashboard summary", "analytics"),
+    Op("get", "/api/dashboard/routing", "dashboardRouting", "Dashboard routing view",
+       "analytics"),
+    Op("get", "/api/dashboard/queues", "dashboardQueues",
+       "Depth, consumers and dead letters of every suite queue", "analytics"),
+    Op("get", "/api/analytics/tickets", "ticketAnalytics", "Ticket counts", "analytics"),
+    Op("get", "/api/analytics/performance", "performanceAnalytics",
+       "Categorization and routing performance", "analytics"),
+    Op("get", "/api/analytics/trends", "trendAnalytics", "Daily trends", "analytics",
+       query=TREND_FILTERS, errors=(400,)),
+    Op("get", "/api/analytics/department/{name}", "departmentAnalytics",
+       "One department's figures", "analytics", errors=(404,)),
+)

@@ -1,0 +1,59 @@
+"""The one table from downstream failures to the gateway's answers."""
+import pytest
+import requests
+from flask import Flask
+
+from api_gateway.errors import (CircuitOpenError, ServerError, UpstreamFailure, rule_for,
+                                upstream_error_response)
+
+
+def _response(status, body=b'{"error": {"code": "x"}}', headers=None):
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body
+    resp.headers.update({"Content-Type": "application/json", **(headers or {})})
+    return resp
+
+
+@pytest.mark.parametrize("reason,status,code", [
+    (CircuitOpenError(3.2), 503, "service_unavailable"),
+    (requests.ConnectTimeout(), 503, "service_unavailable"),   # never sent: safe to retry
+    (requests.ReadTimeout(), 504, "upstream_timeout"),
+    (requests.ConnectionError(), 503, "service_unavailable"),
+    (ServerError(_response(500)), 502, "bad_gateway"),
+    (requests.exceptions.ChunkedEncodingError(), 502, "bad_gateway"),
+])
+def test_rules(reason, status, code):
+    rule = rule_for(reason)
+    assert (rule.status, rule.code) == (status, code)
+
+
+def test_an_unmapped_failure_is_a_programming_error():
+    with pytest.raises(LookupError):
+        rule_for(ValueError("x"))
+
+
+@pytest.fixture
+def app_ctx():
+    with Flask(__name__).app_context() as ctx:
+        yield ctx
+
+
+def test_open_circuit_answer_carries_retry_after(app_ctx):
+    resp = upstream_error_response(UpstreamFailure("routing-service", CircuitOpenError(3.2)))
+
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "4"
+    assert resp.json == {"error": {"code": "service_unavailable",
+                                   "message": "routing-service is unavailable, retry later",
+                                   "details": {"service": "routing-service"}}}
+
+
+def test_a_service_503_passes_through(app_ctx):
+    upstream = _response(503, b'{"error": {"code": "service_unavailable"}}', {"Retry-After": "5"})
+
+    resp = upstream_error_response(UpstreamFailure("ticket-service", ServerError(upstream)))
+
+    assert resp.status_code == 503
+    assert resp.get_data() == b'{"error": {"code": "service_unavailable"}}'
+    assert resp.headers["Retry-After"] == "5"

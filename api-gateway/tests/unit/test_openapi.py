@@ -1,0 +1,193 @@
+"""The OpenAPI document: valid 3.1, every public path, shared models, errors; the docs page."""
+import re
+
+import pytest
+
+from support_shared.schemas import Error, TicketCreate
+
+from api_gateway.app import create_app
+from api_gateway.openapi import REF
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def app():
+    app = create_app()                  # builds clients but connects to nothing
+    yield app
+    app.extensions["api_gateway"].close()
+
+
+@pytest.fixture
+def doc(app):
+    resp = app.test_client().get("/openapi.json")
+    assert resp.status_code == 200
+    return resp.get_json()
+
+
+def _resolve(doc, ref):
+    node = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def test_document_is_valid_openapi_3_1(doc):
+    validator = pytest.importorskip("openapi_spec_validator")
+    assert doc["openapi"] == "3.1.0"
+    validator.validate(doc)
+
+
+def test_every_ref_resolves(doc):
+    refs = set(_refs(doc))
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/components/")
+        _resolve(doc, ref)
+
+
+def test_every_public_route_is_documented_with_its_methods(app, doc):
+    served = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            served[path] = {m.lower() for m in rule.methods - IGNORED_METHODS}
+    documented = {path: set(item) for path, item in doc["paths"].items()}
+
+    assert documented == served
+    assert len(served) == 27
+
+
+def test_bodies_and_responses_come_from_the_shared_models(doc):
+    schemas = doc["components"]["schemas"]
+    create = doc["paths"]["/api/tickets"]["post"]
+
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TicketCreate"}
+    assert schemas["TicketCreate"] == TicketCreate.model_json_schema(ref_template=REF)
+    error = Error.model_json_schema(ref_template=REF)
+    nested = error.pop("$defs")
+    assert schemas["Error"] == error
+    assert schemas["ErrorBody"] == nested["ErrorBody"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Ticket"}
+    assert set(create["responses"]["201"]["headers"]) >= {"Location", "ETag", "X-Request-ID"}
+    health = doc["paths"]["/api/health"]["get"]["responses"]
+    assert health["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Health"}
+
+
+def test_error_responses_use_the_error_schema(doc):
+    for path, item in doc["paths"].items():
+        if path == "/api/health":
+            continue
+        for method, op in item.items():
+            for code in ("502", "503", "504"):
+                assert code in op["responses"], (method, path, code)
+            for code, response in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    content = _resolve(doc, response["$ref"])["content"]
+                    assert content["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/Error"}
+            if "requestBody" in op:
+                assert {"400", "413", "415"} <= set(op["responses"])
+
+
+def test_query_parameters(doc):
+    params = doc["components"]["parameters"]
+    assert {"limit", "cursor", "status", "priority", "department", "days"} <= set(params)
+    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200,
+                                         "default": 50}
+    assert params["status"]["schema"]["enum"] == ["pending", "in_progress", "resolved", "closed"]
+
+    def names(path, method="get"):
+        return {p["$ref"].rsplit("/", 1)[1] for p in doc["paths"][path][method]["parameters"]
+                if "$ref" in p}
+
+    assert {"limit", "cursor", "status", "priority", "department"} <= names("/api/tickets")
+    assert {"limit", "cursor", "status", "priority"} <= names("/api/departments/{name}/tickets")
+    assert "days" in names("/api/analytics/trends")
+    assert "IfMatch" in names("/api/tickets/{ticket_id}/status", "put")
+    assert "IdempotencyKey" in names("/api/tickets", "post")
+
+
+def test_docs_page_loads_only_local_assets(app):
+    client = app.test_client()
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'url: "/openapi.json"' in html
+    assert "://" not in html                                     # nothing from the internet
+    assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html)
+    assert len(assets) == 5
+    for asset in assets:
+        resp = client.get(asset)
+        assert resp.status_code == 200, asset
+        assert len(resp.data) > 100
+    assert client.get("/docs/assets/swagger-ui-bundle.js.map").status_code == 404
+    assert client.get("/docs/assets/..%2fswagger-ui.js").status_code == 404
+
+
+def test_security_schemes_and_per_operation_auth_responses(doc):
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer",
+                                     "description": schemes["bearerAuth"]["description"]}
+    assert (schemes["apiKeyHeader"]["in"], schemes["apiKeyHeader"]["name"]) == ("header",
+                                                                               "X-API-Key")
+    assert doc["security"] == [{"bearerAuth": []}, {"apiKeyHeader": []}]
+    assert doc["paths"]["/api/health"]["get"]["security"] == []
+    unauthorized = doc["components"]["responses"]["Unauthorized"]
+    assert "WWW-Authenticate" in unauthorized["headers"]
+    assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        doc["components"]["responses"]["TooManyRequests"]["headers"])
+    for path, item in doc["paths"].items():
+        if path == "/api/health":
+            continue
+        for method, op in item.items():
+            assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
+            expected = ("admin" if path == "/api/dashboard/queues" or path.startswith("/api/admin/")
+                        else "read" if method == "get" else "write")
+            assert op["x-required-scope"] == expected
+            assert "security" not in op                       # the document-wide requirement
+
+
+def test_new_operations_use_their_models_and_conflict_codes(doc):
+    def body(path, method):
+        return doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+    def ok(path, method, status="200"):
+        return doc["paths"][path][method]["responses"][status]["content"][
+            "application/json"]["schema"]
+
+    patch = doc["paths"]["/api/tickets/{ticket_id}"]["patch"]
+    assert body("/api/tickets/{ticket_id}", "patch") == {"$ref": REF.format(model="TicketPatch")}
+    assert {"404", "412", "400"} <= set(patch["responses"])
+    assert {"$ref": "#/components/parameters/IfMatch"} in patch["parameters"]
+    assert doc["components"]["schemas"]["TicketPatch"]["minProperties"] == 1
+    assert {"409", "422"} <= set(doc["paths"]["/api/tickets"]["post"]["responses"])
+    assert ok("/api/tickets/{ticket_id}/comments", "post", "201") == {
+        "$ref": REF.format(model="Comment")}
+    assert ok("/api/tickets/{ticket_id}/comments", "get") == {
+        "$ref": REF.format(model="CommentList")}
+    assert ok("/api/tickets/{ticket_id}/history", "get") == {
+        "$ref": REF.format(model="TicketHistory")}
+    assert ok("/api/users", "get") == {"$ref": REF.format(model="UserList")}
+    assert "409" in doc["paths"]["/api/users"]["post"]["responses"]
+    params = doc["components"]["parameters"]
+    assert {"q", "tag", "requester_id", "email"} <= set(params)
+    assert params["q"]["schema"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    ticket = doc["components"]["schemas"]["Ticket"]
+    assert {"tags", "requester_id"} <= set(ticket["required"])

@@ -1,0 +1,1 @@
+"""ticketctl: the operator command line of the Ticket Triage Suite."""

@@ -1,0 +1,151 @@
+"""``ticketctl tenants ...`` and ``ticketctl keys ...``: tenants and their API keys."""
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from . import render
+from .accounts import AccountsClient, AccountsSettings, ensure_dev_key
+from .errors import TicketctlError
+
+SCOPES = ("read", "write", "admin")
+
+
+def _failures(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures become ``Error: <message>`` and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TicketctlError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
+
+    return wrapper
+
+
+@contextmanager
+def _client() -> Iterator[AccountsClient]:
+    client = AccountsClient(AccountsSettings())
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _scopes(value: str) -> list[str]:
+    scopes = [s.strip().lower() for s in value.split(",") if s.strip()]
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise click.BadParameter(f"comma-separated, from {', '.join(SCOPES)}")
+    return scopes
+
+
+def _key_rows(keys: list[dict[str, Any]]) -> str:
+    if not keys:
+        return "no API keys"
+    rows = [(k["id"], k["tenant_id"], k["prefix"], ",".join(k["scopes"]), k["name"],
+             k["created_at"][:19], (k["revoked_at"] or "")[:19]) for k in keys]
+    return render.table(("ID", "TENANT", "PREFIX", "SCOPES", "NAME", "CREATED", "REVOKED"),
+                        rows, numeric=(0,))
+
+
+@click.group("tenants")
+def tenants_group() -> None:
+    """Tenants (TICKET_SERVICE_URL: ticket-service's internal address)."""
+
+
+@tenants_group.command("create")
+@click.argument("tenant_id")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def tenants_create(tenant_id: str, name: str | None, as_json: bool) -> None:
+    """Create tenant TENANT_ID (a-z, 0-9, '-', '_'); nothing else is seeded."""
+    with _client() as client:
+        tenant = client.create_tenant(tenant_id, name)
+    click.echo(render.to_json(tenant) if as_json else f"created tenant {tenant['tenant_id']}")
+
+
+@tenants_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def tenants_list(as_json: bool) -> None:
+    """Every tenant."""
+    with _client() as client:
+        tenants = client.list_tenants()
+    if as_json:
+        click.echo(render.to_json(tenants))
+        return
+    rows = [(t["tenant_id"], t["name"], t["created_at"][:19]) for t in tenants]
+    click.echo(render.table(("TENANT", "NAME", "CREATED"), rows) if rows else "no tenants")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """API keys of tenants (TICKET_SERVICE_URL: ticket-service's internal address)."""
+
+
+@keys_group.command("create")
+@click.option("--tenant", "tenant_id", required=True, help="The tenant the key acts for.")
+@click.option("--scopes", default="read", show_default=True, type=_scopes,
+              help="Comma-separated: read, write, admin.")
+@click.option("--name", default="", help="A label, e.g. who uses the key.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the key).")
+@_failures
+def keys_create(tenant_id: str, scopes: list[str], name: str, as_json: bool) -> None:
+    """Issue a key; it is printed once and never stored in clear."""
+    with _client() as client:
+        issued = client.create_key(tenant_id, scopes, name)
+    if as_json:
+        click.echo(render.to_json(issued))
+        return
+    click.echo(f"key id {issued['id']} for tenant {issued['tenant_id']} "
+               f"({','.join(issued['scopes'])}):", err=True)
+    click.echo(issued["key"])
+    click.echo("store it now: it cannot be shown again", err=True)
+
+
+@keys_group.command("list")
+@click.option("--tenant", "tenant_id", help="Only this tenant's keys.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def keys_list(tenant_id: str | None, as_json: bool) -> None:
+    """Keys by id and prefix (never the keys themselves)."""
+    with _client() as client:
+        keys = client.list_keys(tenant_id)
+    click.echo(render.to_json(keys) if as_json else _key_rows(keys))
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def keys_revoke(key_id: int, as_json: bool) -> None:
+    """Revoke KEY_ID; gateways refuse it within their cache TTL (10 s by default)."""
+    with _client() as client:
+        key = client.revoke_key(key_id)
+    click.echo(render.to_json(key) if as_json else
+               f"revoked key {key['id']} ({key['prefix']}) of tenant {key['tenant_id']}")
+
+
+@keys_group.command("ensure-dev")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("var/dev-api-key"), show_default=True)
+@click.option("--tenant", "tenant_id", default="default", show_default=True)
+@_failures
+def keys_ensure_dev(path: Path, tenant_id: str) -> None:
+    """Make sure FILE holds a working admin key (tenant created if needed); idempotent."""
+    with _client() as client:
+        key, created = ensure_dev_key(client, path, tenant_id)
+    if created:
+        click.echo(f"development API key for tenant {tenant_id} (read,write,admin), "
+                   f"written to {path}:\n{key}")
+    else:
+        click.echo(f"{path} holds a valid development API key; nothing to do")

@@ -1,0 +1,38 @@
+"""ticketctl settings: the broker and naming settings the services read, plus operator URLs."""
+from __future__ import annotations
+
+import pika
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from support_shared.config import CommonSettings
+from support_shared.messaging.dlq import redact  # noqa: F401 (re-exported)
+from support_shared.messaging.topology import Topology
+
+
+class CtlSettings(CommonSettings):
+    """``RABBITMQ_URL``, ``EVENT_EXCHANGE``, ``DEAD_LETTER_EXCHANGE``, ``QUEUE_PREFIX`` as the
+    services read them, plus ``RABBITMQ_MANAGEMENT_URL``, ``GATEWAY_URL`` and the HTTP timeout."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    management_url: str = Field(
+        "http://guest:guest@127.0.0.1:15672",
+        validation_alias=AliasChoices("RABBITMQ_MANAGEMENT_URL"),
+    )
+    gateway_url: str = Field(
+        "http://127.0.0.1:5000", validation_alias=AliasChoices("GATEWAY_URL")
+    )
+    http_timeout_s: float = Field(
+        5.0, gt=0, le=120,
+        validation_alias=AliasChoices("TICKETCTL_HTTP_TIMEOUT"),
+    )
+
+    @property
+    def vhost(self) -> str:
+        """The virtual host named in ``RABBITMQ_URL`` (``/`` when it names none)."""
+        return pika.URLParameters(self.rabbitmq_url).virtual_host
+
+    @property
+    def topology(self) -> Topology:
+        return Topology.from_settings(self)

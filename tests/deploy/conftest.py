@@ -1,0 +1,79 @@
+"""Fixtures of the deployment-file tests: repository root, external tools, settings' env names."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Where a missing tool comes from, for the skip/fail message.
+TOOL_SOURCES = {
+    "docker-compose": "Debian package docker-compose (apt-get install -y docker-compose)",
+    "kubectl": "package kubectl (in the machine image; `kubectl kustomize` renders offline)",
+}
+NOT_INSTALLABLE = {"kubectl"}  # not in any registry a fresh machine reaches
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def require_tool() -> Callable[[str], str]:
+    """Path of a command-line tool; skip without it locally, fail without it in CI."""
+
+    def require(name: str) -> str:
+        path = shutil.which(name)
+        if path:
+            return path
+        reason = f"{name} not found: install the {TOOL_SOURCES.get(name, name)}"
+        # kubectl comes from no registry a fresh machine reaches (Debian's is 1.20): the
+        # manifests are still validated file by file against the Kubernetes schemas.
+        if os.environ.get("CI") and name not in NOT_INSTALLABLE:
+            pytest.fail(f"{reason}; CI must run this check")
+        pytest.skip(reason)
+
+    return require
+
+
+def _env_names(cls: type[BaseSettings], name: str) -> list[str]:
+    field = cls.model_fields[name]
+    if isinstance(field.validation_alias, AliasChoices):
+        return [str(c) for c in field.validation_alias.choices]
+    prefix = cls.model_config.get("env_prefix", "")
+    return [f"{prefix}{name}".upper()]
+
+
+def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
+    """Every settings class of the suite, with whether its service has a relay."""
+    from ai_categorization_service.cli import SPEC as ai_spec
+    from analytics_service.cli import SPEC as analytics_spec
+    from api_gateway.config import GatewaySettings
+    from routing_service.cli import SPEC as routing_spec
+    from ticket_service.cli import SPEC as ticket_spec
+
+    specs = [ticket_spec, ai_spec, routing_spec, analytics_spec]
+    return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False)]
+
+
+@pytest.fixture(scope="session")
+def setting_defaults() -> dict[str, Any]:
+    """Environment variable -> default, for every setting a process of the suite reads.
+
+    The relay settings of a service without a relay are left out: nothing reads them.
+    """
+    defaults: dict[str, Any] = {}
+    for cls, has_relay in _settings_classes():
+        for name, field in cls.model_fields.items():
+            if name.startswith("relay_") and not has_relay:
+                continue
+            for env in _env_names(cls, name):
+                defaults[env] = field.default
+    return defaults

@@ -1,0 +1,55 @@
+# Ticket Triage Suite: `make run` starts everything, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := shared ticket-service ai-categorization-service routing-service analytics-service api-gateway ticketctl
+SERVICES := ticket-service ai-categorization-service routing-service analytics-service
+STAMP := $(VENV)/.installed
+
+export TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage_test
+
+.PHONY: tools run up down test test-faults test-unit test-integration test-e2e bench setup infra migrate clean
+
+$(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e ./$(p)))
+	touch $@
+
+setup: $(STAMP)
+
+tools:
+	INFRA_TOOLS=1 bash scripts/infra.sh
+
+infra:
+	bash scripts/infra.sh
+
+migrate: setup infra
+	$(BIN)/python -m support_shared.suite migrate
+
+run: migrate
+	$(BIN)/python -m support_shared.suite run
+
+up: migrate
+	$(BIN)/python -m support_shared.suite up
+
+down:
+	$(BIN)/python -m support_shared.suite down
+
+test: setup infra tools
+	$(BIN)/python -m pytest
+
+test-unit: setup
+	$(BIN)/python -m pytest -m "not integration and not e2e and not faults"
+
+test-faults: setup infra
+	$(BIN)/python -m pytest tests/faults
+
+test-e2e: setup infra
+	$(BIN)/python -m pytest tests/e2e
+
+bench: setup infra tools
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var

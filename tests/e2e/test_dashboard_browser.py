@@ -33,7 +33,7 @@ QUEUE_FIELDS = ("messages_ready", "messages_unacknowledged", "consumers", "dead_
 UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 TICKETS = [
     ("Cannot log in to VPN", "My VPN client rejects my password and I cannot reach the network drive."),
-    ("Question about my payslip", "My payroll is missing the overtime hours; what is my leave balance?"),
+    ("Parental leave request", "I would like to take parental leave from March; which forms does HR need?"),
     ("Air conditioning broken", "The air conditioning in the meeting room is broken and it is very hot."),
 ]
 

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.e2e
 TICKETS = [
     ("IT Support", "Cannot log in to VPN",
      "My VPN client rejects my password since this morning and I cannot reach the network drive."),
-    ("HR", "Question about my payslip",
-     "My payroll this month is missing the overtime hours and I want to ask about my annual leave balance."),
+    ("HR", "Parental leave request",
+     "I would like to take parental leave from March and need to know which forms HR needs from me."),
     ("Facilities", "Air conditioning broken in room 4.12",
      "The air conditioning in the meeting room is broken, it is very hot and the light is flickering."),
 ]

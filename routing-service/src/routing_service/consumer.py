@@ -24,4 +24,4 @@ def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
     return Consumer(settings, SERVICE_NAME, [
         Subscription(EventType.TICKET_CREATED.value, on_created),
         Subscription(EventType.TICKET_CATEGORIZED.value, on_categorized),
-    ])
+    ], engine=engine, batch_size=settings.consumer_batch_size)

@@ -22,9 +22,9 @@ class Department:
 
 DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
     Department("IT Support", "hardware, software, network, access, email"),
-    Department("HR", "payroll, leave, benefits, hiring"),
+    Department("HR", "leave, benefits, hiring, contracts, training"),
     Department("Facilities", "building, maintenance, cleaning, desks, parking"),
-    Department("Finance", "invoices, expenses, reimbursement, budgets"),
+    Department("Finance", "payroll, salary, invoices, expenses, reimbursement, budgets"),
     Department("General", "everything else", min_confidence=0.0, is_triage=True),
 )
 

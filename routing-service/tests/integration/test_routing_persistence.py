@@ -22,7 +22,7 @@ def test_migrate_and_seed_twice_is_idempotent(engine, settings, query):
                     ("Facilities", 0.5, False, True), ("Finance", 0.5, False, True),
                     ("General", 0.0, True, True)]
     assert query("SELECT description FROM departments WHERE name = 'HR'") == [
-        ("payroll, leave, benefits, hiring",)]
+        ("leave, benefits, hiring, contracts, training",)]
 
 
 def test_department_names_are_unique_per_tenant_ignoring_case(query):

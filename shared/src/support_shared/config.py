@@ -27,6 +27,8 @@ class CommonSettings(BaseSettings):
     queue_prefix: str = Field("", validation_alias=_env("QUEUE_PREFIX"))
     delivery_limit: int = Field(5, validation_alias=_env("DELIVERY_LIMIT"), ge=1, le=100)
     prefetch_count: int = Field(50, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
+    consumer_batch_size: int = Field(100, validation_alias=_env("CONSUMER_BATCH_SIZE"),
+                                     ge=1, le=1000)
     heartbeat_seconds: int = Field(10, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: str = Field("json", validation_alias=_env("LOG_FORMAT"))

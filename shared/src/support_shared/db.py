@@ -1,10 +1,12 @@
 """PostgreSQL engines bound to one service schema, the unit of work, and Alembic runs."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from alembic import command
@@ -97,11 +99,35 @@ def drop_schema(engine: Engine, schema: str) -> None:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
+# (engine, connection) of the batch transaction open in this context, if any.
+_shared_transaction: contextvars.ContextVar[tuple[Engine, Connection] | None] = (
+    contextvars.ContextVar("shared_transaction", default=None))
+
+
+@contextlib.contextmanager
+def shared_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction that every ``UnitOfWork`` on ``engine`` opened inside joins.
+
+    Each unit of work becomes a SAVEPOINT in it: its ``commit()`` releases the savepoint and
+    leaving it uncommitted rolls back only its own changes. Everything becomes durable at
+    once when this block ends without an error (a consumer batch: one commit, one WAL flush,
+    for many messages); an error rolls all of it back.
+    """
+    with engine.connect() as conn:
+        with conn.begin():
+            token = _shared_transaction.set((engine, conn))
+            try:
+                yield conn
+            finally:
+                _shared_transaction.reset(token)
+
+
 class UnitOfWork:
     """One transaction on one connection; rolls back unless ``commit()`` was called.
 
     Subclasses add their repositories in ``_start(conn)``. ``outbox`` and ``inbox`` write in
     the same transaction as the business change, so state and events commit together.
+    Inside ``shared_transaction(engine)`` it is a savepoint of that transaction instead.
     """
 
     def __init__(self, engine: Engine, *, consumer: str = "", notify_channel: str | None = None):
@@ -110,10 +136,17 @@ class UnitOfWork:
         self.notify_channel = notify_channel
         self.conn: Connection | None = None
         self._committed = False
+        self._savepoint: Any = None
 
     def __enter__(self) -> Any:
-        self.conn = self.engine.connect()
-        self.conn.begin()
+        shared = _shared_transaction.get()
+        if shared is not None and shared[0] is self.engine:
+            self.conn = shared[1]
+            self._savepoint = self.conn.begin_nested()
+        else:
+            self.conn = self.engine.connect()
+            self.conn.begin()
+            self._savepoint = None
         self._committed = False
         self.outbox = Outbox(self.conn, self.notify_channel)
         self.inbox = Inbox(self.conn, self.consumer)
@@ -125,11 +158,17 @@ class UnitOfWork:
 
     def commit(self) -> None:
         assert self.conn is not None
-        self.conn.commit()
+        if self._savepoint is not None:
+            self._savepoint.commit()
+        else:
+            self.conn.commit()
         self._committed = True
 
     def rollback(self) -> None:
-        if self.conn is not None:
+        if self._savepoint is not None:
+            if self._savepoint.is_active:
+                self._savepoint.rollback()
+        elif self.conn is not None:
             self.conn.rollback()
 
     def __exit__(self, *exc: object) -> None:
@@ -137,6 +176,7 @@ class UnitOfWork:
             if not self._committed:
                 self.rollback()
         finally:
-            if self.conn is not None:
+            if self.conn is not None and self._savepoint is None:
                 self.conn.close()
-                self.conn = None
+            self.conn = None
+            self._savepoint = None

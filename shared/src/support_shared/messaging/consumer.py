@@ -8,6 +8,12 @@ Outcomes per message:
   for up to ``transient_budget_s`` (the broker is not asked to redeliver while PostgreSQL
   restarts), then nacked with requeue; the quorum queue's delivery limit dead-letters it at last.
 - anything else: nacked with requeue, so the delivery limit bounds a buggy handler.
+
+Batches: given the service's engine and ``batch_size`` > 1, the consumer takes what has
+arrived (up to ``batch_size`` deliveries, bounded by the prefetch) and runs their handlers in
+one database transaction (``db.shared_transaction``: each handler's unit of work is a
+savepoint), commits once, then acks. The outcomes per message stay the same; a transient
+failure, or a commit that fails, sends the batch through the one-at-a-time path above.
 """
 from __future__ import annotations
 
@@ -17,16 +23,18 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..config import CommonSettings
+from ..db import shared_transaction
 from ..events import Envelope, InvalidEventError, decode
 from ..logging import correlation_id
 from ..metrics import record_consumed
@@ -61,6 +69,18 @@ class Subscription:
     handler: Handler
 
 
+@dataclass
+class _Delivery:
+    queue: str
+    handler: Handler
+    method: Any
+    props: Any
+    body: bytes
+    envelope: Envelope | None = None
+    outcome: str = "ack"
+    error: BaseException | None = field(default=None, repr=False)
+
+
 class Consumer:
     def __init__(
         self,
@@ -70,10 +90,13 @@ class Consumer:
         *,
         transient_budget_s: float = 60.0,
         offload: bool = False,
+        engine: Engine | None = None,
+        batch_size: int = 1,
     ) -> None:
         """``offload`` runs handlers in a worker thread while this thread keeps servicing the
         connection: for handlers that may outlast the heartbeat timeout (a Claude call).
-        Messages are still handled one at a time, and acked on the I/O thread."""
+        Messages are acked on the I/O thread. ``engine`` and ``batch_size`` > 1 turn on
+        batches: up to ``batch_size`` messages per transaction on ``engine``."""
         self.settings = settings
         self.service = service
         self.subscriptions = subscriptions
@@ -81,6 +104,9 @@ class Consumer:
         self.transient_budget_s = transient_budget_s
         self._worker = (ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-work")
                         if offload else None)
+        self.engine = engine
+        self.batch_size = batch_size if engine is not None else 1
+        self._pending: list[_Delivery] = []
         self._stopping = False
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -123,19 +149,119 @@ class Consumer:
         self._dlq_channel = self._connection.channel()
         self._dlq_channel.confirm_delivery()
         channel.basic_qos(prefetch_count=self.settings.prefetch_count)
+        self._pending = []
         for sub in self.subscriptions:
             queue = self.queue_for(sub.routing_key)
-            channel.basic_consume(queue, self._callback(queue, sub.handler))
+            callback = (self._collector(queue, sub.handler) if self.batch_size > 1
+                        else self._callback(queue, sub.handler))
+            channel.basic_consume(queue, callback)
         if self._stopping:  # stop() came before the channel existed: it scheduled nothing
             return
         logger.info("consuming %s", ", ".join(self.queues))
-        channel.start_consuming()
+        if self.batch_size > 1:
+            self._consume_batches(self._connection, channel)
+        else:
+            channel.start_consuming()
 
     def _callback(self, queue: str, handler: Handler):
         def on_message(ch: BlockingChannel, method, props, body: bytes) -> None:
             self._handle(ch, method, props, body, queue, handler)
 
         return on_message
+
+    def _collector(self, queue: str, handler: Handler):
+        def on_message(ch: BlockingChannel, method, props, body: bytes) -> None:
+            self._pending.append(_Delivery(queue, handler, method, props, body))
+
+        return on_message
+
+    def _consume_batches(self, connection: pika.BlockingConnection, ch: BlockingChannel) -> None:
+        """Gather what has arrived (up to ``batch_size``), handle it as one batch, repeat."""
+        while not self._stopping:
+            connection.process_data_events(time_limit=1.0)
+            while 0 < len(self._pending) < self.batch_size:
+                before = len(self._pending)
+                connection.process_data_events(0)  # deliveries already on the socket
+                if len(self._pending) == before:
+                    break
+            if self._pending:
+                batch, self._pending = self._pending, []
+                self._handle_batch(ch, batch)
+
+    def _handle_batch(self, ch: BlockingChannel, batch: list[_Delivery]) -> None:
+        ready: list[_Delivery] = []
+        for d in batch:
+            try:
+                d.envelope = decode(d.body)
+            except InvalidEventError as exc:
+                logger.error("invalid message on %s: %s", d.queue, exc, extra={
+                    "queue": d.queue, "routing_key": d.method.routing_key,
+                    "event_id": d.props.message_id, "correlation_id": d.props.correlation_id})
+                self._dead_letter(ch, d.method, d.props, d.body, d.queue, exc)
+                record_consumed(d.method.routing_key, "dead_lettered")
+                continue
+            ready.append(d)
+        if not ready:
+            return
+        started = time.perf_counter()
+        try:
+            self._run_handler(self._apply_batch, ready)
+        except TRANSIENT_ERRORS as exc:
+            # The database went away mid-batch or at the commit: nothing of the batch is
+            # committed. One at a time, each message gets the in-place retries.
+            logger.warning("batch of %d failed (%s); handling one at a time", len(ready), exc)
+            for d in ready:
+                self._handle(ch, d.method, d.props, d.body, d.queue, d.handler)
+            return
+        elapsed = (time.perf_counter() - started) / len(ready)
+        for d in ready:
+            self._settle(ch, d, elapsed)
+        logger.debug("batch of %d handled", len(ready))
+
+    def _apply_batch(self, batch: list[_Delivery]) -> None:
+        """Every handler of the batch in one transaction; raises only what fails them all."""
+        assert self.engine is not None
+        with shared_transaction(self.engine):
+            for d in batch:
+                assert d.envelope is not None
+                token = correlation_id.set(d.envelope.correlation_id)
+                try:
+                    d.handler(d.envelope)
+                except PermanentError as exc:
+                    d.outcome, d.error = "dead_lettered", exc
+                except TRANSIENT_ERRORS:
+                    raise
+                except AMQPError:
+                    raise
+                except Exception as exc:  # outer boundary: logged in _settle with its traceback
+                    d.outcome, d.error = "crashed", exc
+                finally:
+                    correlation_id.reset(token)
+
+    def _settle(self, ch: BlockingChannel, d: _Delivery, elapsed: float) -> None:
+        """Ack, dead-letter or requeue one message of a committed batch."""
+        envelope = d.envelope
+        assert envelope is not None
+        token = correlation_id.set(envelope.correlation_id)
+        fields = _log_fields(envelope, d.queue, d.method.routing_key)
+        try:
+            if d.outcome == "dead_lettered":
+                logger.error("event %s (%s) failed permanently: %s", envelope.event_id,
+                             envelope.event_type, d.error, extra=fields)
+                self._dead_letter(ch, d.method, d.props, d.body, d.queue, d.error)
+            elif d.outcome == "crashed":
+                logger.error("handler crashed on event %s (%s) ticket %s; requeued",
+                             envelope.event_id, envelope.event_type, envelope.ticket_id,
+                             exc_info=d.error, extra=fields)
+                ch.basic_nack(d.method.delivery_tag, requeue=True)
+                d.outcome = "requeued"
+            else:
+                ch.basic_ack(d.method.delivery_tag)
+                logger.debug("event %s (%s) handled", envelope.event_id, envelope.event_type,
+                             extra=fields)
+        finally:
+            record_consumed(envelope.event_type.value, d.outcome, elapsed)
+            correlation_id.reset(token)
 
     def _handle(self, ch, method, props, body: bytes, queue: str, handler: Handler) -> None:
         tag = method.delivery_tag
@@ -181,12 +307,12 @@ class Consumer:
             record_consumed(envelope.event_type.value, outcome, time.perf_counter() - started)
             correlation_id.reset(token)
 
-    def _run_handler(self, handler: Handler, envelope: Envelope) -> None:
+    def _run_handler(self, handler: Callable[[Any], None], argument: Any) -> None:
         if self._worker is None:
-            handler(envelope)
+            handler(argument)
             return
         # copy_context carries the correlation id set for this message into the worker.
-        future = self._worker.submit(contextvars.copy_context().run, handler, envelope)
+        future = self._worker.submit(contextvars.copy_context().run, handler, argument)
         while not future.done():
             # Returns the moment the handler is done: a fixed connection.sleep() here would
             # hold every delivery until the end of the poll (a cap of 20 messages/s).
@@ -244,6 +370,7 @@ class Consumer:
         self._stopping = True
         conn, channel = self._connection, self._channel
         if conn is not None and channel is not None and conn.is_open:
+            # Batches: wakes process_data_events; the loop then sees _stopping.
             conn.add_callback_threadsafe(channel.stop_consuming)
 
     def install_signal_handlers(self) -> None:

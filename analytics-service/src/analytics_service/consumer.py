@@ -22,4 +22,5 @@ def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
         except InvalidEventError as exc:
             raise PermanentError(str(exc)) from exc
 
-    return Consumer(settings, SERVICE_NAME, [Subscription(key, handle) for key in ROUTING_KEYS])
+    return Consumer(settings, SERVICE_NAME, [Subscription(key, handle) for key in ROUTING_KEYS],
+                    engine=engine, batch_size=settings.consumer_batch_size)

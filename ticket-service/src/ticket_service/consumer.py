@@ -18,4 +18,5 @@ def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
         handle_ticket_routed(envelope, uow=unit_of_work(engine, settings.db_schema))
 
     subscription = Subscription(EventType.TICKET_ROUTED.value, on_routed)
-    return Consumer(settings, SERVICE_NAME, [subscription])
+    return Consumer(settings, SERVICE_NAME, [subscription], engine=engine,
+                    batch_size=settings.consumer_batch_size)

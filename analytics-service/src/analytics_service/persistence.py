@@ -57,32 +57,37 @@ ticket_facts = sa.Table(
 _FACT_FIELDS = [f.name for f in fields(TicketFacts)]
 
 
+# Statements built once and executed with parameters: building them per event was most of
+# the consumer's CPU.
+_KEY = (ticket_facts.c.tenant_id == sa.bindparam("k_tenant_id"),
+        ticket_facts.c.ticket_id == sa.bindparam("k_ticket_id"))
+_ENSURE_FACTS = (
+    pg.insert(ticket_facts)
+    .values(tenant_id=sa.bindparam("k_tenant_id"), ticket_id=sa.bindparam("k_ticket_id"))
+    .on_conflict_do_nothing()
+)
+_LOCK_FACTS = (sa.select(*(ticket_facts.c[name] for name in _FACT_FIELDS))
+               .where(*_KEY).with_for_update())
+_SAVE_FACTS = sa.update(ticket_facts).where(*_KEY)   # SET: the columns given at execution
+_LOG_EVENT = sa.insert(event_log)
+
+
 class SqlFactsRepository(FactsRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
         # Insert a blank row first so concurrent first events for a ticket serialize on it.
-        self.conn.execute(
-            pg.insert(ticket_facts)
-            .values(tenant_id=tenant_id, ticket_id=ticket_id)
-            .on_conflict_do_nothing()
-        )
-        row = self.conn.execute(
-            sa.select(*(ticket_facts.c[name] for name in _FACT_FIELDS))
-            .where(ticket_facts.c.tenant_id == tenant_id, ticket_facts.c.ticket_id == ticket_id)
-            .with_for_update()
-        ).one()
+        key = {"k_tenant_id": tenant_id, "k_ticket_id": ticket_id}
+        self.conn.execute(_ENSURE_FACTS, key)
+        row = self.conn.execute(_LOCK_FACTS, key).one()
         return TicketFacts(**row._asdict())
 
     def save(self, facts: TicketFacts) -> None:
         values = asdict(facts)
-        key = (values.pop("tenant_id"), values.pop("ticket_id"))
-        self.conn.execute(
-            sa.update(ticket_facts)
-            .where(ticket_facts.c.tenant_id == key[0], ticket_facts.c.ticket_id == key[1])
-            .values(**values)
-        )
+        values["k_tenant_id"] = values.pop("tenant_id")
+        values["k_ticket_id"] = values.pop("ticket_id")
+        self.conn.execute(_SAVE_FACTS, values)
 
 
 class SqlEventLog(EventLog):
@@ -90,17 +95,15 @@ class SqlEventLog(EventLog):
         self.conn = conn
 
     def add(self, envelope: Envelope) -> None:
-        self.conn.execute(
-            sa.insert(event_log).values(
-                event_id=envelope.event_id,
-                tenant_id=envelope.tenant_id,
-                event_type=envelope.event_type.value,
-                ticket_id=envelope.ticket_id,
-                ticket_version=envelope.ticket_version,
-                occurred_at=envelope.occurred_at,
-                data=envelope.data,
-            )
-        )
+        self.conn.execute(_LOG_EVENT, {
+            "event_id": envelope.event_id,
+            "tenant_id": envelope.tenant_id,
+            "event_type": envelope.event_type.value,
+            "ticket_id": envelope.ticket_id,
+            "ticket_version": envelope.ticket_version,
+            "occurred_at": envelope.occurred_at,
+            "data": envelope.data,
+        })
 
 
 class AnalyticsUnitOfWork(UnitOfWork):

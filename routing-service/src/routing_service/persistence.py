@@ -161,55 +161,64 @@ class SqlDepartmentRepository(DepartmentRepository):
         return _build(Department, _DEPARTMENT_FIELDS, row) if row else None
 
 
+def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of routed_tickets, built once with bound parameters."""
+    t = routed_tickets
+    params = {"tenant_id": sa.bindparam("tenant_id"), "ticket_id": sa.bindparam("ticket_id"),
+              "ticket_created_at": sa.bindparam("created_at"),
+              "ticket_version": sa.bindparam("ticket_version")}
+    stmt = pg.insert(t).values(**params, **{c: sa.bindparam(c) for c in columns})
+    set_ = {"ticket_version": sa.func.greatest(t.c.ticket_version, stmt.excluded.ticket_version),
+            "updated_at": sa.func.now()}
+    set_.update({c: stmt.excluded[c] for c in columns})
+    set_["ticket_created_at"] = (stmt.excluded.ticket_created_at if columns else
+                                 sa.func.coalesce(t.c.ticket_created_at,
+                                                  stmt.excluded.ticket_created_at))
+    upsert = stmt.on_conflict_do_update(index_elements=[t.c.tenant_id, t.c.ticket_id], set_=set_)
+    return upsert.returning(t) if returning else upsert
+
+
+# Built once: constructing statements per message was most of the consumer's CPU.
+_RECORD_CREATED = _upsert_ticket({"title": None}, returning=False)
+# DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
+_TOUCH = _upsert_ticket({}, returning=True)
+_TICKET_KEY = (routed_tickets.c.tenant_id == sa.bindparam("k_tenant_id"),
+               routed_tickets.c.ticket_id == sa.bindparam("k_ticket_id"))
+_GET_TICKET = sa.select(routed_tickets).where(*_TICKET_KEY)
+_GET_TICKET_LOCKED = _GET_TICKET.with_for_update()
+_SAVE_TICKET = (routed_tickets.update().where(*_TICKET_KEY)
+                .values(updated_at=sa.func.now()))   # other SET columns: given at execution
+_SAVED_FIELDS = ("department", "routing_version", "last_method", "confidence", "priority",
+                 "categorization_method", "needs_review", "categorized_version")
+_ADD_HISTORY = routing_history.insert()
+
+
 class SqlTicketRepository(TicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def record_created(self, tenant_id: str, ticket_id: int, *, title: str,
                        created_at: Any, ticket_version: int) -> None:
-        t = routed_tickets
-        stmt = pg.insert(t).values(tenant_id=tenant_id, ticket_id=ticket_id, title=title,
-                                   ticket_created_at=created_at, ticket_version=ticket_version)
-        self.conn.execute(stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.ticket_id],
-            set_={"title": stmt.excluded.title,
-                  "ticket_created_at": stmt.excluded.ticket_created_at,
-                  "ticket_version": sa.func.greatest(t.c.ticket_version,
-                                                     stmt.excluded.ticket_version),
-                  "updated_at": sa.func.now()},
-        ))
+        self.conn.execute(_RECORD_CREATED, {
+            "tenant_id": tenant_id, "ticket_id": ticket_id, "title": title,
+            "created_at": created_at, "ticket_version": ticket_version})
 
     def touch(self, tenant_id: str, ticket_id: int, *, ticket_version: int,
               created_at: Any = None) -> RoutedTicket:
-        t = routed_tickets
-        stmt = pg.insert(t).values(tenant_id=tenant_id, ticket_id=ticket_id,
-                                   ticket_created_at=created_at, ticket_version=ticket_version)
-        # DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
-        row = self.conn.execute(stmt.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.ticket_id],
-            set_={"ticket_created_at": sa.func.coalesce(t.c.ticket_created_at,
-                                                        stmt.excluded.ticket_created_at),
-                  "ticket_version": sa.func.greatest(t.c.ticket_version,
-                                                     stmt.excluded.ticket_version),
-                  "updated_at": sa.func.now()},
-        ).returning(t)).one()
+        row = self.conn.execute(_TOUCH, {
+            "tenant_id": tenant_id, "ticket_id": ticket_id, "created_at": created_at,
+            "ticket_version": ticket_version}).one()
         return _build(RoutedTicket, _TICKET_FIELDS, row)
 
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
-        t = routed_tickets
-        query = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.ticket_id == ticket_id)
-        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        query = _GET_TICKET_LOCKED if lock else _GET_TICKET
+        row = self.conn.execute(query, {"k_tenant_id": tenant_id, "k_ticket_id": ticket_id}).first()
         return _build(RoutedTicket, _TICKET_FIELDS, row) if row else None
 
     def save(self, ticket: RoutedTicket) -> None:
-        t = routed_tickets
-        values = {n: getattr(ticket, n) for n in (
-            "department", "routing_version", "last_method", "confidence", "priority",
-            "categorization_method", "needs_review", "categorized_version")}
-        self.conn.execute(
-            t.update().where(t.c.tenant_id == ticket.tenant_id, t.c.ticket_id == ticket.ticket_id)
-            .values(**values, updated_at=sa.func.now())
-        )
+        values: dict[str, Any] = {n: getattr(ticket, n) for n in _SAVED_FIELDS}
+        values.update(k_tenant_id=ticket.tenant_id, k_ticket_id=ticket.ticket_id)
+        self.conn.execute(_SAVE_TICKET, values)
 
 
 class SqlHistoryRepository(HistoryRepository):
@@ -217,7 +226,7 @@ class SqlHistoryRepository(HistoryRepository):
         self.conn = conn
 
     def add(self, record: RoutingRecord) -> None:
-        self.conn.execute(routing_history.insert().values(**dataclasses.asdict(record)))
+        self.conn.execute(_ADD_HISTORY, dataclasses.asdict(record))
 
     def _query(self, tenant_id: str, ticket_id: int) -> sa.Select:
         h = routing_history

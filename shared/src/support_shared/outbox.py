@@ -50,6 +50,10 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
+_INSERT = outbox_table.insert()
+_NOTIFY = sa.text("SELECT pg_notify(:c, '')")
+
+
 class Outbox:
     """Adds events to the outbox inside the caller's open transaction."""
 
@@ -65,7 +69,7 @@ class Outbox:
         if not envelopes:
             return
         self.conn.execute(
-            outbox_table.insert(),
+            _INSERT,
             [
                 {
                     "event_id": env.event_id,
@@ -79,5 +83,5 @@ class Outbox:
         )
         if self.channel and not self._notified:
             # NOTIFY is delivered at commit, so the relay wakes only for committed rows.
-            self.conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": self.channel})
+            self.conn.execute(_NOTIFY, {"c": self.channel})
             self._notified = True

@@ -81,6 +81,19 @@ def _to_ticket(row: sa.Row) -> Ticket:
     return Ticket(**values)
 
 
+_TICKET_KEY = (tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
+               tickets_table.c.id == sa.bindparam("k_id"))
+_GET = sa.select(tickets_table).where(*_TICKET_KEY)
+_GET_FOR_UPDATE = _GET.with_for_update()
+_BY_KEY = sa.select(tickets_table).where(
+    tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
+    tickets_table.c.idempotency_key == sa.bindparam("k_key"))
+_ADD = (pg.insert(tickets_table)   # VALUES: the columns given at execution
+        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+        .returning(tickets_table.c.id))
+_SAVE = tickets_table.update().where(*_TICKET_KEY)   # SET: the columns given at execution
+
+
 class SqlTicketRepository(AbstractTicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -89,43 +102,28 @@ class SqlTicketRepository(AbstractTicketRepository):
         values = {name: getattr(ticket, name) for name in _FIELDS if name != "id"}
         # ON CONFLICT waits for a concurrent insert of the same key and then yields no row,
         # so a racing duplicate becomes a replay instead of an aborted transaction.
-        stmt = (
-            pg.insert(tickets_table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-            .returning(tickets_table.c.id)
-        )
-        new_id = self.conn.execute(stmt).scalar_one_or_none()
+        new_id = self.conn.execute(_ADD, values).scalar_one_or_none()
         if new_id is None:
             return False
         ticket.id = new_id
         return True
 
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
-        t = tickets_table
-        stmt = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.id == ticket_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).first()
+        row = self.conn.execute(_GET_FOR_UPDATE if for_update else _GET,
+                                {"k_tenant_id": tenant_id, "k_id": ticket_id}).first()
         return _to_ticket(row) if row is not None else None
 
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
-        t = tickets_table
-        row = self.conn.execute(
-            sa.select(t).where(t.c.tenant_id == tenant_id, t.c.idempotency_key == key)
-        ).first()
+        row = self.conn.execute(_BY_KEY, {"k_tenant_id": tenant_id, "k_key": key}).first()
         return _to_ticket(row) if row is not None else None
 
     def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
         return bool(self.conn.scalar(_KEY_LOCK, {"tenant": tenant_id, "key": key}))
 
     def save(self, ticket: Ticket) -> None:
-        t = tickets_table
-        self.conn.execute(
-            t.update()
-            .where(t.c.tenant_id == ticket.tenant_id, t.c.id == ticket.id)
-            .values(**{name: getattr(ticket, name) for name in _MUTABLE})
-        )
+        values = {name: getattr(ticket, name) for name in _MUTABLE}
+        values.update(k_tenant_id=ticket.tenant_id, k_id=ticket.id)
+        self.conn.execute(_SAVE, values)
 
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:

@@ -257,8 +257,8 @@ class Consumer:
                 d.outcome = "requeued"
             else:
                 ch.basic_ack(d.method.delivery_tag)
-                logger.debug("event %s (%s) handled", envelope.event_id, envelope.event_type,
-                             extra=fields)
+                logger.info("event %s (%s) handled", envelope.event_id, envelope.event_type,
+                            extra=fields)
         finally:
             record_consumed(envelope.event_type.value, d.outcome, elapsed)
             correlation_id.reset(token)

@@ -1,6 +1,8 @@
 """Gateway settings: where the services live, timeouts and circuit breaker limits (no database)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -48,6 +50,10 @@ class GatewaySettings(CommonSettings):
     # redis://host:port[/db]: shared by every worker and gateway; empty: in-process memory.
     ratelimit_storage_url: str = ""
     ratelimit_key_prefix: str = Field("gateway", max_length=100)
+    # sliding-window-counter: O(1) per request, close to a moving window; moving-window keeps
+    # one timestamp per request in the window (exact, but its cost grows with the limit).
+    ratelimit_strategy: Literal["sliding-window-counter", "fixed-window", "moving-window"] = (
+        "sliding-window-counter")
     # Sent as X-Internal-Token to ticket-service's /internal/... when set.
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
 

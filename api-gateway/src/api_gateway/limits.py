@@ -71,7 +71,7 @@ def init_limits(app: Flask, settings: GatewaySettings) -> Limiter:
         application_limits=[settings.rate_limit],
         headers_enabled=True,
         header_name_mapping=HEADERS,
-        strategy="moving-window",
+        strategy=settings.ratelimit_strategy,
         storage_uri=settings.ratelimit_storage_url or "memory://",
         key_prefix=settings.ratelimit_key_prefix,
         # Storage down (Redis): keep limiting per process rather than failing requests.

@@ -61,13 +61,16 @@ _FACT_FIELDS = [f.name for f in fields(TicketFacts)]
 # the consumer's CPU.
 _KEY = (ticket_facts.c.tenant_id == sa.bindparam("k_tenant_id"),
         ticket_facts.c.ticket_id == sa.bindparam("k_ticket_id"))
-_ENSURE_FACTS = (
+# Insert a blank row or lock the existing one, and return it: one round trip. DO UPDATE (a
+# no-op) rather than DO NOTHING, so the row is locked and returned in both cases, and
+# concurrent first events for a ticket serialize on it.
+_ENSURE_AND_LOCK = (
     pg.insert(ticket_facts)
     .values(tenant_id=sa.bindparam("k_tenant_id"), ticket_id=sa.bindparam("k_ticket_id"))
-    .on_conflict_do_nothing()
+    .on_conflict_do_update(index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
+                           set_={"tenant_id": sa.text("excluded.tenant_id")})
+    .returning(*(ticket_facts.c[name] for name in _FACT_FIELDS))
 )
-_LOCK_FACTS = (sa.select(*(ticket_facts.c[name] for name in _FACT_FIELDS))
-               .where(*_KEY).with_for_update())
 _SAVE_FACTS = sa.update(ticket_facts).where(*_KEY)   # SET: the columns given at execution
 _LOG_EVENT = sa.insert(event_log)
 
@@ -77,10 +80,8 @@ class SqlFactsRepository(FactsRepository):
         self.conn = conn
 
     def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
-        # Insert a blank row first so concurrent first events for a ticket serialize on it.
-        key = {"k_tenant_id": tenant_id, "k_ticket_id": ticket_id}
-        self.conn.execute(_ENSURE_FACTS, key)
-        row = self.conn.execute(_LOCK_FACTS, key).one()
+        row = self.conn.execute(_ENSURE_AND_LOCK, {"k_tenant_id": tenant_id,
+                                                   "k_ticket_id": ticket_id}).one()
         return TicketFacts(**row._asdict())
 
     def save(self, facts: TicketFacts) -> None:

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from . import dlq, outbox, render, status
 from .accounts_cli import keys_group, tenants_group
+from .analytics_cli import analytics_group
+from .import_cli import import_cmd, seed_demo_cmd
 from .config import CtlSettings
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, NotConfirmed, TicketctlError, Unavailable
 from .management import Management
@@ -218,6 +220,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
+for _command in (import_cmd, seed_demo_cmd, analytics_group):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,8 @@ def create_app(settings: Settings | None = None, *,
     app = Flask(__name__)
     init_app(app)
     app.extensions[ENGINE_EXTENSION] = engine
-    app.extensions[CATEGORIZER_EXTENSION] = categorizer or build_categorizer(settings)
+    app.extensions[CATEGORIZER_EXTENSION] = (categorizer
+                                             or build_categorizer(settings, engine=engine))
     app.extensions[UOW_EXTENSION] = lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME)
     app.register_blueprint(bp)
     register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)

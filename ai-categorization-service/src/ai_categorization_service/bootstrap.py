@@ -4,12 +4,16 @@ from __future__ import annotations
 import functools
 import logging
 
+from sqlalchemy.engine import Engine
+
+from .active_model import ActiveModel
 from .categorizer import Categorizer, ChainCategorizer
 from .claude import ClaudeCategorizer
 from .config import Settings
 from .departments import DepartmentSource, StaticDepartments
 from .keywords import KeywordCategorizer
 from .local_model import Classifier, LocalModelCategorizer
+from .registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +29,26 @@ def load_model(path: str | None) -> Classifier:
     return model.default_model()
 
 
-def build_categorizer(settings: Settings,
-                      departments: DepartmentSource | None = None) -> ChainCategorizer:
-    """Claude (only with ``ANTHROPIC_API_KEY``) -> local model -> keyword rules."""
+def build_categorizer(settings: Settings, departments: DepartmentSource | None = None, *,
+                      engine: Engine | None = None) -> ChainCategorizer:
+    """Claude (only with ``ANTHROPIC_API_KEY``) -> local model -> keyword rules.
+
+    Given the service's ``engine``, the local model is the registry's active version, followed
+    as it changes (every ``model_refresh_s``); its labels are the departments it may choose.
+    Without an active version (or without ``engine``) it is the model of ``load_model``.
+    """
     departments = departments or StaticDepartments()
     chain: list[Categorizer] = []
     if settings.anthropic_api_key is not None and settings.anthropic_api_key.get_secret_value():
         chain.append(ClaudeCategorizer.from_settings(settings, departments))
-    chain.append(LocalModelCategorizer(loader=lambda: load_model(settings.model_path),
-                                       departments=departments))
+    if engine is None:
+        chain.append(LocalModelCategorizer(loader=lambda: load_model(settings.model_path),
+                                           departments=departments))
+    else:
+        active = ActiveModel(ModelRegistry(engine), lambda: load_model(settings.model_path),
+                             refresh_s=settings.model_refresh_s)
+        chain.append(LocalModelCategorizer(source=active, departments=departments,
+                                           labels_are_departments=True))
     chain.append(KeywordCategorizer())
     categorizer = ChainCategorizer(chain)
     logger.info("categorizer chain: %s", " -> ".join(categorizer.methods))

@@ -31,4 +31,8 @@ class Settings(ServiceSettings):
     claude_breaker_reset_s: float = Field(30.0, gt=0, le=3600)
 
     # A model saved with TextClassifier.save; without it the shipped default model is trained.
+    # Either is used only while no stored model version is active (ticketctl model activate).
     model_path: str | None = None
+    # How often (seconds, at most) a process asks which stored model version is active, and
+    # so how long after `ticketctl model activate` every consumer and web worker uses it.
+    model_refresh_s: float = Field(5.0, gt=0, le=3600)

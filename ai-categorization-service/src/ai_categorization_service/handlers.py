@@ -1,14 +1,16 @@
-"""Use cases: categorize a new ticket (event), preview a categorization, read a stored one."""
+"""Use cases: categorize a new ticket (event), learn from agents' routings (event), preview a
+categorization, read a stored one."""
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, cast
 
 from support_shared.events import (
     Envelope,
     EventType,
     TicketCategorized,
     TicketCreated,
+    TicketRouted,
     new_event,
 )
 from support_shared.inbox import Inbox
@@ -18,14 +20,19 @@ from support_shared.outbox import Outbox
 
 from .categorizer import Categorizer, Decision
 from .persistence import CategorizationRepository, StoredCategorization
+from .training_data import Correction, CorrectionSource, TrainingDataRepository
 
 logger = logging.getLogger(__name__)
+
+# Routings an agent chose: the department is a person's label for the ticket's text.
+CORRECTION_METHODS = frozenset({"manual", "reroute"})
 
 
 class UnitOfWork(Protocol):
     """What the handlers need of ``AiUnitOfWork`` (tests pass an in-memory one)."""
 
     categorizations: CategorizationRepository
+    training: TrainingDataRepository
     inbox: Inbox
     outbox: Outbox
 
@@ -55,6 +62,8 @@ def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: C
         if not uow.inbox.claim(envelope.event_id):
             logger.info("event %s already handled", envelope.event_id)
             return
+        # Kept so that an agent's later correction of this ticket becomes a training example.
+        uow.training.remember_text(tenant, ticket_id, ticket.title, ticket.description)
         if not uow.categorizations.add(tenant, ticket_id, envelope.event_id, decision,
                                        ticket.priority):
             logger.warning("ticket %s was categorized by another event; event %s ignored",
@@ -67,6 +76,34 @@ def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: C
     CATEGORIZATIONS.labels(decision.method).inc()  # after the commit: no duplicates, no rollbacks
     logger.info("ticket %s categorized as %s/%s by %s (%.2f)", ticket_id, decision.department,
                 decision.priority, decision.method, decision.confidence)
+
+
+def handle_ticket_routed(envelope: Envelope, *, uow: UnitOfWork) -> None:
+    """Keep a manual routing or reroute as a labelled example (text -> department), once.
+
+    Automatic routings only repeat the categorizer's own answer and teach nothing. When the
+    ticket's text is not known yet (its ticket.created still on the way), the example is kept
+    without it and gets the text when ticket.created is handled.
+    """
+    routed = envelope.payload()
+    if not isinstance(routed, TicketRouted):
+        raise PermanentError(f"expected ticket.routed, got {envelope.event_type}")
+    if routed.method not in CORRECTION_METHODS:
+        return
+    correction = Correction(
+        tenant_id=envelope.tenant_id, ticket_id=envelope.ticket_id,
+        department=routed.department, source=cast(CorrectionSource, routed.method),
+        routing_version=routed.routing_version, event_id=envelope.event_id,
+    )
+    with uow:
+        if not uow.inbox.claim(envelope.event_id):
+            logger.info("event %s already handled", envelope.event_id)
+            return
+        text = uow.training.text_of(correction.tenant_id, correction.ticket_id)
+        uow.training.add_correction(correction, text)
+        uow.commit()
+    logger.info("ticket %s %s to %s: kept as a training example%s", correction.ticket_id,
+                routed.method, routed.department, "" if text else " (text not known yet)")
 
 
 def _categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:

@@ -23,10 +23,19 @@ class Classifier(Protocol):
     @property
     def version(self) -> str: ...
 
+    @property
+    def labels(self) -> list[str]: ...
+
     def predict(self, text: str) -> "Prediction": ...
 
 
 ModelLoader = Callable[[], Classifier]
+
+
+class ModelSource(Protocol):
+    """Gives the model to use now; it may change between calls (``active_model.ActiveModel``)."""
+
+    def current(self) -> Classifier: ...
 
 # What loading can raise when the file is missing, unreadable or not a model, or when the
 # model's libraries cannot be imported: the chain then carries on with keyword rules.
@@ -34,22 +43,36 @@ LOAD_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, EOFError, TypeE
 
 
 class LocalModelCategorizer(Categorizer):
-    """Wraps a ``TextClassifier``, given directly or as a loader called once, on first use."""
+    """Wraps a ``TextClassifier``: given directly, as a loader called once on first use, or as
+    a source asked on every categorization (the model can then change while running).
+
+    The department must be one of ``departments``; with ``labels_are_departments`` it must be
+    one of the model's own labels instead: a model trained on a CSV brings its departments.
+    """
 
     name = "local_model"
 
     def __init__(self, model: Classifier | None = None, *, loader: ModelLoader | None = None,
-                 departments: DepartmentSource | None = None) -> None:
-        if (model is None) == (loader is None):
-            raise ValueError("pass either a model or a loader")
+                 source: ModelSource | None = None,
+                 departments: DepartmentSource | None = None,
+                 labels_are_departments: bool = False) -> None:
+        if sum(x is not None for x in (model, loader, source)) != 1:
+            raise ValueError("pass one of a model, a loader or a source")
         self.departments = departments or StaticDepartments(DEFAULT_DEPARTMENTS)
+        self.labels_are_departments = labels_are_departments
         self._model = model
         self._loader = loader
+        self._source = source
         self._lock = threading.Lock()
 
     @property
     def model(self) -> Classifier:
         """The classifier, loaded on first use; a failed load is retried on the next call."""
+        if self._source is not None:
+            try:
+                return self._source.current()
+            except LOAD_ERRORS as exc:
+                raise ModelUnavailableError(f"local model not loadable: {exc}") from exc
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -70,10 +93,11 @@ class LocalModelCategorizer(Categorizer):
     def categorize(
         self, title: str, description: str, requested_priority: Priority | None = None
     ) -> Decision:
-        model = self.model
+        model = self.model  # one model for the whole decision, even if a switch happens now
         text = f"{title}\n{description}"
         prediction = model.predict(text)
-        allowed = names(self.departments.active())
+        allowed = (model.labels if self.labels_are_departments
+                   else names(self.departments.active()))
         if prediction.label not in allowed:
             raise InvalidLabelError(f"model label {prediction.label!r} is not one of {allowed}")
         assessment = assess_priority(text, requested_priority)

@@ -14,6 +14,7 @@ from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
 from .categorizer import Decision
+from .training_data import SqlTrainingDataRepository, TrainingDataRepository
 
 metadata = sa.MetaData()
 
@@ -109,12 +110,14 @@ class SqlCategorizationRepository(CategorizationRepository):
 
 
 class AiUnitOfWork(UnitOfWork):
-    """Categorizations + inbox + outbox in one transaction."""
+    """Categorizations + training data + inbox + outbox in one transaction."""
 
     categorizations: CategorizationRepository
+    training: TrainingDataRepository
 
     def _start(self, conn: Connection) -> None:
         self.categorizations = SqlCategorizationRepository(conn)
+        self.training = SqlTrainingDataRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str, consumer: str) -> AiUnitOfWork:

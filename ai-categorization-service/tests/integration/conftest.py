@@ -1,8 +1,14 @@
-"""Fixtures for integration tests: a migrated throwaway schema, the app and its client."""
+"""Fixtures for integration tests: a migrated throwaway schema, the app and its client, and
+tiny trained models to store as versions."""
+import random
+import threading
+
 import pytest
 
 from ai_categorization_service.app import ENGINE_EXTENSION, create_app
 from ai_categorization_service.config import SERVICE_NAME, Settings
+from ai_categorization_service.consumer import build_consumer
+from ai_categorization_service.model import TextClassifier
 from ai_categorization_service.persistence import unit_of_work
 from support_shared.db import migrate
 from support_shared.service import engine_for
@@ -34,5 +40,55 @@ def client(app):
 
 
 @pytest.fixture
+def run_consumer(settings, engine, broker_probe):
+    """Start the real consumer in a thread (own categorizer optional); stopped at the end."""
+    started = []
+
+    def start(settings_=settings, categorizer=None):
+        consumer = build_consumer(settings_, engine, categorizer=categorizer)
+        probe = broker_probe(settings_.exchange)
+        consumer.topology.declare_exchanges(probe.channel)
+        consumer.declare(probe.channel)
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        started.append((consumer, thread))
+        return consumer, probe
+
+    yield start
+    for consumer, thread in started:       # before the fixtures delete the queues
+        consumer.stop()
+        thread.join(15)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
 def make_uow(engine, settings):
     return lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME)
+
+
+VOCABULARY = {
+    "Network": ["vpn", "wifi", "router", "switch", "firewall", "latency", "dns", "cable"],
+    "Money": ["invoice", "refund", "budget", "payment", "receipt", "tax", "expense", "vendor"],
+    "Building": ["heating", "lift", "window", "toilet", "carpet", "door", "lights", "desk"],
+}
+SHARED_WORDS = ["please", "help", "today", "again", "broken", "urgent", "team", "issue"]
+
+
+def labelled_rows(per_label: int = 20, seed: int = 1) -> tuple[list[str], list[str]]:
+    """Short "title\n\nbody" texts mixing their label's words with words all labels use."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for label, words in VOCABULARY.items():
+        for _ in range(per_label):
+            body = rng.sample(words, 3) + rng.sample(SHARED_WORDS, 3)
+            rng.shuffle(body)
+            texts.append(f"{' '.join(rng.sample(words, 2)).title()}\n\n{' '.join(body)}")
+            labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> tuple[TextClassifier, TextClassifier]:
+    """Two small trained classifiers (labels Building, Money, Network), about a second each."""
+    return (TextClassifier.train(*labelled_rows(seed=1)),
+            TextClassifier.train(*labelled_rows(seed=2)))

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from ai_categorization_service.categorizer import Categorizer, Decision
-from ai_categorization_service.consumer import build_consumer
 from support_shared.events import EventType, TicketCategorized, TicketCreated, decode, new_event
 from support_shared.messaging.publisher import Publisher
 from support_shared.messaging.topology import Topology
@@ -32,27 +31,6 @@ def ticket_created(ticket_id, title="Wi-Fi down on floor 2",
 def rows(engine, sql):
     with engine.connect() as conn:
         return conn.execute(sa.text(sql)).all()
-
-
-@pytest.fixture
-def run_consumer(settings, engine, broker_probe):
-    started = []
-
-    def start(settings_=settings, categorizer=None):
-        consumer = build_consumer(settings_, engine, categorizer=categorizer)
-        probe = broker_probe(settings_.exchange)
-        consumer.topology.declare_exchanges(probe.channel)
-        consumer.declare(probe.channel)
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        started.append((consumer, thread))
-        return consumer, probe
-
-    yield start
-    for consumer, thread in started:       # before the fixtures delete the queues
-        consumer.stop()
-        thread.join(15)
-        assert not thread.is_alive()
 
 
 def test_ticket_created_is_categorized_once_and_relayed(settings, engine, run_consumer):

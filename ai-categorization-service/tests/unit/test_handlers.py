@@ -1,13 +1,26 @@
-"""handle_ticket_created with in-memory fakes: one event in, one decision and one event out."""
+"""The handlers with in-memory fakes: ticket.created -> one decision and one event out;
+an agent's ticket.routed -> one training example."""
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
 from ai_categorization_service.categorizer import Categorizer, Decision
-from ai_categorization_service.handlers import get_categorization, handle_ticket_created, preview
+from ai_categorization_service.handlers import (
+    get_categorization,
+    handle_ticket_created,
+    handle_ticket_routed,
+    preview,
+)
 from ai_categorization_service.persistence import CategorizationRepository, StoredCategorization
-from support_shared.events import EventType, TicketCategorized, TicketCreated, new_event
+from ai_categorization_service.training_data import TrainingDataRepository, ticket_text
+from support_shared.events import (
+    EventType,
+    TicketCategorized,
+    TicketCreated,
+    TicketRouted,
+    new_event,
+)
 from support_shared.messaging.consumer import PermanentError
 from support_shared.testing.fakes import FakeInbox, FakeOutbox
 
@@ -32,11 +45,36 @@ class FakeRepository(CategorizationRepository):
         return (tenant_id, ticket_id) in self.rows
 
 
+class FakeTrainingData(TrainingDataRepository):
+    def __init__(self):
+        self.texts = {}
+        self.examples = {}   # event_id -> [correction, text]
+
+    def remember_text(self, tenant_id, ticket_id, title, description):
+        self.texts.setdefault((tenant_id, ticket_id), ticket_text(title, description))
+        for example in self.examples.values():
+            if (example[0].tenant_id, example[0].ticket_id) == (tenant_id, ticket_id):
+                example[1] = example[1] or self.texts[(tenant_id, ticket_id)]
+
+    def text_of(self, tenant_id, ticket_id):
+        return self.texts.get((tenant_id, ticket_id))
+
+    def add_correction(self, correction, text):
+        if correction.event_id in self.examples:
+            return False
+        self.examples[correction.event_id] = [correction, text]
+        return True
+
+    def snapshot(self):
+        return dict(self.texts), {k: list(v) for k, v in self.examples.items()}
+
+
 class FakeUnitOfWork:
     """Commits copy the pending state; leaving without commit discards it."""
 
     def __init__(self):
         self.categorizations = FakeRepository()
+        self.training = FakeTrainingData()
         self.inbox = FakeInbox()
         self.outbox = FakeOutbox()
         self.in_transaction = False
@@ -46,7 +84,7 @@ class FakeUnitOfWork:
     def __enter__(self):
         self.in_transaction = True
         self._snapshot = (dict(self.categorizations.rows), set(self.inbox.seen),
-                          list(self.outbox.events))
+                          list(self.outbox.events), self.training.snapshot())
         return self
 
     def commit(self):
@@ -55,8 +93,9 @@ class FakeUnitOfWork:
 
     def __exit__(self, *exc):
         if self._snapshot is not None:
-            rows, seen, events = self._snapshot
+            rows, seen, events, (texts, examples) = self._snapshot
             self.categorizations.rows, self.inbox.seen, self.outbox.events = rows, seen, events
+            self.training.texts, self.training.examples = texts, examples
         self.in_transaction = False
 
 
@@ -162,3 +201,47 @@ def test_preview_stores_nothing(uow):
     assert decision.department == "IT Support"
     assert categorizer.calls == [("VPN", "down", None)]
     assert uow.categorizations.rows == {} and uow.outbox.events == []
+
+
+def ticket_routed(method="reroute", department="Facilities", ticket_id=7, routing_version=2):
+    payload = TicketRouted(department=department, previous_department="IT Support",
+                           method=method, routing_version=routing_version)
+    return new_event(EventType.TICKET_ROUTED, payload, tenant_id="acme", ticket_id=ticket_id,
+                     ticket_version=2)
+
+
+def test_created_ticket_text_is_kept_for_later_corrections(uow):
+    handle_ticket_created(ticket_created(), uow=uow, categorizer=RecordingCategorizer(uow))
+    assert uow.training.text_of("acme", 7) == "VPN down\n\nCannot connect since 9am"
+
+
+@pytest.mark.parametrize("method", ["manual", "reroute"])
+def test_agents_routing_becomes_one_training_example(uow, method):
+    handle_ticket_created(ticket_created(), uow=uow, categorizer=RecordingCategorizer(uow))
+    event = ticket_routed(method)
+    handle_ticket_routed(event, uow=uow)
+    handle_ticket_routed(event, uow=uow)                       # redelivered
+    [(correction, text)] = uow.training.examples.values()
+    assert (correction.department, correction.source, correction.routing_version) == (
+        "Facilities", method, 2)
+    assert correction.event_id == event.event_id
+    assert text == "VPN down\n\nCannot connect since 9am"
+
+
+def test_automatic_routing_teaches_nothing(uow):
+    handle_ticket_routed(ticket_routed("auto"), uow=uow)
+    assert uow.training.examples == {} and uow.inbox.seen == set()
+
+
+def test_correction_before_the_ticket_text_gets_it_later(uow):
+    handle_ticket_routed(ticket_routed(ticket_id=9), uow=uow)
+    [(correction, text)] = uow.training.examples.values()
+    assert text is None
+    handle_ticket_created(ticket_created(ticket_id=9), uow=uow,
+                          categorizer=RecordingCategorizer(uow))
+    assert uow.training.examples[correction.event_id][1] == "VPN down\n\nCannot connect since 9am"
+
+
+def test_routed_handler_refuses_other_events(uow):
+    with pytest.raises(PermanentError):
+        handle_ticket_routed(ticket_created(), uow=uow)

@@ -20,6 +20,7 @@ from .import_cli import import_cmd, seed_demo_cmd
 from .config import CtlSettings
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, NotConfirmed, TicketctlError, Unavailable
 from .management import Management
+from .model_cli import model_group
 
 
 class _Failure(click.ClickException):
@@ -220,6 +221,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
+cli.add_command(model_group)
 for _command in (import_cmd, seed_demo_cmd, analytics_group):
     cli.add_command(_command)
 

@@ -1,0 +1,259 @@
+"""``ticketctl model ...``: train, evaluate, retrain, list and activate the AI service's models.
+
+The work is done by ``ai_categorization_service.modelops`` (train, evaluate, retrain) and
+``.registry`` (list, activate) on the AI service's own schema
+(``AI_SERVICE_DATABASE_URL`` / ``AI_SERVICE_DB_SCHEMA``, as ``outbox status`` reads them).
+Running services pick up an activated version within ``AI_SERVICE_MODEL_REFRESH_S``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import click
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
+
+from ai_categorization_service.registry import ModelRegistry, ModelVersion, VersionNotFoundError
+from ai_categorization_service.training_data import DataError
+from support_shared.db import make_engine
+
+from . import render
+from .errors import TicketctlError, Unavailable
+from .outbox import targets
+
+if TYPE_CHECKING:
+    from ai_categorization_service.model import EvaluationReport
+
+AI_SERVICE = "ai-categorization-service"
+# Storing a model trained on the whole data set sends about 11 MB in one statement.
+STATEMENT_TIMEOUT_MS = 120_000
+
+
+def _failures(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures become ``Error: <message>`` and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            failure: TicketctlError = Unavailable(f"AI service database unavailable: "
+                                                  f"{_first_line(exc)}")
+        except ProgrammingError as exc:
+            failure = TicketctlError(f"AI service schema not migrated to the model tables? "
+                                     f"{_first_line(exc)}")
+        except (DataError, VersionNotFoundError) as exc:
+            failure = TicketctlError(str(exc))
+        error = click.ClickException(str(failure))
+        error.exit_code = failure.exit_code
+        raise error from failure
+
+    return wrapper
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    (target,) = targets(os.environ, [AI_SERVICE])
+    try:
+        engine = make_engine(target.database_url, target.schema, pool_size=1,
+                             statement_timeout_ms=STATEMENT_TIMEOUT_MS)
+    except (ValueError, ArgumentError) as exc:
+        raise click.ClickException(f"bad AI service database settings: {exc}") from exc
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _ops() -> Any:
+    # Imported on use: scikit-learn takes a second or more to import; list and activate
+    # (the registry alone) need not wait for it.
+    from ai_categorization_service import modelops
+
+    return modelops
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _version_rows(versions: list[ModelVersion]) -> str:
+    if not versions:
+        return "no stored model versions"
+    rows = []
+    for v in versions:
+        m = v.metrics or {}
+        rows.append((v.version, "*" if v.active else "", v.source,
+                     v.created_at.strftime("%Y-%m-%d %H:%M:%S"), v.training_rows, len(v.labels),
+                     _fmt(m.get("accuracy")), _fmt(m.get("macro_f1")),
+                     _fmt(m.get("coverage_at_95_precision"))))
+    return render.table(("VERSION", "ACTIVE", "SOURCE", "CREATED", "ROWS", "LABELS", "ACCURACY",
+                         "MACRO_F1", "COVERAGE@95"), rows, numeric=(4, 5, 6, 7, 8))
+
+
+def _activation_note(version: ModelVersion) -> str:
+    if version.active:
+        return (f"model {version.version} is active: running services switch to it within "
+                f"AI_SERVICE_MODEL_REFRESH_S (default 5 s)")
+    return f"model {version.version} stored, not active: ticketctl model activate {version.version}"
+
+
+def _dropped(dropped: dict[str, int]) -> list[str]:
+    if not dropped:
+        return []
+    listing = ", ".join(f"{label} ({n})" for label, n in dropped.items())
+    return [f"left out (fewer than 2 rows): {listing}"]
+
+
+def _change(name: str, before: float, after: float) -> str:
+    return f"{name} {before:.4f} -> {after:.4f} ({after - before:+.4f})"
+
+
+def _comparison(before: "EvaluationReport", after: "EvaluationReport") -> str:
+    return ", ".join([_change("accuracy", before.accuracy, after.accuracy),
+                      _change("macro-F1", before.macro_f1, after.macro_f1),
+                      _change("coverage at 95% precision", before.coverage_at_95_precision,
+                              after.coverage_at_95_precision)])
+
+
+@click.group("model")
+def model_group() -> None:
+    """The AI service's local model: stored versions, training, evaluation, activation.
+
+    Uses AI_SERVICE_DATABASE_URL and AI_SERVICE_DB_SCHEMA (defaults: the local database,
+    schema ai_categorization).
+    """
+
+
+def _csv_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--csv", "csv_path", required=True,
+                     type=click.Path(exists=True, dir_okay=False), help="Labelled CSV file."),
+        click.option("--text-column", required=True, help="Column with the ticket text."),
+        click.option("--label-column", required=True, help="Column with the department."),
+    ]):
+        command = option(command)
+    return command
+
+
+@model_group.command("train")
+@_csv_options
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=0),
+              help="k-fold cross-validation first, stored as the version's metrics (0: none).")
+@click.option("--activate/--no-activate", default=False, show_default=True,
+              help="Make the new version the active one.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@_failures
+def model_train(csv_path: str, text_column: str, label_column: str, folds: int,
+                activate: bool, seed: int) -> None:
+    """Train a model on a labelled CSV and store it as a new version.
+
+    The CSV's labels become the departments the model chooses from.
+    """
+    if folds == 1:
+        raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
+    with _engine() as engine:
+        result = _ops().train_from_csv(engine, csv_path, text_column, label_column,
+                                       folds=folds, activate=activate, seed=seed)
+    version = result.version
+    lines = [f"trained on {version.training_rows} rows, {len(version.labels)} labels: "
+             + ", ".join(version.labels)] + _dropped(result.dropped_labels)
+    if result.report is not None:
+        lines += ["", result.report.format_table(), ""]
+    lines.append(_activation_note(version))
+    click.echo("\n".join(lines))
+
+
+@model_group.command("evaluate")
+@_csv_options
+@click.option("--folds", type=click.IntRange(min=2),
+              help="k-fold cross-validation of a new model on the file [default: 5].")
+@click.option("--version", help="Score this stored version (or 'active': the model in use) "
+                                "on the file as a holdout instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def model_evaluate(csv_path: str, text_column: str, label_column: str, folds: int | None,
+                   version: str | None, as_json: bool) -> None:
+    """Accuracy, macro-F1, per-class figures and coverage at 95% precision on a labelled CSV."""
+    if folds is not None and version is not None:
+        raise click.UsageError("choose --folds or --version, not both")
+    with _engine() as engine:
+        evaluation = _ops().evaluate_csv(engine, csv_path, text_column, label_column,
+                                         folds=folds or 5, version=version)
+    if as_json:
+        click.echo(render.to_json({"subject": evaluation.subject,
+                                   "dropped_labels": evaluation.dropped_labels,
+                                   **evaluation.report.to_dict()}))
+        return
+    click.echo("\n".join([evaluation.subject, *_dropped(evaluation.dropped_labels), "",
+                          evaluation.report.format_table()]))
+
+
+@model_group.command("retrain")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2),
+              help="Folds of the held-out evaluation of the new model.")
+@click.option("--activate/--no-activate", default=True, show_default=True,
+              help="Make the new version the active one.")
+@_failures
+def model_retrain(folds: int, activate: bool) -> None:
+    """Train on the shipped examples plus agents' corrections; compare with the active model.
+
+    Both are scored on the rows the active model has not learned from.
+    """
+    with _engine() as engine:
+        result = _ops().retrain(engine, folds=folds, activate=activate)
+    click.echo("\n".join([
+        f"training data: shipped examples + {result.corrections} corrected tickets",
+        *_dropped(result.dropped_labels),
+        f"evaluated on: {result.evaluated_on}",
+        "", f"before: {result.before_version} (the active model)", result.before.format_table(),
+        "", f"after: {result.version.version} (the new model)", result.after.format_table(),
+        "", _comparison(result.before, result.after),
+        _activation_note(result.version),
+    ]))
+
+
+@model_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_failures
+def model_list(as_json: bool) -> None:
+    """Stored versions with their metrics; * marks the active one."""
+    with _engine() as engine:
+        versions = ModelRegistry(engine).versions()
+    if as_json:
+        click.echo(render.to_json([v.to_dict() for v in versions]))
+        return
+    lines = [_version_rows(versions)]
+    if not any(v.active for v in versions):
+        lines.append("no version is active: the services use the shipped default model "
+                     "(or AI_SERVICE_MODEL_PATH)")
+    click.echo("\n".join(lines))
+
+
+@model_group.command("activate")
+@click.argument("version")
+@_failures
+def model_activate(version: str) -> None:
+    """Make VERSION the model every AI consumer and web worker uses."""
+    with _engine() as engine:
+        activated = ModelRegistry(engine).activate(version)
+    click.echo(_activation_note(activated))
+
+
+@model_group.command("deactivate")
+@_failures
+def model_deactivate() -> None:
+    """No active version: the services go back to the shipped default model."""
+    with _engine() as engine:
+        previous = ModelRegistry(engine).deactivate()
+    click.echo("no version was active" if previous is None else
+               f"model {previous.version} deactivated: running services switch back to the "
+               f"shipped default model within AI_SERVICE_MODEL_REFRESH_S (default 5 s)")

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 # table is written out here. Queue names follow ServiceSettings.queue: <prefix><service>.<key>.
 SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("ai-categorization-service", EventType.TICKET_CREATED.value),
+    ("ai-categorization-service", EventType.TICKET_ROUTED.value),   # agents' corrections
     ("routing-service", EventType.TICKET_CREATED.value),
     ("routing-service", EventType.TICKET_CATEGORIZED.value),
     ("ticket-service", EventType.TICKET_ROUTED.value),

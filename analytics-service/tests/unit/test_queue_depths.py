@@ -49,7 +49,8 @@ def _depths(session: FakeSession, clock=lambda: 0.0, cache_s: float = 3.0) -> Qu
 def test_suite_queues_follow_the_prefix_and_cover_every_consumer():
     queues = suite_queues(Settings(queue_prefix="t1."))
     names = [q.name for q in queues]
-    assert len(names) == 8 and len(set(names)) == 8
+    assert len(names) == 9 and len(set(names)) == 9
+    assert "t1.ai-categorization-service.ticket.routed" in names
     assert "t1.ai-categorization-service.ticket.created" in names
     assert "t1.analytics-service.ticket.status.updated" in names
     assert queues[0].dlq == queues[0].name + ".dlq"

@@ -63,6 +63,10 @@ class Categorizer(ABC):
     def warm_up(self) -> None:
         """Load slow resources now rather than on the first ticket (nothing by default)."""
 
+    def prepare(self, tickets: Sequence[tuple[str, str]]) -> None:
+        """Tickets (title, description) about to be categorized one by one: a categorizer
+        that decides faster in bulk may decide them all now (nothing by default)."""
+
 
 class ChainCategorizer(Categorizer):
     """Asks each categorizer in order; falls through on that categorizer's own failures.
@@ -86,6 +90,10 @@ class ChainCategorizer(Categorizer):
         """Load what each categorizer loads lazily (the local model), before the first ticket."""
         for categorizer in self.categorizers:
             categorizer.warm_up()
+
+    def prepare(self, tickets: Sequence[tuple[str, str]]) -> None:
+        for categorizer in self.categorizers:
+            categorizer.prepare(tickets)
 
     def categorize(
         self, title: str, description: str, requested_priority: Priority | None = None

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from support_shared.config import ServiceSettings
-from support_shared.events import Envelope, EventType
+from support_shared.events import Envelope, EventType, InvalidEventError, TicketCreated
 from support_shared.messaging.consumer import Consumer, Subscription
 
 from .bootstrap import build_categorizer
@@ -33,7 +33,24 @@ def build_consumer(settings: ServiceSettings, engine: Engine, *,
     def on_ticket_routed(envelope: Envelope) -> None:
         handle_ticket_routed(envelope, uow=unit_of_work(engine, settings.db_schema, SERVICE_NAME))
 
-    # A Claude call can outlast the heartbeat timeout: handle off the I/O thread.
+    def prepare(envelopes: list[Envelope]) -> None:
+        tickets = []
+        for envelope in envelopes:
+            try:
+                ticket = envelope.payload()
+            except InvalidEventError:
+                continue   # its handler dead-letters it
+            if isinstance(ticket, TicketCreated):
+                tickets.append((ticket.title, ticket.description))
+        chain.prepare(tickets)
+
+    # Without Claude, what arrives together is predicted in one call and stored in one
+    # transaction. With Claude, one ticket at a time: a batch would hold its transaction open
+    # across network calls. Either way off the I/O thread (a Claude call can outlast the
+    # heartbeat timeout).
+    key = settings.anthropic_api_key
+    batch_size = 1 if key is not None and key.get_secret_value() else settings.consumer_batch_size
     return Consumer(settings, SERVICE_NAME,
-                    [Subscription(EventType.TICKET_CREATED.value, on_ticket_created),
-                     Subscription(EventType.TICKET_ROUTED.value, on_ticket_routed)], offload=True)
+                    [Subscription(EventType.TICKET_CREATED.value, on_ticket_created, prepare),
+                     Subscription(EventType.TICKET_ROUTED.value, on_ticket_routed)],
+                    offload=True, engine=engine, batch_size=batch_size)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from support_shared.events import Priority
 
@@ -27,6 +27,8 @@ class Classifier(Protocol):
     def labels(self) -> list[str]: ...
 
     def predict(self, text: str) -> "Prediction": ...
+
+    def predict_many(self, texts: Sequence[str]) -> "list[Prediction]": ...
 
 
 ModelLoader = Callable[[], Classifier]
@@ -64,6 +66,8 @@ class LocalModelCategorizer(Categorizer):
         self._loader = loader
         self._source = source
         self._lock = threading.Lock()
+        # Predictions made in bulk by prepare(), by (model version, text); used once each.
+        self._prepared: dict[tuple[str, str], Prediction] = {}
 
     @property
     def model(self) -> Classifier:
@@ -90,12 +94,26 @@ class LocalModelCategorizer(Categorizer):
         except ModelUnavailableError as exc:  # categorizing falls through to keywords then
             logger.warning("%s", exc)
 
+    def prepare(self, tickets: Sequence[tuple[str, str]]) -> None:
+        """Predict a batch in one call: per text, a batch costs a fraction of single calls."""
+        self._prepared = {}
+        try:
+            model = self.model
+        except ModelUnavailableError:
+            return   # categorize() reports it, ticket by ticket, and the chain falls through
+        texts = [_text(title, description) for title, description in tickets]
+        if texts:
+            predictions = model.predict_many(texts)
+            self._prepared = {(model.version, t): p for t, p in zip(texts, predictions)}
+
     def categorize(
         self, title: str, description: str, requested_priority: Priority | None = None
     ) -> Decision:
         model = self.model  # one model for the whole decision, even if a switch happens now
-        text = f"{title}\n{description}"
-        prediction = model.predict(text)
+        text = _text(title, description)
+        prediction = self._prepared.pop((model.version, text), None)
+        if prediction is None:
+            prediction = model.predict(text)
         allowed = (model.labels if self.labels_are_departments
                    else names(self.departments.active()))
         if prediction.label not in allowed:
@@ -109,3 +127,7 @@ class LocalModelCategorizer(Categorizer):
             model_version=model.version,
             urgency=assessment.urgency,
         )
+
+
+def _text(title: str, description: str) -> str:
+    return f"{title}\n{description}"

@@ -78,3 +78,55 @@ def test_needs_exactly_one_of_model_or_loader():
         LocalModelCategorizer()
     with pytest.raises(ValueError):
         LocalModelCategorizer(FakeClassifier(), loader=FakeClassifier)
+
+
+class BulkClassifier(FakeClassifier):
+    """Answers by the text's first word, and counts single and bulk calls."""
+
+    def __init__(self, version="v1"):
+        super().__init__()
+        self.version = version
+        self.bulk_calls = []
+
+    def predict(self, text):
+        self.texts.append(text)
+        return self._answer(text)
+
+    def predict_many(self, texts):
+        self.bulk_calls.append(list(texts))
+        return [self._answer(t) for t in texts]
+
+    def _answer(self, text):
+        label = {"wifi": "IT Support", "desk": "Facilities"}.get(text.split()[0], "General")
+        return FakePrediction(label, 0.9, {label: 0.9})
+
+
+def test_prepared_tickets_are_predicted_in_one_bulk_call():
+    model = BulkClassifier()
+    categorizer = LocalModelCategorizer(model)
+    categorizer.prepare([("wifi down", "floor 2"), ("desk broken", "leg"), ("wifi slow", "x")])
+    decisions = [categorizer.categorize("wifi down", "floor 2"),
+                 categorizer.categorize("desk broken", "leg"),
+                 categorizer.categorize("wifi slow", "x")]
+    assert [d.department for d in decisions] == ["IT Support", "Facilities", "IT Support"]
+    assert len(model.bulk_calls) == 1 and len(model.bulk_calls[0]) == 3
+    assert model.texts == []                                  # no single predictions
+    categorizer.categorize("desk broken", "leg")              # each prepared one is used once
+    assert len(model.texts) == 1
+
+
+def test_a_model_switch_after_prepare_predicts_again_with_the_new_model():
+    class Switching:
+        def __init__(self):
+            self.model = BulkClassifier("v1")
+
+        def current(self):
+            return self.model
+
+    source = Switching()
+    categorizer = LocalModelCategorizer(source=source)
+    categorizer.prepare([("wifi down", "floor 2")])
+    source.model = BulkClassifier("v2")
+    decision = categorizer.categorize("wifi down", "floor 2")
+    assert decision.model_version == "v2"
+    assert source.model.texts == ["wifi down\nfloor 2"]      # predicted by v2, not from v1's batch

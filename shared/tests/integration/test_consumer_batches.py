@@ -147,3 +147,35 @@ def test_a_transient_failure_sends_the_batch_through_one_at_a_time(engine, start
     with engine.connect() as conn:
         claims = conn.scalar(sa.text("SELECT count(*) FROM inbox"))
     assert claims == 10                               # nothing applied twice
+
+
+def test_prepare_sees_each_batch_before_its_handlers(engine, settings, broker_probe):
+    seen: list[tuple[str, object]] = []
+
+    def prepare(envelopes):
+        seen.append(("prepare", [e.ticket_id for e in envelopes]))
+
+    def handle(envelope):
+        seen.append(("handle", envelope.ticket_id))
+        _apply(engine, envelope)
+
+    consumer = Consumer(settings, "svc", [Subscription(KEY, handle, prepare)], engine=engine,
+                        batch_size=50)
+    probe = broker_probe(settings.exchange)
+    consumer.topology.declare_exchanges(probe.channel)
+    consumer.declare(probe.channel)
+    for i in range(1, 31):
+        probe.publish(KEY, _event(i).to_json())
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
+    finally:
+        consumer.stop()
+        thread.join(10)
+    prepared = [ids for kind, ids in seen if kind == "prepare"]
+    assert sorted(i for ids in prepared for i in ids) == list(range(1, 31))
+    assert len(prepared) < 30                                 # in bulk, not one by one
+    for index, (kind, payload) in enumerate(seen):            # each handler after its prepare
+        if kind == "handle":
+            assert any(k == "prepare" and payload in ids for k, ids in seen[:index])

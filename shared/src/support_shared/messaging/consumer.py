@@ -65,14 +65,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, Operational
 
 @dataclass(frozen=True)
 class Subscription:
+    """``prepare``, in batches only: called with the batch's envelopes of this subscription
+    before their handlers run one by one (work that is cheaper in bulk, e.g. predictions)."""
+
     routing_key: str
     handler: Handler
+    prepare: Callable[[list[Envelope]], None] | None = None
 
 
 @dataclass
 class _Delivery:
     queue: str
-    handler: Handler
+    subscription: Subscription
     method: Any
     props: Any
     body: bytes
@@ -152,7 +156,7 @@ class Consumer:
         self._pending = []
         for sub in self.subscriptions:
             queue = self.queue_for(sub.routing_key)
-            callback = (self._collector(queue, sub.handler) if self.batch_size > 1
+            callback = (self._collector(queue, sub) if self.batch_size > 1
                         else self._callback(queue, sub.handler))
             channel.basic_consume(queue, callback)
         if self._stopping:  # stop() came before the channel existed: it scheduled nothing
@@ -169,9 +173,9 @@ class Consumer:
 
         return on_message
 
-    def _collector(self, queue: str, handler: Handler):
+    def _collector(self, queue: str, subscription: Subscription):
         def on_message(ch: BlockingChannel, method, props, body: bytes) -> None:
-            self._pending.append(_Delivery(queue, handler, method, props, body))
+            self._pending.append(_Delivery(queue, subscription, method, props, body))
 
         return on_message
 
@@ -211,7 +215,7 @@ class Consumer:
             # committed. One at a time, each message gets the in-place retries.
             logger.warning("batch of %d failed (%s); handling one at a time", len(ready), exc)
             for d in ready:
-                self._handle(ch, d.method, d.props, d.body, d.queue, d.handler)
+                self._handle(ch, d.method, d.props, d.body, d.queue, d.subscription.handler)
             return
         elapsed = (time.perf_counter() - started) / len(ready)
         for d in ready:
@@ -221,12 +225,17 @@ class Consumer:
     def _apply_batch(self, batch: list[_Delivery]) -> None:
         """Every handler of the batch in one transaction; raises only what fails them all."""
         assert self.engine is not None
+        for sub in self.subscriptions:
+            if sub.prepare is not None:
+                envelopes = [d.envelope for d in batch if d.subscription is sub and d.envelope]
+                if envelopes:
+                    sub.prepare(envelopes)
         with shared_transaction(self.engine):
             for d in batch:
                 assert d.envelope is not None
                 token = correlation_id.set(d.envelope.correlation_id)
                 try:
-                    d.handler(d.envelope)
+                    d.subscription.handler(d.envelope)
                 except PermanentError as exc:
                     d.outcome, d.error = "dead_lettered", exc
                 except TRANSIENT_ERRORS:

@@ -11,6 +11,7 @@ from support_shared.events import Envelope, EventType, InvalidEventError, Ticket
 from support_shared.messaging.consumer import Consumer, Subscription
 
 from .bootstrap import build_categorizer
+from .bulk import handle_tickets_created
 from .categorizer import Categorizer
 from .config import SERVICE_NAME, Settings
 from .handlers import handle_ticket_created, handle_ticket_routed
@@ -50,7 +51,12 @@ def build_consumer(settings: ServiceSettings, engine: Engine, *,
     # heartbeat timeout).
     key = settings.anthropic_api_key
     batch_size = 1 if key is not None and key.get_secret_value() else settings.consumer_batch_size
+    def on_tickets_created(envelopes: list[Envelope]) -> None:
+        handle_tickets_created(envelopes, uow=unit_of_work(engine, settings.db_schema,
+                                                           SERVICE_NAME), categorizer=chain)
+
     return Consumer(settings, SERVICE_NAME,
-                    [Subscription(EventType.TICKET_CREATED.value, on_ticket_created, prepare),
+                    [Subscription(EventType.TICKET_CREATED.value, on_ticket_created, prepare,
+                                  on_tickets_created if batch_size > 1 else None),
                      Subscription(EventType.TICKET_ROUTED.value, on_ticket_routed)],
                     offload=True, engine=engine, batch_size=batch_size)

@@ -70,8 +70,8 @@ def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: C
                            ticket_id, envelope.event_id)
             uow.commit()
             return
-        uow.outbox.add(_categorized_event(envelope, ticket, decision),
-                       headers=_headers(envelope))
+        uow.outbox.add(categorized_event(envelope, ticket, decision),
+                       headers=event_headers(envelope))
         uow.commit()
     CATEGORIZATIONS.labels(decision.method).inc()  # after the commit: no duplicates, no rollbacks
     logger.info("ticket %s categorized as %s/%s by %s (%.2f)", ticket_id, decision.department,
@@ -106,7 +106,7 @@ def handle_ticket_routed(envelope: Envelope, *, uow: UnitOfWork) -> None:
                 routed.method, routed.department, "" if text else " (text not known yet)")
 
 
-def _categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
+def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
     payload = TicketCategorized(
         department=decision.department,
         priority=decision.priority,
@@ -128,7 +128,7 @@ def _categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Deci
     )
 
 
-def _headers(envelope: Envelope) -> dict[str, str]:
+def event_headers(envelope: Envelope) -> dict[str, str]:
     headers = {"x-tenant-id": envelope.tenant_id}
     if envelope.correlation_id:
         headers["x-request-id"] = envelope.correlation_id

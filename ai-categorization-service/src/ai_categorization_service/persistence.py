@@ -5,6 +5,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -65,26 +66,47 @@ class CategorizationRepository(ABC):
     def exists(self, tenant_id: str, ticket_id: int) -> bool: ...
 
 
+_ADD_CATEGORIZATION = (   # VALUES: given at execution; RETURNING: the rows inserted
+    pg.insert(categorizations)
+    .on_conflict_do_nothing(constraint="categorizations_tenant_ticket_key")
+    .returning(categorizations.c.tenant_id, categorizations.c.ticket_id)
+)
+
+
+def categorization_row(tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
+                       decision: Decision, requested_priority: str | None) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "ticket_id": ticket_id, "source_event_id": source_event_id,
+            "requested_priority": requested_priority, "department": decision.department,
+            "priority": decision.priority, "confidence": decision.confidence,
+            "method": decision.method, "model_version": decision.model_version,
+            "urgency": decision.urgency, "input_tokens": decision.input_tokens,
+            "output_tokens": decision.output_tokens, "latency_ms": decision.latency_ms}
+
+
 class SqlCategorizationRepository(CategorizationRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
             decision: Decision, requested_priority: str | None) -> bool:
-        stmt = (
-            pg.insert(categorizations)
-            .values(
-                tenant_id=tenant_id, ticket_id=ticket_id, source_event_id=source_event_id,
-                requested_priority=requested_priority, department=decision.department,
-                priority=decision.priority, confidence=decision.confidence,
-                method=decision.method, model_version=decision.model_version,
-                urgency=decision.urgency, input_tokens=decision.input_tokens,
-                output_tokens=decision.output_tokens, latency_ms=decision.latency_ms,
-            )
-            .on_conflict_do_nothing(constraint="categorizations_tenant_ticket_key")
-            .returning(categorizations.c.id)
-        )
-        return self.conn.execute(stmt).first() is not None
+        row = categorization_row(tenant_id, ticket_id, source_event_id, decision,
+                                 requested_priority)
+        return self.conn.execute(_ADD_CATEGORIZATION, row).first() is not None
+
+    def add_many(self, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+        """Insert ``categorization_row`` rows; the (tenant, ticket) keys that were new."""
+        if not rows:
+            return set()
+        return {(r.tenant_id, r.ticket_id) for r in self.conn.execute(_ADD_CATEGORIZATION, rows)}
+
+    def existing(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of the (tenant, ticket) keys are categorized already."""
+        if not keys:
+            return set()
+        t = categorizations
+        rows = self.conn.execute(sa.select(t.c.tenant_id, t.c.ticket_id)
+                                 .where(sa.tuple_(t.c.tenant_id, t.c.ticket_id).in_(keys)))
+        return {(r.tenant_id, r.ticket_id) for r in rows}
 
     def get(self, tenant_id: str, ticket_id: int) -> StoredCategorization | None:
         t = categorizations

@@ -103,6 +103,11 @@ _ADD_CORRECTION = (
 )
 
 
+_INSERT_TEXT = pg.insert(ticket_texts).on_conflict_do_nothing()   # VALUES: given at execution
+_ANY_CORRECTION_WITHOUT_TEXT = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM training_examples WHERE text IS NULL)")
+
+
 class SqlTrainingDataRepository(TrainingDataRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -111,6 +116,18 @@ class SqlTrainingDataRepository(TrainingDataRepository):
         self.conn.execute(_KEEP_TEXT, {"tenant_id": tenant_id, "ticket_id": ticket_id,
                                        "title": title, "description": description,
                                        "text": ticket_text(title, description)})
+
+    def remember_texts(self, texts: list[tuple[str, int, str, str]]) -> None:
+        """``remember_text`` for many (tenant, ticket id, title, description) at once."""
+        if not texts:
+            return
+        if self.conn.scalar(_ANY_CORRECTION_WITHOUT_TEXT):   # rare: a correction came first
+            for tenant_id, ticket_id, title, description in texts:
+                self.remember_text(tenant_id, ticket_id, title, description)
+            return
+        self.conn.execute(_INSERT_TEXT, [
+            {"tenant_id": tenant, "ticket_id": ticket_id, "title": title,
+             "description": description} for tenant, ticket_id, title, description in texts])
 
     def text_of(self, tenant_id: str, ticket_id: int) -> str | None:
         row = self.conn.execute(_TEXT_OF, {"tenant_id": tenant_id, "ticket_id": ticket_id}).first()

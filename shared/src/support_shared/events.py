@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -99,17 +99,31 @@ class Envelope(BaseModel):
     correlation_id: str | None = None
     causation_id: str | None = None
     data: dict[str, Any]
+    _payload: _Payload | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields (the validated-payload cache does not count)."""
+        if isinstance(other, Envelope):
+            return self.__dict__ == other.__dict__
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.event_id)
 
     @property
     def routing_key(self) -> str:
         return self.event_type.value
 
     def payload(self) -> _Payload:
-        """The typed ``data`` of this event; raises ``InvalidEventError`` if it does not fit."""
-        try:
-            return PAYLOAD_TYPES[self.event_type].model_validate(self.data)
-        except ValidationError as exc:
-            raise InvalidEventError(f"{self.event_type} data invalid: {exc}") from exc
+        """The typed ``data`` of this event; raises ``InvalidEventError`` if it does not fit.
+
+        Validated once per envelope (a batch's prepare step and its handler both ask)."""
+        if self._payload is None:
+            try:
+                self._payload = PAYLOAD_TYPES[self.event_type].model_validate(self.data)
+            except ValidationError as exc:
+                raise InvalidEventError(f"{self.event_type} data invalid: {exc}") from exc
+        return self._payload
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -49,3 +49,11 @@ class Inbox:
         """Record ``event_id`` as applied in this transaction; False if it already was."""
         row = self.conn.execute(_CLAIM, {"consumer": self.consumer, "event_id": event_id}).first()
         return row is not None
+
+    def claim_many(self, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Record each event as applied in this transaction; the ones that were not yet."""
+        if not event_ids:
+            return set()
+        rows = self.conn.execute(_CLAIM, [{"consumer": self.consumer, "event_id": e}
+                                          for e in dict.fromkeys(event_ids)])
+        return set(rows.scalars())

@@ -66,7 +66,11 @@ class Outbox:
         self.add_many([envelope], headers)
 
     def add_many(self, envelopes: list[Envelope], headers: dict[str, str] | None = None) -> None:
-        if not envelopes:
+        self.add_each([(env, headers or {}) for env in envelopes])
+
+    def add_each(self, items: list[tuple[Envelope, dict[str, str]]]) -> None:
+        """Add events, each with its own headers, in one statement."""
+        if not items:
             return
         self.conn.execute(
             _INSERT,
@@ -75,10 +79,10 @@ class Outbox:
                     "event_id": env.event_id,
                     "routing_key": env.routing_key,
                     "payload": env.model_dump(mode="json"),
-                    "headers": headers or {},
+                    "headers": headers,
                     "occurred_at": env.occurred_at,
                 }
-                for env in envelopes
+                for env, headers in items
             ],
         )
         if self.channel and not self._notified:

@@ -123,7 +123,7 @@ def _declare_suite_queues(channel, settings):
 def test_queue_depths_from_the_management_api(make_client, settings, broker_probe, management_url):
     probe = broker_probe(settings.exchange)
     topology = _declare_suite_queues(probe.channel, settings)
-    probe.publish("ticket.routed", b"{}")  # ticket-service and analytics-service queues
+    probe.publish("ticket.routed", b"{}")  # the ticket-, AI and analytics-service queues
     probe.publish("ticket.routed", b"{}")
     dead = settings.queue("routing-service", "ticket.categorized")
     probe.publish(dead, b"{}", exchange=topology.dead_letter_exchange)
@@ -134,11 +134,11 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
         body = client.get("/api/dashboard/queues").get_json()
         ready = body["available"] and all(
             q["messages"] is not None and q["dead_letters"] is not None for q in body["queues"])
-        return body if ready and body["totals"] == {"messages": 4, "dead_letters": 1} else None
+        return body if ready and body["totals"] == {"messages": 6, "dead_letters": 1} else None
 
     body = wait_until(settled, timeout=30, interval=0.5, message="queue stats from the broker")
     by_name = {q["name"]: q for q in body["queues"]}
-    assert set(by_name) == {q.name for q in suite_queues(settings)} and len(by_name) == 8
+    assert set(by_name) == {q.name for q in suite_queues(settings)} and len(by_name) == 9
     routed = settings.queue("ticket-service", "ticket.routed")
     assert by_name[routed] == {
         "name": routed, "service": "ticket-service", "routing_key": "ticket.routed",
@@ -146,6 +146,7 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
         "consumers": 0, "dlq": routed + ".dlq", "dead_letters": 0,
     }
     assert by_name[settings.queue("analytics-service", "ticket.routed")]["messages"] == 2
+    assert by_name[settings.queue("ai-categorization-service", "ticket.routed")]["messages"] == 2
     assert by_name[dead]["dead_letters"] == 1 and by_name[dead]["messages"] == 0
     assert body["unroutable"] == {"name": topology.unroutable_queue, "messages": 1}
 
@@ -154,7 +155,7 @@ def test_queue_depths_list_missing_queues_as_not_declared(make_client, settings,
     client = make_client(RABBITMQ_MANAGEMENT_URL=management_url, ANALYTICS_SERVICE_QUEUE_CACHE_S="0")
     body = client.get("/api/dashboard/queues").get_json()
     assert body["available"] is True
-    assert [q["exists"] for q in body["queues"]] == [False] * 8
+    assert [q["exists"] for q in body["queues"]] == [False] * 9
     assert all(q["messages"] is None and q["dead_letters"] is None for q in body["queues"])
     assert body["totals"] == {"messages": 0, "dead_letters": 0}
 

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from support_shared.testing.helpers import wait_until
@@ -35,7 +36,8 @@ def test_web_command_serves_the_gateway(services, closed_port_url):
     try:
         wait_until(lambda: proc.poll() is not None or _ready(f"{base}/openapi.json"),
                    timeout=20, message="gateway listening")
-        assert proc.poll() is None, "gunicorn exited"
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
         resp = requests.get(f"{base}/api/tickets?limit=1", timeout=5,
                             headers={"X-Request-ID": "gunicorn-1",
                                      "Authorization": f"Bearer {KEY}"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -98,6 +99,9 @@ class FakeGateway:
 def gateway():
     """A ``FakeGateway`` listening on a free port for the test."""
     fake = FakeGateway()
+    # werkzeug logs each request from its own threads; under CliRunner that stream may
+    # already be closed, and the "--- Logging error ---" report lands in the command output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", 0, fake, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -56,7 +56,8 @@ def _management(settings: CtlSettings) -> Management:
 @click.option("-v", "--verbose", is_flag=True, help="Log what is done (to stderr).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
-    """Operate the Ticket Triage Suite: dead-letter queues, outbox backlogs, overall status.
+    """Operate the Ticket Triage Suite: status, dead-letter queues, outbox backlogs, tenants and
+    API keys, bulk import and demo tickets, the AI models, and analytics rebuilds.
 
     Reads the same environment as the services: RABBITMQ_URL, EVENT_EXCHANGE,
     DEAD_LETTER_EXCHANGE, QUEUE_PREFIX, <SERVICE>_DATABASE_URL / _DB_SCHEMA, plus

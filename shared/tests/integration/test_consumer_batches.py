@@ -5,9 +5,8 @@ import pytest
 import sqlalchemy as sa
 
 from support_shared.config import ServiceSettings
-from support_shared.db import UnitOfWork, make_engine
+from support_shared.db import UnitOfWork
 from support_shared.events import EventType, TicketStatusUpdated, new_event
-from support_shared.inbox import metadata as inbox_metadata
 from support_shared.messaging.consumer import (Consumer, PermanentError, Subscription,
                                                TransientError)
 from support_shared.testing.helpers import wait_until
@@ -23,17 +22,11 @@ def settings(make_settings):
 
 
 @pytest.fixture
-def engine(settings):
-    admin = make_engine(settings.database_url, "public")
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{settings.db_schema}"'))
-    admin.dispose()
-    eng = make_engine(settings.database_url, settings.db_schema)
-    inbox_metadata.create_all(eng)
-    with eng.begin() as conn:
+def engine(engine):
+    """The shared schema fixture plus the table the handlers below write."""
+    with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE applied (ticket_id int PRIMARY KEY, txid bigint)"))
-    yield eng
-    eng.dispose()
+    return engine
 
 
 def _event(ticket_id):

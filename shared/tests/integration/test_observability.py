@@ -12,23 +12,21 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from routing_service.app import create_app
 from routing_service.config import Settings as RoutingSettings
 from support_shared.config import ServiceSettings
-from support_shared.db import UnitOfWork, make_engine, migrate
+from support_shared.db import UnitOfWork, migrate
 from support_shared.events import EventType, TicketStatusUpdated, new_event
-from support_shared.inbox import metadata as inbox_metadata
 from support_shared.logging import _ContextFilter
 from support_shared.messaging.consumer import Consumer, PermanentError, Subscription
 from support_shared.messaging.publisher import Publisher, PublishError
 from support_shared.messaging.topology import Topology
 from support_shared.metrics import (METRICS_DIR_ENV, METRICS_PORT_ENV, record_consumed,
                                     start_worker_endpoint)
-from support_shared.outbox import metadata as outbox_metadata, notify_channel
+from support_shared.outbox import notify_channel
 from support_shared.relay import OutboxRelay
 from support_shared.service import engine_for
 from support_shared.testing.helpers import wait_until
@@ -57,19 +55,6 @@ def _event(ticket_id: int = 1, correlation: str | None = None):
 @pytest.fixture
 def settings(make_settings):
     return make_settings(ServiceSettings, schema="obs")
-
-
-@pytest.fixture
-def engine(settings):
-    admin = make_engine(settings.database_url, "public")
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{settings.db_schema}"'))
-    admin.dispose()
-    eng = make_engine(settings.database_url, settings.db_schema)
-    outbox_metadata.create_all(eng)
-    inbox_metadata.create_all(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

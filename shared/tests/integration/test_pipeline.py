@@ -2,38 +2,17 @@
 import threading
 
 import pytest
-import sqlalchemy as sa
 
-from support_shared.config import ServiceSettings
-from support_shared.db import UnitOfWork, make_engine
+from support_shared.db import UnitOfWork
 from support_shared.events import EventType, TicketStatusUpdated, decode, new_event
-from support_shared.inbox import metadata as inbox_metadata
 from support_shared.messaging.consumer import Consumer, PermanentError, Subscription
 from support_shared.messaging.publisher import Publisher
 from support_shared.messaging.topology import Topology
-from support_shared.outbox import metadata as outbox_metadata, notify_channel
+from support_shared.outbox import notify_channel
 from support_shared.relay import OutboxRelay, outbox_status
 from support_shared.testing.helpers import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings(make_settings):
-    return make_settings(ServiceSettings, schema="shared")
-
-
-@pytest.fixture
-def engine(settings):
-    admin = make_engine(settings.database_url, "public")
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{settings.db_schema}"'))
-    admin.dispose()
-    eng = make_engine(settings.database_url, settings.db_schema)
-    outbox_metadata.create_all(eng)
-    inbox_metadata.create_all(eng)
-    yield eng
-    eng.dispose()
 
 
 def _event(ticket_id=1, version=2):

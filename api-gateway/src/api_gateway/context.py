@@ -13,6 +13,9 @@ from .auth import Authenticator, Principal, forbidden, required_scope
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 KEY_ID_HEADER = "X-Key-ID"
+# Tells a service that the gateway made the request id up: the client never saw it before the
+# answer, so it cannot be a retry and ticket-service skips the idempotency work for it.
+REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 # Answer without a key: health, the API description, the dashboard page (its own API calls
 # carry a key), and the process's own probes.
 PUBLIC_PATHS = frozenset({"/api/health", "/openapi.json", "/docs", "/health", "/metrics",
@@ -40,6 +43,7 @@ def install(app: Flask, authenticator: Authenticator) -> None:
 
     def _identify() -> None:
         rid = valid_request_id(request.headers.get(REQUEST_ID_HEADER))
+        g.request_id_generated = rid is None
         if rid is None:
             rid = uuid.uuid4().hex
             g.request_id = rid
@@ -73,6 +77,8 @@ def downstream_identity() -> dict[str, str]:
     """Headers every downstream call carries: the request id and, once authenticated, the
     tenant and key id (the client's own X-Tenant-ID is never passed on)."""
     headers = {REQUEST_ID_HEADER: g.request_id}
+    if g.get("request_id_generated"):
+        headers[REQUEST_ID_ORIGIN_HEADER] = "gateway"
     who = principal()
     if who is not None:
         headers[TENANT_HEADER] = who.tenant_id

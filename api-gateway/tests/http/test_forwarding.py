@@ -70,12 +70,15 @@ def test_query_string_headers_and_identity_are_forwarded(services, client):
 def test_client_request_id_is_kept_only_when_well_formed(services, client, sent, kept):
     resp = client.get("/api/departments", headers={"X-Request-ID": sent})
 
-    forwarded = _only_call(services, "routing-service").headers["X-Request-Id"]
+    call = _only_call(services, "routing-service")
+    forwarded = call.headers["X-Request-Id"]
     assert resp.headers["X-Request-ID"] == forwarded
     if kept:
         assert forwarded == sent
+        assert "X-Request-Id-Origin" not in call.headers   # the client's: a retry may reuse it
     else:
         assert re.fullmatch(r"[0-9a-f]{32}", forwarded)
+        assert call.headers["X-Request-Id-Origin"] == "gateway"
 
 
 def test_body_and_write_headers_pass_through_byte_for_byte(services, client):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import metrics
+from .group_commit import GroupCommitTimeout
 from .logging import correlation_id
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,13 @@ def init_app(app: Flask) -> None:
     def _db_down(exc: Exception):
         logger.warning("database unavailable: %s", exc)
         return error_response(503, "service_unavailable", "database unavailable, retry later")
+
+    @app.errorhandler(GroupCommitTimeout)
+    def _writer_busy(exc: GroupCommitTimeout):
+        logger.warning("%s", exc)
+        resp = error_response(503, "service_unavailable", "the service is busy, retry later")
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # outer boundary: log the traceback, answer JSON

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from support_shared.events import utcnow
 
@@ -14,13 +14,19 @@ from .persistence import TicketUnitOfWork
 logger = logging.getLogger(__name__)
 
 
+def audit_entry(ticket: Ticket, action: str, details: dict[str, Any], *,
+                actor: str | None = None, request_id: str | None = None) -> AuditEntry:
+    """The audit entry recording ``action`` on ``ticket`` at its current version."""
+    assert ticket.id is not None
+    return AuditEntry(tenant_id=ticket.tenant_id, ticket_id=ticket.id, action=action,
+                      ticket_version=ticket.version, occurred_at=utcnow(), details=details,
+                      actor=actor, request_id=request_id or None)
+
+
 def record(uow: TicketUnitOfWork, ticket: Ticket, action: str, details: dict[str, Any], *,
            actor: str | None = None, request_id: str | None = None) -> AuditEntry:
     """Append one audit entry for ``ticket`` in the current transaction."""
-    assert ticket.id is not None
-    entry = AuditEntry(tenant_id=ticket.tenant_id, ticket_id=ticket.id, action=action,
-                       ticket_version=ticket.version, occurred_at=utcnow(), details=details,
-                       actor=actor, request_id=request_id or None)
+    entry = audit_entry(ticket, action, details, actor=actor, request_id=request_id)
     uow.audit.add(entry)
     return entry
 
@@ -37,6 +43,39 @@ def requester_for(uow: TicketUnitOfWork, tenant_id: str, name: str, email: str,
     if winner is None:
         raise RuntimeError(f"user {email!r} conflicted but cannot be found")
     return winner
+
+
+def requesters_for(uow: TicketUnitOfWork, people: Sequence[tuple[str, str, str]],
+                   now: Any) -> dict[tuple[str, str], User]:
+    """``requester_for`` for many ``(tenant_id, name, email)`` at once, keyed by
+    ``(tenant_id, lower-cased email)``; the first name given for a new address is kept."""
+    found: dict[tuple[str, str], User] = {}
+    wanted: dict[str, dict[str, str]] = {}  # tenant -> lower email -> name
+    for tenant_id, name, email in people:
+        wanted.setdefault(tenant_id, {}).setdefault(email.lower(), name)
+    for tenant_id, names in wanted.items():
+        known = uow.users.by_emails(tenant_id, list(names))
+        missing = [User(tenant_id=tenant_id, name=names[email], email=given, created_at=now)
+                   for email, given in _given_addresses(people, tenant_id).items()
+                   if email not in known]
+        for user in uow.users.add_many(missing):
+            known[user.email.lower()] = user
+        if len(known) < len(names):   # concurrent requests created some of them first
+            known.update(uow.users.by_emails(tenant_id, [e for e in names if e not in known]))
+        for email in names:
+            if email not in known:
+                raise RuntimeError(f"user {email!r} conflicted but cannot be found")
+            found[(tenant_id, email)] = known[email]
+    return found
+
+
+def _given_addresses(people: Sequence[tuple[str, str, str]], tenant_id: str) -> dict[str, str]:
+    """Lower-cased address -> the address as first given, for one tenant."""
+    given: dict[str, str] = {}
+    for tenant, _name, email in people:
+        if tenant == tenant_id:
+            given.setdefault(email.lower(), email)
+    return given
 
 
 def create_user(tenant_id: str, name: str, email: str, *, uow: TicketUnitOfWork) -> User:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from support_shared.schemas import StatusUpdate, TicketCreate, TicketPatch, TicketQuery
 from support_shared.schemas import Ticket as TicketOut
 from support_shared.web import decode_cursor, parse_body, parse_query, request_id, tenant_id
@@ -11,8 +11,11 @@ from support_shared.web import decode_cursor, parse_body, parse_query, request_i
 from . import api_activity, internal_api
 from .accounts_store import AccountsUnitOfWork
 from .domain import Ticket
-from .handlers import (CreateTicket, EditTicket, UpdateStatus, create_ticket, edit_ticket,
-                       get_ticket, list_tickets, update_ticket_status)
+from support_shared.group_commit import GroupCommitter
+
+from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_ticket,
+                       create_tickets, edit_ticket, get_ticket, list_tickets,
+                       update_ticket_status)
 from .persistence import TicketFilter, TicketUnitOfWork
 from .webutil import (ACCOUNTS_EXTENSION, UOW_EXTENSION, actor, bad_request, expected_versions,
                       page, path_id, register_error_handlers, uow)
@@ -21,13 +24,33 @@ bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_HEADER = "X-Request-ID"
+# "gateway" when the gateway made the request id up: no client can retry with it.
+REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 MAX_KEY_LENGTH = 200
+GROUP_COMMIT_EXTENSION = "ticket_service.group_commit"
+
+
+def create_committer(uow_factory: Callable[[], TicketUnitOfWork], max_batch: int,
+                     timeout_s: float) -> GroupCommitter[CreateTicket, CreateResult]:
+    """Creates that arrive together share one transaction (see ``handlers.create_tickets``)."""
+    return GroupCommitter(
+        lambda cmds: create_tickets(cmds, uow=uow_factory()),
+        lambda cmd: create_ticket(cmd, uow=uow_factory()),
+        max_batch=max_batch, timeout_s=timeout_s, name="ticket-create-writer")
 
 
 def init_api(app: Flask, uow_factory: Callable[[], TicketUnitOfWork],
-             accounts_factory: Callable[[], AccountsUnitOfWork] | None = None) -> None:
-    """Register the public and internal routes, served with units of work from the factories."""
+             accounts_factory: Callable[[], AccountsUnitOfWork] | None = None, *,
+             group_commit_max: int = 0, group_commit_timeout_s: float = 30.0) -> None:
+    """Register the public and internal routes, served with units of work from the factories.
+
+    With ``group_commit_max`` > 0, creates go through one writer per process that commits
+    up to that many together; 0 gives each create its own transaction in its request thread.
+    """
     app.extensions[UOW_EXTENSION] = uow_factory
+    if group_commit_max > 0:
+        app.extensions[GROUP_COMMIT_EXTENSION] = create_committer(
+            uow_factory, group_commit_max, group_commit_timeout_s)
     if accounts_factory is not None:
         app.extensions[ACCOUNTS_EXTENSION] = accounts_factory
         app.register_blueprint(internal_api.bp)
@@ -55,6 +78,8 @@ def _idempotency_key() -> str | None:
         raise bad_request(IDEMPOTENCY_HEADER, f"at most {MAX_KEY_LENGTH} characters")
     if key:
         return key
+    if request.headers.get(REQUEST_ID_ORIGIN_HEADER, "") == "gateway":
+        return None
     return request_id() if request.headers.get(REQUEST_ID_HEADER, "").strip() else None
 
 
@@ -63,7 +88,8 @@ def create_route() -> Response:
     body = parse_body(TicketCreate)
     cmd = CreateTicket(tenant_id(), body.model_dump(mode="json"), _idempotency_key(),
                        request_id(), actor())
-    result = create_ticket(cmd, uow=uow())
+    committer = current_app.extensions.get(GROUP_COMMIT_EXTENSION)
+    result = committer.submit(cmd) if committer is not None else create_ticket(cmd, uow=uow())
     resp = _ticket_response(result.ticket, 201)
     resp.headers["Location"] = f"/api/tickets/{result.ticket.id}"
     if result.replayed:

@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[TOKEN_EXTENSION] = settings.internal_token
     init_app(app)
     init_api(app, functools.partial(unit_of_work, engine, settings.db_schema),
-             functools.partial(accounts_unit_of_work, engine))
+             functools.partial(accounts_unit_of_work, engine),
+             group_commit_max=settings.group_commit_max,
+             group_commit_timeout_s=2 * settings.db_statement_timeout_ms / 1000 + 5)
     register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
     return app

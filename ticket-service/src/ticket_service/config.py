@@ -16,4 +16,6 @@ class Settings(ServiceSettings):
     db_schema: str = "ticket_service"
     port: int = 5001
     # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
+    # Creates arriving together share one transaction, up to this many (0: one each).
+    group_commit_max: int = Field(64, ge=0, le=1000)
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from support_shared.events import (
     Envelope,
@@ -16,8 +16,9 @@ from support_shared.events import (
 )
 from support_shared.messaging.consumer import PermanentError
 
-from .activity import record, requester_for
+from .activity import audit_entry, record, requester_for, requesters_for
 from .domain import (
+    DomainError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     Routing,
@@ -114,14 +115,89 @@ def create_ticket(cmd: CreateTicket, *, uow: TicketUnitOfWork) -> CreateResult:
             if winner is None:
                 raise RuntimeError(f"idempotency key {key!r} conflicted but no ticket holds it")
             return _replay(winner, fingerprint, key or "")
-        record(uow, ticket, CREATED, {"title": ticket.title, "priority": ticket.priority,
-                                      "requester_id": ticket.requester_id},
-               actor=cmd.actor, request_id=cmd.correlation_id)
+        record(uow, ticket, CREATED, _created_entry_details(ticket), actor=cmd.actor,
+               request_id=cmd.correlation_id)
         event = _created_event(ticket, cmd.correlation_id)
         uow.outbox.add(event, headers=_headers(cmd.correlation_id, ticket.tenant_id))
         uow.commit()
     logger.info("created ticket %s (event %s)", ticket.id, event.event_id)
     return CreateResult(ticket, replayed=False)
+
+
+def _created_entry_details(ticket: Ticket) -> dict[str, Any]:
+    return {"title": ticket.title, "priority": ticket.priority,
+            "requester_id": ticket.requester_id}
+
+
+def create_tickets(cmds: Sequence[CreateTicket], *,
+                   uow: TicketUnitOfWork) -> list[CreateResult | DomainError]:
+    """Many creates in one transaction: one outcome per command, as ``create_ticket`` gives.
+
+    The group commit of the web workers calls this with the creates that arrived together:
+    their requesters, tickets, audit entries and events are written with one multi-row
+    statement each and one COMMIT. A refused command (its idempotency key in flight or reused)
+    gets its error as its outcome and costs the others nothing; any other error rolls the
+    whole batch back and reaches the caller, which then runs each command alone.
+    """
+    outcomes: list[CreateResult | DomainError | None] = [None] * len(cmds)
+    fresh: list[int] = []
+    first_with_key: dict[tuple[str, str], int] = {}
+    duplicates: list[tuple[int, int]] = []  # (index, index of the first with its key)
+    fingerprints = [request_fingerprint(cmd.fields) for cmd in cmds]
+    with uow:
+        for i, cmd in enumerate(cmds):
+            key = cmd.idempotency_key
+            if key:
+                if (cmd.tenant_id, key) in first_with_key:
+                    duplicates.append((i, first_with_key[(cmd.tenant_id, key)]))
+                    continue
+                if not uow.tickets.claim_idempotency_key(cmd.tenant_id, key):
+                    outcomes[i] = IdempotencyKeyInFlightError(key)
+                    continue
+                if existing := uow.tickets.get_by_idempotency_key(cmd.tenant_id, key):
+                    outcomes[i] = _replay_outcome(existing, fingerprints[i], key)
+                    continue
+                first_with_key[(cmd.tenant_id, key)] = i
+            fresh.append(i)
+        now = utcnow()
+        people = requesters_for(uow, [(cmds[i].tenant_id, cmds[i].fields["user_name"],
+                                       cmds[i].fields["user_email"]) for i in fresh], now)
+        tickets = []
+        for i in fresh:
+            cmd = cmds[i]
+            requester = people[(cmd.tenant_id, cmd.fields["user_email"].lower())]
+            tickets.append(Ticket.open(cmd.tenant_id, cmd.fields, now,
+                                       idempotency_key=cmd.idempotency_key,
+                                       requester_id=requester.id))
+        uow.tickets.add_many(tickets)
+        uow.audit.add_many([
+            audit_entry(ticket, CREATED, _created_entry_details(ticket), actor=cmds[i].actor,
+                        request_id=cmds[i].correlation_id)
+            for i, ticket in zip(fresh, tickets)])
+        uow.outbox.add_each([
+            (_created_event(ticket, cmds[i].correlation_id),
+             _headers(cmds[i].correlation_id, ticket.tenant_id))
+            for i, ticket in zip(fresh, tickets)])
+        uow.commit()
+    for i, ticket in zip(fresh, tickets):
+        outcomes[i] = CreateResult(ticket, replayed=False)
+    for i, first in duplicates:
+        winner = outcomes[first]
+        key = cmds[i].idempotency_key or ""
+        outcomes[i] = (_replay_outcome(winner.ticket, fingerprints[i], key)
+                       if isinstance(winner, CreateResult) else winner)
+    logger.info("created %d tickets in one transaction (%d commands)", len(tickets), len(cmds))
+    done = [outcome for outcome in outcomes if outcome is not None]
+    if len(done) != len(cmds):
+        raise RuntimeError(f"{len(cmds) - len(done)} of {len(cmds)} creates got no outcome")
+    return done
+
+
+def _replay_outcome(existing: Ticket, fingerprint: str, key: str) -> CreateResult | DomainError:
+    try:
+        return _replay(existing, fingerprint, key)
+    except IdempotencyKeyReusedError as exc:
+        return exc
 
 
 def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:

@@ -5,6 +5,7 @@ import abc
 import dataclasses
 from dataclasses import dataclass
 from datetime import timezone
+from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -49,6 +50,12 @@ class AbstractTicketRepository(abc.ABC):
     def add(self, ticket: Ticket) -> bool:
         """Insert ``ticket`` and set its id; False if its idempotency key is already taken."""
 
+    def add_many(self, tickets: Sequence[Ticket]) -> None:
+        """Insert new tickets (none may reuse a taken idempotency key) and set their ids."""
+        for ticket in tickets:
+            if not self.add(ticket):
+                raise ValueError(f"idempotency key {ticket.idempotency_key!r} is taken")
+
     @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         """The tenant's ticket, row-locked until commit when ``for_update``."""
@@ -91,6 +98,9 @@ _BY_KEY = sa.select(tickets_table).where(
 _ADD = (pg.insert(tickets_table)   # VALUES: the columns given at execution
         .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
         .returning(tickets_table.c.id))
+# Many rows in one statement, ids returned in the order of the rows (SQLAlchemy's
+# "insertmanyvalues" with a sentinel); a taken idempotency key fails the whole statement.
+_ADD_MANY = tickets_table.insert().returning(tickets_table.c.id, sort_by_parameter_order=True)
 _SAVE = tickets_table.update().where(*_TICKET_KEY)   # SET: the columns given at execution
 
 
@@ -107,6 +117,16 @@ class SqlTicketRepository(AbstractTicketRepository):
             return False
         ticket.id = new_id
         return True
+
+    def add_many(self, tickets: Sequence[Ticket]) -> None:
+        if not tickets:
+            return
+        rows = [{name: getattr(t, name) for name in _FIELDS if name != "id"} for t in tickets]
+        ids = self.conn.execute(_ADD_MANY, rows).scalars().all()
+        if len(ids) != len(tickets):
+            raise RuntimeError(f"inserted {len(ids)} tickets of {len(tickets)}")
+        for ticket, new_id in zip(tickets, ids):
+            ticket.id = new_id
 
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         row = self.conn.execute(_GET_FOR_UPDATE if for_update else _GET,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from datetime import timezone
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -51,6 +51,15 @@ class AbstractUserRepository(abc.ABC):
              email: str | None = None) -> list[User]:
         """Newest first, ids below ``before_id``."""
 
+    def by_emails(self, tenant_id: str, emails: Sequence[str]) -> dict[str, User]:
+        """The tenant's users with these addresses, keyed by the lower-cased address."""
+        found = (self.by_email(tenant_id, email) for email in set(e.lower() for e in emails))
+        return {user.email.lower(): user for user in found if user is not None}
+
+    def add_many(self, new_users: Sequence[User]) -> list[User]:
+        """Insert each user whose address is free and set its id; return the ones inserted."""
+        return [user for user in new_users if self.add(user)]
+
 
 class AbstractCommentRepository(abc.ABC):
     @abc.abstractmethod
@@ -68,6 +77,11 @@ class AbstractAuditRepository(abc.ABC):
     def add(self, entry: AuditEntry) -> None:
         """Append ``entry`` (in the transaction of the change it records)."""
 
+    def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Append several entries (their ids are not read back)."""
+        for entry in entries:
+            self.add(entry)
+
     @abc.abstractmethod
     def list(self, tenant_id: str, ticket_id: int, limit: int,
              after_id: int | None = None) -> list[AuditEntry]:
@@ -82,6 +96,14 @@ _USER_BY_EMAIL = sa.select(users).where(
 _ADD_USER = (pg.insert(users)
              .on_conflict_do_nothing(index_elements=[users.c.tenant_id, sa.func.lower(users.c.email)])
              .returning(users.c.id))   # VALUES: the columns given at execution
+_USERS_BY_EMAILS = sa.select(users).where(
+    users.c.tenant_id == sa.bindparam("k_tenant_id"),
+    sa.func.lower(users.c.email) == sa.any_(sa.bindparam("k_emails", type_=pg.ARRAY(sa.Text))))
+_ADD_USERS = (pg.insert(users)
+              .on_conflict_do_nothing(index_elements=[users.c.tenant_id,
+                                                      sa.func.lower(users.c.email)])
+              .returning(users.c.id, users.c.tenant_id, users.c.email))
+_ADD_AUDIT = audit.insert()   # VALUES: the columns given at execution
 
 
 class SqlUserRepository(AbstractUserRepository):
@@ -106,6 +128,27 @@ class SqlUserRepository(AbstractUserRepository):
         row = self.conn.execute(_USER_BY_EMAIL, {"k_tenant_id": tenant_id,
                                                  "k_email": email.lower()}).first()
         return _build(User, row, "created_at") if row else None
+
+    def by_emails(self, tenant_id: str, emails: Sequence[str]) -> dict[str, User]:
+        rows = self.conn.execute(_USERS_BY_EMAILS, {
+            "k_tenant_id": tenant_id, "k_emails": sorted({e.lower() for e in emails})})
+        return {row.email.lower(): _build(User, row, "created_at") for row in rows}
+
+    def add_many(self, new_users: Sequence[User]) -> list[User]:
+        if not new_users:
+            return []
+        values = [{k: v for k, v in dataclasses.asdict(u).items() if k != "id"}
+                  for u in new_users]
+        # Rows that lost to an existing address come back as nothing: match the rest by key.
+        ids = {(row.tenant_id, row.email.lower()): row.id
+               for row in self.conn.execute(_ADD_USERS, values)}
+        inserted = []
+        for user in new_users:
+            new_id = ids.pop((user.tenant_id, user.email.lower()), None)
+            if new_id is not None:
+                user.id = new_id
+                inserted.append(user)
+        return inserted
 
     def list(self, tenant_id: str, limit: int, before_id: int | None = None,
              email: str | None = None) -> list[User]:
@@ -141,6 +184,11 @@ class SqlAuditRepository(AbstractAuditRepository):
 
     def add(self, entry: AuditEntry) -> None:
         entry.id = _insert(self.conn, audit, entry)
+
+    def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            self.conn.execute(_ADD_AUDIT, [
+                {k: v for k, v in dataclasses.asdict(e).items() if k != "id"} for e in entries])
 
     def list(self, tenant_id: str, ticket_id: int, limit: int,
              after_id: int | None = None) -> list[AuditEntry]:

@@ -18,4 +18,9 @@ class Settings(ServiceSettings):
     # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
     # Creates arriving together share one transaction, up to this many (0: one each).
     group_commit_max: int = Field(64, ge=0, le=1000)
+    # A create's request thread only waits for the group commit, so more threads make larger
+    # batches (measured: 106 -> 244 creates/s at 100 connections with 16). WEB_THREADS sizes
+    # the other services.
+    web_threads: int = Field(16, validation_alias=AliasChoices("TICKET_SERVICE_WEB_THREADS"),
+                             ge=1, le=256)
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))

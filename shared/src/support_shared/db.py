@@ -99,25 +99,56 @@ def drop_schema(engine: Engine, schema: str) -> None:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
-# (engine, connection) of the batch transaction open in this context, if any.
-_shared_transaction: contextvars.ContextVar[tuple[Engine, Connection] | None] = (
+class SharedTransaction:
+    """The batch transaction open in this context: its connection and how units of work join.
+
+    With ``savepoints`` each unit of work is a SAVEPOINT of it. Without them (an optimistic
+    batch) units of work simply run in it; one that leaves uncommitted after writing marks
+    the batch ``dirty``, because its writes cannot be undone alone: the caller must then roll
+    the whole batch back and run it again with savepoints.
+    """
+
+    def __init__(self, engine: Engine, conn: Connection, savepoints: bool) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.savepoints = savepoints
+        self.dirty = False
+
+
+_shared_transaction: contextvars.ContextVar[SharedTransaction | None] = (
     contextvars.ContextVar("shared_transaction", default=None))
+_WRITES = "support_shared.writes"   # connection.info key: statements other than SELECT so far
+
+
+def _count_writes(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not statement.lstrip()[:6].upper().startswith("SELECT"):
+        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+
+
+def _writes(conn: Connection) -> int:
+    return int(conn.info.get(_WRITES, 0))
 
 
 @contextlib.contextmanager
-def shared_transaction(engine: Engine) -> Iterator[Connection]:
+def shared_transaction(engine: Engine, *, savepoints: bool = True) -> Iterator[SharedTransaction]:
     """One transaction that every ``UnitOfWork`` on ``engine`` opened inside joins.
 
-    Each unit of work becomes a SAVEPOINT in it: its ``commit()`` releases the savepoint and
-    leaving it uncommitted rolls back only its own changes. Everything becomes durable at
-    once when this block ends without an error (a consumer batch: one commit, one WAL flush,
-    for many messages); an error rolls all of it back.
+    With ``savepoints`` (the default) each unit of work becomes a SAVEPOINT in it: its
+    ``commit()`` releases the savepoint and leaving it uncommitted rolls back only its own
+    changes. Without them, units of work share the transaction as it is (two round trips
+    fewer each) and one leaving uncommitted after a write sets ``dirty`` (see
+    ``SharedTransaction``). Everything becomes durable at once when this block ends without
+    an error (a consumer batch: one commit, one WAL flush, for many messages); an error rolls
+    all of it back.
     """
+    if not savepoints and not sa.event.contains(engine, "before_cursor_execute", _count_writes):
+        sa.event.listen(engine, "before_cursor_execute", _count_writes)
     with engine.connect() as conn:
         with conn.begin():
-            token = _shared_transaction.set((engine, conn))
+            shared = SharedTransaction(engine, conn, savepoints)
+            token = _shared_transaction.set(shared)
             try:
-                yield conn
+                yield shared
             finally:
                 _shared_transaction.reset(token)
 
@@ -127,7 +158,8 @@ class UnitOfWork:
 
     Subclasses add their repositories in ``_start(conn)``. ``outbox`` and ``inbox`` write in
     the same transaction as the business change, so state and events commit together.
-    Inside ``shared_transaction(engine)`` it is a savepoint of that transaction instead.
+    Inside ``shared_transaction(engine)`` it is a savepoint of that transaction instead, or,
+    in an optimistic batch, simply part of it.
     """
 
     def __init__(self, engine: Engine, *, consumer: str = "", notify_channel: str | None = None):
@@ -137,16 +169,22 @@ class UnitOfWork:
         self.conn: Connection | None = None
         self._committed = False
         self._savepoint: Any = None
+        self._joined: SharedTransaction | None = None  # an optimistic batch, no savepoint
+        self._writes_before = 0
 
     def __enter__(self) -> Any:
         shared = _shared_transaction.get()
-        if shared is not None and shared[0] is self.engine:
-            self.conn = shared[1]
-            self._savepoint = self.conn.begin_nested()
+        self._savepoint = self._joined = None
+        if shared is not None and shared.engine is self.engine:
+            self.conn = shared.conn
+            if shared.savepoints:
+                self._savepoint = self.conn.begin_nested()
+            else:
+                self._joined = shared
+                self._writes_before = _writes(self.conn)
         else:
             self.conn = self.engine.connect()
             self.conn.begin()
-            self._savepoint = None
         self._committed = False
         self.outbox = Outbox(self.conn, self.notify_channel)
         self.inbox = Inbox(self.conn, self.consumer)
@@ -160,14 +198,17 @@ class UnitOfWork:
         assert self.conn is not None
         if self._savepoint is not None:
             self._savepoint.commit()
-        else:
+        elif self._joined is None:
             self.conn.commit()
-        self._committed = True
+        self._committed = True   # joined: durable when the shared transaction commits
 
     def rollback(self) -> None:
         if self._savepoint is not None:
             if self._savepoint.is_active:
                 self._savepoint.rollback()
+        elif self._joined is not None:
+            if self.conn is not None and _writes(self.conn) > self._writes_before:
+                self._joined.dirty = True   # only the whole batch can undo these writes
         elif self.conn is not None:
             self.conn.rollback()
 
@@ -176,7 +217,7 @@ class UnitOfWork:
             if not self._committed:
                 self.rollback()
         finally:
-            if self.conn is not None and self._savepoint is None:
+            if self.conn is not None and self._savepoint is None and self._joined is None:
                 self.conn.close()
             self.conn = None
-            self._savepoint = None
+            self._savepoint = self._joined = None

@@ -172,3 +172,65 @@ def test_prepare_sees_each_batch_before_its_handlers(engine, settings, broker_pr
     for index, (kind, payload) in enumerate(seen):            # each handler after its prepare
         if kind == "handle":
             assert any(k == "prepare" and payload in ids for k, ids in seen[:index])
+
+
+def _count_savepoints(engine):
+    seen = {"savepoints": 0}
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen["savepoints"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    return seen
+
+
+def test_a_clean_batch_needs_no_savepoints(engine, start):
+    seen = _count_savepoints(engine)
+    consumer, probe = start(lambda env: _apply(engine, env), engine=engine, prefetch_count=100)
+    for i in range(1, 41):
+        probe.publish(KEY, _event(i).to_json())
+    start.run(consumer)
+    wait_until(lambda: len(_applied(engine)) == 40, message="40 applied")
+    assert seen["savepoints"] == 0
+
+
+def test_writes_left_uncommitted_in_an_optimistic_batch_are_undone(engine, start):
+    """A unit of work that writes and leaves without commit (no error) must not keep its
+    writes: the batch is run again with savepoints, which roll back that one alone."""
+    seen = _count_savepoints(engine)
+
+    def handle(envelope):
+        if envelope.ticket_id == 4:
+            with UnitOfWork(engine, consumer="test") as uow:
+                uow.conn.execute(sa.text("INSERT INTO applied VALUES (4, 0)"))
+            return                                   # changed its mind: no commit
+        _apply(engine, envelope)
+
+    consumer, probe = start(handle, engine=engine, prefetch_count=100)
+    for i in range(1, 11):
+        probe.publish(KEY, _event(i).to_json())
+    start.run(consumer)
+    wait_until(lambda: len(_applied(engine)) == 9, message="9 applied")
+    wait_until(lambda: probe.channel.queue_declare(consumer.queue_for(KEY), passive=True)
+               .method.message_count == 0, message="queue drained")
+    assert sorted(_applied(engine)) == [i for i in range(1, 11) if i != 4]
+    assert seen["savepoints"] > 0                    # the second try isolated each message
+    with engine.connect() as conn:                   # and nothing was applied twice
+        assert conn.scalar(sa.text("SELECT count(*) FROM inbox")) == 9
+
+
+def test_a_read_only_unit_of_work_does_not_force_savepoints(engine, start):
+    seen = _count_savepoints(engine)
+
+    def handle(envelope):
+        with UnitOfWork(engine, consumer="test") as uow:   # a look-up, never committed
+            uow.conn.execute(sa.text("SELECT count(*) FROM applied")).scalar()
+        _apply(engine, envelope)
+
+    consumer, probe = start(handle, engine=engine, prefetch_count=100)
+    for i in range(1, 21):
+        probe.publish(KEY, _event(i).to_json())
+    start.run(consumer)
+    wait_until(lambda: len(_applied(engine)) == 20, message="20 applied")
+    assert seen["savepoints"] == 0

@@ -11,9 +11,13 @@ Outcomes per message:
 
 Batches: given the service's engine and ``batch_size`` > 1, the consumer takes what has
 arrived (up to ``batch_size`` deliveries, bounded by the prefetch) and runs their handlers in
-one database transaction (``db.shared_transaction``: each handler's unit of work is a
-savepoint), commits once, then acks. The outcomes per message stay the same; a transient
-failure, or a commit that fails, sends the batch through the one-at-a-time path above.
+one database transaction (``db.shared_transaction``), commits once, then acks them with one
+``basic_ack(multiple=True)``. The first try is optimistic: the handlers' units of work share
+the transaction without savepoints. When a handler raises, or leaves its unit of work
+uncommitted after writing, that try is rolled back and the batch runs again with a savepoint
+per unit of work, so each message gets its own outcome. The outcomes per message stay those
+above; a transient failure, or a commit that fails, sends the batch through the
+one-at-a-time path.
 """
 from __future__ import annotations
 
@@ -90,6 +94,10 @@ class _Delivery:
     envelope: Envelope | None = None
     outcome: str = "ack"
     error: BaseException | None = field(default=None, repr=False)
+
+
+class _NeedsIsolation(Exception):
+    """An optimistic batch must be rolled back and run again with a savepoint per message."""
 
 
 class Consumer:
@@ -225,8 +233,17 @@ class Consumer:
                 self._handle(ch, d.method, d.props, d.body, d.queue, d.subscription.handler)
             return
         elapsed = (time.perf_counter() - started) / len(ready)
+        # Requeues and dead letters first, then one ack for all the rest: with multiple=True
+        # it covers every delivery of this channel up to the highest tag still unsettled, and
+        # every earlier batch was settled before this one was handled.
+        acked = [d for d in ready if d.outcome == "ack"]
         for d in ready:
-            self._settle(ch, d, elapsed)
+            if d.outcome != "ack":
+                self._settle(ch, d, elapsed)
+        if acked:
+            ch.basic_ack(max(d.method.delivery_tag for d in acked), multiple=True)
+            for d in acked:
+                self._settle(ch, d, elapsed)
         logger.debug("batch of %d handled", len(ready))
 
     def _apply_batch(self, batch: list[_Delivery]) -> None:
@@ -237,51 +254,77 @@ class Consumer:
                 envelopes = [d.envelope for d in batch if d.subscription is sub and d.envelope]
                 if envelopes:
                     sub.prepare(envelopes)
-        with shared_transaction(self.engine) as conn:
-            done = self._apply_batch_handlers(conn, batch)
-            for d in batch:
-                assert d.envelope is not None
-                if id(d) in done:
-                    continue
-                token = correlation_id.set(d.envelope.correlation_id)
-                try:
-                    d.subscription.handler(d.envelope)
-                except PermanentError as exc:
-                    d.outcome, d.error = "dead_lettered", exc
-                except TRANSIENT_ERRORS:
-                    raise
-                except AMQPError:
-                    raise
-                except Exception as exc:  # outer boundary: logged in _settle with its traceback
-                    d.outcome, d.error = "crashed", exc
-                finally:
-                    correlation_id.reset(token)
+        try:
+            with shared_transaction(self.engine, savepoints=False) as shared:
+                self._apply_batch_handlers(shared.conn, batch, isolated=False)
+                self._apply_handlers(batch, set(), isolated=False)
+                if shared.dirty:
+                    raise _NeedsIsolation("a unit of work left uncommitted after writing")
+            return
+        except _NeedsIsolation as exc:
+            logger.debug("batch of %d again with savepoints: %s", len(batch), exc)
+        for d in batch:
+            d.outcome, d.error = "ack", None
+        with shared_transaction(self.engine) as shared:
+            done = self._apply_batch_handlers(shared.conn, batch, isolated=True)
+            self._apply_handlers(batch, done, isolated=True)
 
-    def _apply_batch_handlers(self, conn: Any, batch: list[_Delivery]) -> set[int]:
-        """Run each subscription's ``batch_handler`` in a savepoint; the deliveries it did."""
+    def _apply_handlers(self, batch: list[_Delivery], done: set[int], isolated: bool) -> None:
+        """Each delivery's handler, unless its batch handler did it. Not ``isolated``, any
+        failure but a transient one ends the try (``_NeedsIsolation``); ``isolated``, it
+        becomes the delivery's outcome."""
+        for d in batch:
+            assert d.envelope is not None
+            if id(d) in done:
+                continue
+            token = correlation_id.set(d.envelope.correlation_id)
+            try:
+                d.subscription.handler(d.envelope)
+            except TRANSIENT_ERRORS:
+                raise
+            except AMQPError:
+                raise
+            except PermanentError as exc:
+                if not isolated:
+                    raise _NeedsIsolation(repr(exc)) from exc
+                d.outcome, d.error = "dead_lettered", exc
+            except Exception as exc:  # outer boundary: logged in _settle with its traceback
+                if not isolated:
+                    raise _NeedsIsolation(repr(exc)) from exc
+                d.outcome, d.error = "crashed", exc
+            finally:
+                correlation_id.reset(token)
+
+    def _apply_batch_handlers(self, conn: Any, batch: list[_Delivery],
+                              isolated: bool) -> set[int]:
+        """Run each subscription's ``batch_handler`` (``isolated``: in a savepoint, and on a
+        failure its messages are left to their own handlers); the deliveries it did."""
         done: set[int] = set()
         for sub in self.subscriptions:
             mine = [d for d in batch if d.subscription is sub and d.envelope is not None]
             if sub.batch_handler is None or not mine:
                 continue
-            savepoint = conn.begin_nested()
+            savepoint = conn.begin_nested() if isolated else None
             try:
                 sub.batch_handler([d.envelope for d in mine])
             except TRANSIENT_ERRORS:
                 raise
             except AMQPError:
                 raise
-            except Exception:  # not swallowed: logged, and each message is handled again
+            except Exception as exc:  # not swallowed: logged, and each message is handled again
+                if savepoint is None:
+                    raise _NeedsIsolation(repr(exc)) from exc
                 savepoint.rollback()
                 logger.warning("batch handler for %s failed on %d messages; handling them one "
                                "at a time", sub.routing_key, len(mine), exc_info=True)
                 continue
-            savepoint.commit()
+            if savepoint is not None:
+                savepoint.commit()
             done.update(id(d) for d in mine)
         return done
 
     def _settle(self, ch: BlockingChannel, d: _Delivery, elapsed: float) -> None:
-        """Ack, dead-letter or requeue one message of a committed batch."""
+        """Dead-letter or requeue one message of a committed batch, or log its ack."""
         envelope = d.envelope
         assert envelope is not None
         token = correlation_id.set(envelope.correlation_id)
@@ -297,8 +340,7 @@ class Consumer:
                              exc_info=d.error, extra=fields)
                 ch.basic_nack(d.method.delivery_tag, requeue=True)
                 d.outcome = "requeued"
-            else:
-                ch.basic_ack(d.method.delivery_tag)
+            else:   # acked by the caller, with the rest of its batch
                 logger.info("event %s (%s) handled", envelope.event_id, envelope.event_type,
                             extra=fields)
         finally:

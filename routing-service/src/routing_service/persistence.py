@@ -134,13 +134,21 @@ class HistoryRepository(abc.ABC):
         """The ticket's most recent routing decision."""
 
 
+# Asked for every categorized ticket: built once, parameters bound per call.
+_ANY_DEPARTMENT = (sa.select(departments.c.id)
+                   .where(departments.c.tenant_id == sa.bindparam("k_tenant_id")).limit(1))
+_LIST_DEPARTMENTS = (sa.select(departments)
+                     .where(departments.c.tenant_id == sa.bindparam("k_tenant_id"))
+                     .order_by(departments.c.id))
+
+
 class SqlDepartmentRepository(DepartmentRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def ensure_defaults(self, tenant_id: str) -> int:
         t = departments
-        if self.conn.scalar(sa.select(t.c.id).where(t.c.tenant_id == tenant_id).limit(1)):
+        if self.conn.scalar(_ANY_DEPARTMENT, {"k_tenant_id": tenant_id}):
             return 0
         rows = [{"tenant_id": tenant_id, **dataclasses.asdict(d)} for d in DEFAULT_DEPARTMENTS]
         # Concurrent first requests of one tenant race here: the unique index settles it.
@@ -148,8 +156,7 @@ class SqlDepartmentRepository(DepartmentRepository):
         return len(self.conn.execute(stmt).all())
 
     def list(self, tenant_id: str) -> list[Department]:
-        t = departments
-        rows = self.conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.id))
+        rows = self.conn.execute(_LIST_DEPARTMENTS, {"k_tenant_id": tenant_id})
         return [_build(Department, _DEPARTMENT_FIELDS, r) for r in rows]
 
     def get(self, tenant_id: str, name: str) -> Department | None:

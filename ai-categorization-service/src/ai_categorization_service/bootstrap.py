@@ -8,7 +8,6 @@ from sqlalchemy.engine import Engine
 
 from .active_model import ActiveModel
 from .categorizer import Categorizer, ChainCategorizer
-from .claude import ClaudeCategorizer
 from .config import Settings
 from .departments import DepartmentSource, StaticDepartments
 from .keywords import KeywordCategorizer
@@ -40,6 +39,9 @@ def build_categorizer(settings: Settings, departments: DepartmentSource | None =
     departments = departments or StaticDepartments()
     chain: list[Categorizer] = []
     if settings.anthropic_api_key is not None and settings.anthropic_api_key.get_secret_value():
+        # The SDK costs about 50 MB per process: imported only where a key makes it useful.
+        from .claude import ClaudeCategorizer
+
         chain.append(ClaudeCategorizer.from_settings(settings, departments))
     if engine is None:
         chain.append(LocalModelCategorizer(loader=lambda: load_model(settings.model_path),

@@ -8,7 +8,7 @@ from support_shared.messaging.consumer import Consumer, PermanentError, Subscrip
 
 from .config import SERVICE_NAME
 from .persistence import AnalyticsUnitOfWork
-from .projection import handle_event
+from .projection import handle_event, handle_events
 
 ROUTING_KEYS = tuple(event_type.value for event_type in EventType)
 
@@ -22,5 +22,10 @@ def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
         except InvalidEventError as exc:
             raise PermanentError(str(exc)) from exc
 
-    return Consumer(settings, SERVICE_NAME, [Subscription(key, handle) for key in ROUTING_KEYS],
+    def handle_batch(envelopes: list[Envelope]) -> None:
+        handle_events(envelopes, uow=AnalyticsUnitOfWork(engine, consumer=SERVICE_NAME))
+
+    return Consumer(settings, SERVICE_NAME,
+                    [Subscription(key, handle, batch_handler=handle_batch)
+                     for key in ROUTING_KEYS],
                     engine=engine, batch_size=settings.consumer_batch_size)

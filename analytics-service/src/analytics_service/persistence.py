@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -73,6 +74,20 @@ _ENSURE_AND_LOCK = (
 )
 _SAVE_FACTS = sa.update(ticket_facts).where(*_KEY)   # SET: the columns given at execution
 _LOG_EVENT = sa.insert(event_log)
+# Many tickets at once: blank rows inserted or existing ones locked, all returned (the rows
+# come in key order, so concurrent consumers lock in the same order); then all written back
+# in one multi-row upsert of every column.
+_ENSURE_AND_LOCK_MANY = (
+    pg.insert(ticket_facts)
+    .on_conflict_do_update(index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
+                           set_={"tenant_id": sa.text("excluded.tenant_id")})
+    .returning(*(ticket_facts.c[name] for name in _FACT_FIELDS))
+)
+_UPSERT = pg.insert(ticket_facts)
+_SAVE_MANY = _UPSERT.on_conflict_do_update(
+    index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
+    set_={name: _UPSERT.excluded[name] for name in _FACT_FIELDS
+          if name not in ("tenant_id", "ticket_id")})
 
 
 class SqlFactsRepository(FactsRepository):
@@ -90,6 +105,21 @@ class SqlFactsRepository(FactsRepository):
         values["k_ticket_id"] = values.pop("ticket_id")
         self.conn.execute(_SAVE_FACTS, values)
 
+    def lock_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], TicketFacts]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(_ENSURE_AND_LOCK_MANY, [
+            {"tenant_id": tenant_id, "ticket_id": ticket_id}
+            for tenant_id, ticket_id in sorted(set(keys))])
+        found = {(row.tenant_id, row.ticket_id): TicketFacts(**row._asdict()) for row in rows}
+        if len(found) != len(set(keys)):
+            raise RuntimeError(f"locked {len(found)} ticket facts of {len(set(keys))}")
+        return found
+
+    def save_many(self, facts: Sequence[TicketFacts]) -> None:
+        if facts:
+            self.conn.execute(_SAVE_MANY, [asdict(one) for one in facts])
+
 
 class SqlEventLog(EventLog):
     def __init__(self, conn: Connection) -> None:
@@ -105,6 +135,14 @@ class SqlEventLog(EventLog):
             "occurred_at": envelope.occurred_at,
             "data": envelope.data,
         })
+
+    def add_many(self, envelopes: Sequence[Envelope]) -> None:
+        if envelopes:
+            self.conn.execute(_LOG_EVENT, [{
+                "event_id": e.event_id, "tenant_id": e.tenant_id,
+                "event_type": e.event_type.value, "ticket_id": e.ticket_id,
+                "ticket_version": e.ticket_version, "occurred_at": e.occurred_at,
+                "data": e.data} for e in envelopes])
 
 
 class AnalyticsUnitOfWork(UnitOfWork):

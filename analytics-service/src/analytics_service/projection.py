@@ -17,7 +17,7 @@ import abc
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from support_shared.events import (
     Envelope,
@@ -154,15 +154,28 @@ class FactsRepository(abc.ABC):
     def save(self, facts: TicketFacts) -> None:
         """Store ``facts`` (a row ``lock`` returned)."""
 
+    def lock_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], TicketFacts]:
+        """``lock`` for many ``(tenant_id, ticket_id)``, keyed by them."""
+        return {key: self.lock(*key) for key in keys}
+
+    def save_many(self, facts: Sequence[TicketFacts]) -> None:
+        for one in facts:
+            self.save(one)
+
 
 class EventLog(abc.ABC):
     @abc.abstractmethod
     def add(self, envelope: Envelope) -> None:
         """Record an applied event (the basis of a rebuild)."""
 
+    def add_many(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            self.add(envelope)
+
 
 class Inbox(Protocol):
     def claim(self, event_id: Any) -> bool: ...
+    def claim_many(self, event_ids: list[Any]) -> set[Any]: ...
 
 
 class ProjectionUnitOfWork(Protocol):
@@ -190,3 +203,36 @@ def handle_event(envelope: Envelope, *, uow: ProjectionUnitOfWork) -> bool:
     logger.info("applied %s %s to ticket %s", envelope.event_type, envelope.event_id,
                 envelope.ticket_id)
     return True
+
+
+def handle_events(envelopes: Sequence[Envelope], *, uow: ProjectionUnitOfWork) -> int:
+    """``handle_event`` for a batch, set-based: the same facts, in four statements in all.
+
+    Each event is claimed once; the new ones are logged and projected in batch order onto
+    their tickets' facts, which are locked together (in key order, so two consumers cannot
+    deadlock) and saved together. Returns how many events were applied. An event whose data
+    cannot be read raises before anything is written (the consumer then takes them one by one
+    and dead-letters that one alone).
+    """
+    for envelope in envelopes:
+        envelope.payload()
+    with uow:
+        claimed = uow.inbox.claim_many([envelope.event_id for envelope in envelopes])
+        fresh = []
+        for envelope in envelopes:
+            if envelope.event_id in claimed:
+                claimed.discard(envelope.event_id)   # a second copy in the batch is a duplicate
+                fresh.append(envelope)
+            else:
+                logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
+                            envelope.event_type, envelope.ticket_id)
+        uow.events.add_many(fresh)
+        keys = sorted({(envelope.tenant_id, envelope.ticket_id) for envelope in fresh})
+        facts = uow.facts.lock_many(keys)
+        for envelope in fresh:
+            key = (envelope.tenant_id, envelope.ticket_id)
+            facts[key] = project(facts[key], envelope)
+        uow.facts.save_many([facts[key] for key in keys])
+        uow.commit()
+    logger.debug("applied %d of %d events to %d tickets", len(fresh), len(envelopes), len(keys))
+    return len(fresh)

@@ -8,6 +8,7 @@ from support_shared.events import Envelope, EventType
 from support_shared.messaging.consumer import Consumer, Subscription
 
 from .config import SERVICE_NAME
+from .bulk import handle_tickets_categorized, handle_tickets_created
 from .handlers import handle_ticket_categorized, handle_ticket_created
 from .persistence import uow_factory
 
@@ -21,7 +22,14 @@ def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
     def on_categorized(envelope: Envelope) -> None:
         handle_ticket_categorized(envelope, uow=new_uow())
 
+    def on_created_batch(envelopes: list[Envelope]) -> None:
+        handle_tickets_created(envelopes, uow=new_uow())
+
+    def on_categorized_batch(envelopes: list[Envelope]) -> None:
+        handle_tickets_categorized(envelopes, uow=new_uow())
+
     return Consumer(settings, SERVICE_NAME, [
-        Subscription(EventType.TICKET_CREATED.value, on_created),
-        Subscription(EventType.TICKET_CATEGORIZED.value, on_categorized),
+        Subscription(EventType.TICKET_CREATED.value, on_created, batch_handler=on_created_batch),
+        Subscription(EventType.TICKET_CATEGORIZED.value, on_categorized,
+                     batch_handler=on_categorized_batch),
     ], engine=engine, batch_size=settings.consumer_batch_size)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -115,6 +115,23 @@ class TicketRepository(abc.ABC):
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         """The ticket, locked for update when ``lock``."""
 
+    def record_created_many(self, rows: Sequence[tuple[str, int, str, Any, int]]) -> None:
+        """``record_created`` for ``(tenant_id, ticket_id, title, created_at, ticket_version)``
+        rows of distinct tickets."""
+        for tenant_id, ticket_id, title, created_at, version in rows:
+            self.record_created(tenant_id, ticket_id, title=title, created_at=created_at,
+                                ticket_version=version)
+
+    def touch_many(self, rows: Sequence[tuple[str, int, int, Any]]
+                   ) -> dict[tuple[str, int], RoutedTicket]:
+        """``touch`` for ``(tenant_id, ticket_id, ticket_version, created_at)`` rows of distinct
+        tickets, keyed by ``(tenant_id, ticket_id)``."""
+        return {(t, i): self.touch(t, i, ticket_version=v, created_at=c) for t, i, v, c in rows}
+
+    def save_many(self, tickets: Sequence[RoutedTicket]) -> None:
+        for ticket in tickets:
+            self.save(ticket)
+
     @abc.abstractmethod
     def save(self, ticket: RoutedTicket) -> None:
         """Write the routing fields of ``ticket``."""
@@ -124,6 +141,10 @@ class HistoryRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, record: RoutingRecord) -> None:
         """Append one routing decision."""
+
+    def add_many(self, records: Sequence[RoutingRecord]) -> None:
+        for record in records:
+            self.add(record)
 
     @abc.abstractmethod
     def for_ticket(self, tenant_id: str, ticket_id: int) -> list[RoutingRecord]:
@@ -200,6 +221,12 @@ _SAVED_FIELDS = ("department", "routing_version", "last_method", "confidence", "
 _ADD_HISTORY = routing_history.insert()
 
 
+def _saved_values(ticket: RoutedTicket) -> dict[str, Any]:
+    values: dict[str, Any] = {n: getattr(ticket, n) for n in _SAVED_FIELDS}
+    values.update(k_tenant_id=ticket.tenant_id, k_ticket_id=ticket.ticket_id)
+    return values
+
+
 class SqlTicketRepository(TicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -223,9 +250,31 @@ class SqlTicketRepository(TicketRepository):
         return _build(RoutedTicket, _TICKET_FIELDS, row) if row else None
 
     def save(self, ticket: RoutedTicket) -> None:
-        values: dict[str, Any] = {n: getattr(ticket, n) for n in _SAVED_FIELDS}
-        values.update(k_tenant_id=ticket.tenant_id, k_ticket_id=ticket.ticket_id)
-        self.conn.execute(_SAVE_TICKET, values)
+        self.conn.execute(_SAVE_TICKET, _saved_values(ticket))
+
+    def record_created_many(self, rows: Sequence[tuple[str, int, str, Any, int]]) -> None:
+        if rows:   # in key order: concurrent consumers lock the rows in the same order
+            self.conn.execute(_RECORD_CREATED, [
+                {"tenant_id": t, "ticket_id": i, "title": title, "created_at": created,
+                 "ticket_version": version}
+                for t, i, title, created, version in sorted(rows, key=lambda r: r[:2])])
+
+    def touch_many(self, rows: Sequence[tuple[str, int, int, Any]]
+                   ) -> dict[tuple[str, int], RoutedTicket]:
+        if not rows:
+            return {}
+        found = self.conn.execute(_TOUCH, [
+            {"tenant_id": t, "ticket_id": i, "ticket_version": v, "created_at": c}
+            for t, i, v, c in sorted(rows, key=lambda r: r[:2])])
+        tickets = {(row.tenant_id, row.ticket_id): _build(RoutedTicket, _TICKET_FIELDS, row)
+                   for row in found}
+        if len(tickets) != len(rows):
+            raise RuntimeError(f"touched {len(tickets)} tickets of {len(rows)}")
+        return tickets
+
+    def save_many(self, tickets: Sequence[RoutedTicket]) -> None:
+        if tickets:
+            self.conn.execute(_SAVE_TICKET, [_saved_values(t) for t in tickets])
 
 
 class SqlHistoryRepository(HistoryRepository):
@@ -234,6 +283,10 @@ class SqlHistoryRepository(HistoryRepository):
 
     def add(self, record: RoutingRecord) -> None:
         self.conn.execute(_ADD_HISTORY, dataclasses.asdict(record))
+
+    def add_many(self, records: Sequence[RoutingRecord]) -> None:
+        if records:
+            self.conn.execute(_ADD_HISTORY, [dataclasses.asdict(r) for r in records])
 
     def _query(self, tenant_id: str, ticket_id: int) -> sa.Select:
         h = routing_history

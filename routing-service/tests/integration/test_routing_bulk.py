@@ -1,0 +1,96 @@
+"""The set-based batch handlers give what the one-event handlers give, in a few statements."""
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from routing_service.bulk import (SameTicketTwiceError, handle_tickets_categorized,
+                                  handle_tickets_created)
+from routing_service.cli import seed
+from routing_service.config import Settings
+from routing_service.handlers import handle_ticket_categorized, handle_ticket_created
+from routing_service.persistence import uow_factory
+from support_shared.db import drop_schema, migrate
+from support_shared.service import engine_for
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2025, 1, 2, 4, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def reference(make_settings):
+    """A second schema where the same events are applied one at a time."""
+    settings = make_settings(Settings, schema="routing_ref")
+    engine = engine_for(settings)
+    migrate(engine, settings.db_schema, "routing_service")
+    seed(engine, settings)
+    yield engine, uow_factory(engine, settings.db_schema)
+    drop_schema(engine, settings.db_schema)
+    engine.dispose()
+
+
+def _state(engine):
+    with engine.connect() as conn:
+        tickets = conn.execute(sa.text(
+            "SELECT tenant_id, ticket_id, title, department, routing_version, last_method, "
+            "confidence, priority, needs_review, ticket_version, categorized_version "
+            "FROM routed_tickets ORDER BY 1, 2")).all()
+        history = conn.execute(sa.text(
+            "SELECT tenant_id, ticket_id, department, method, needs_review, routing_version "
+            "FROM routing_history ORDER BY 1, 2, routing_version")).all()
+        events = conn.execute(sa.text(
+            "SELECT payload->>'ticket_id', payload->'data'->>'department', "
+            "headers->>'x-request-id' FROM outbox ORDER BY 1")).all()
+        claims = conn.execute(sa.text("SELECT count(*) FROM inbox")).scalar()
+    return tickets, history, events, claims
+
+
+def _batches(events):
+    created = [events.created(i, title=f"t{i}") for i in range(1, 13)]
+    created.append(events.created(3, tenant="acme", title="acme t3"))    # a tenant without seed
+    categorized = [events.categorized(i, "IT Support" if i % 3 else "Facilities",
+                                      0.9 if i % 4 else 0.2) for i in range(1, 13)]
+    categorized.append(events.categorized(3, "HR", 0.95, tenant="acme"))
+    late = [events.categorized(5, "HR", 0.99, version=1)]                 # stale: same version
+    return [created[:7], created[7:] + created[:2],                    # redelivered creates
+            categorized[6:], categorized[:6] + [categorized[0]], late]
+
+
+def test_batches_end_as_one_event_at_a_time(engine, new_uow, reference, events):
+    ref_engine, ref_uow = reference
+    batches = _batches(events)
+    for batch in batches:
+        for envelope in batch:
+            if envelope.event_type.value == "ticket.created":
+                handle_ticket_created(envelope, uow=ref_uow())
+            else:
+                handle_ticket_categorized(envelope, uow=ref_uow(), clock=lambda: NOW)
+    for batch in batches:
+        if batch[0].event_type.value == "ticket.created":
+            handle_tickets_created(batch, uow=new_uow())
+        else:
+            handle_tickets_categorized(batch, uow=new_uow(), clock=lambda: NOW)
+    tickets, history, published, claims = _state(engine)
+    assert (tickets, history, published, claims) == _state(ref_engine)
+    assert len(tickets) == 13 and claims == 27
+    assert sum(1 for t in tickets if t.needs_review) == 3                 # 0.2 < min confidence
+    assert {row[1] for row in published if row[0] == "3"} == {"HR", "Facilities"}   # default and acme tenants
+
+
+def test_a_batch_writes_with_a_few_statements(engine, new_uow, events):
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    handle_tickets_created([events.created(i) for i in range(1, 41)], uow=new_uow())
+    created = len(statements)
+    handle_tickets_categorized([events.categorized(i) for i in range(1, 41)], uow=new_uow())
+    assert created <= 4                           # claims, defaults check, upsert (+ BEGIN)
+    assert len(statements) - created <= 10        # 40 routed tickets, whatever the count
+    assert _state(engine)[3] == 80
+
+
+def test_the_same_ticket_twice_in_a_batch_goes_one_at_a_time(engine, new_uow, events):
+    with pytest.raises(SameTicketTwiceError):
+        handle_tickets_categorized([events.categorized(1), events.categorized(1, "HR")],
+                                   uow=new_uow())
+    assert _state(engine)[3] == 0                 # the claims were rolled back with it

@@ -234,3 +234,34 @@ def test_a_read_only_unit_of_work_does_not_force_savepoints(engine, start):
     start.run(consumer)
     wait_until(lambda: len(_applied(engine)) == 20, message="20 applied")
     assert seen["savepoints"] == 0
+
+
+def test_a_batch_handler_replaces_the_handlers_of_its_messages(engine, settings, broker_probe):
+    seen = _count_savepoints(engine)
+    calls = {"batch": 0, "one": 0}
+
+    def handle(envelope):
+        calls["one"] += 1
+        _apply(engine, envelope)
+
+    def handle_batch(envelopes):
+        calls["batch"] += 1
+        for envelope in envelopes:
+            _apply(engine, envelope)
+
+    consumer = Consumer(settings, "svc", [Subscription(KEY, handle, batch_handler=handle_batch)],
+                        engine=engine, batch_size=50)
+    probe = broker_probe(settings.exchange)
+    consumer.topology.declare_exchanges(probe.channel)
+    consumer.declare(probe.channel)
+    for i in range(1, 31):
+        probe.publish(KEY, _event(i).to_json())
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
+    finally:
+        consumer.stop()
+        thread.join(10)
+    assert calls["one"] == 0 and calls["batch"] >= 1     # never both for one message
+    assert seen["savepoints"] == 0

@@ -256,8 +256,8 @@ class Consumer:
                     sub.prepare(envelopes)
         try:
             with shared_transaction(self.engine, savepoints=False) as shared:
-                self._apply_batch_handlers(shared.conn, batch, isolated=False)
-                self._apply_handlers(batch, set(), isolated=False)
+                done = self._apply_batch_handlers(shared.conn, batch, isolated=False)
+                self._apply_handlers(batch, done, isolated=False)
                 if shared.dirty:
                     raise _NeedsIsolation("a unit of work left uncommitted after writing")
             return

@@ -292,3 +292,62 @@ def handle_ticket_routed(envelope: Envelope, *, uow: TicketUnitOfWork) -> None:
                         routing.routing_version, ticket.id, ticket.routing_version,
                         envelope.event_id)
         uow.commit()
+
+
+def _routing_of(envelope: Envelope) -> tuple[TicketRouted, Routing]:
+    data = envelope.payload()
+    if not isinstance(data, TicketRouted):
+        raise PermanentError(f"{envelope.event_type} is not ticket.routed")
+    return data, Routing(
+        department=data.department, confidence=data.confidence, needs_review=data.needs_review,
+        categorization_method=data.categorization_method, routing_version=data.routing_version,
+    )
+
+
+def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWork) -> None:
+    """``handle_ticket_routed`` for a consumer batch, set-based: the same tickets and audit.
+
+    The batch's tickets are locked together (in id order) and each event is applied in batch
+    order, so two routings of one ticket in a batch end as they would one by one; each changed
+    ticket is written once, with one audit entry per applied routing. A ticket that does not
+    exist raises, and the consumer then takes the batch one event at a time (that event alone
+    is dead-lettered).
+    """
+    routings = {envelope.event_id: _routing_of(envelope) for envelope in envelopes}
+    entries = []
+    with uow:
+        claimed = uow.inbox.claim_many([envelope.event_id for envelope in envelopes])
+        fresh = []
+        for envelope in envelopes:
+            if envelope.event_id in claimed:
+                claimed.discard(envelope.event_id)
+                fresh.append(envelope)
+            else:
+                logger.info("event %s already applied; skipped", envelope.event_id)
+        tickets = uow.tickets.get_many_for_update(
+            {(envelope.tenant_id, envelope.ticket_id) for envelope in fresh})
+        changed: dict[tuple[str, int], Ticket] = {}
+        for envelope in fresh:
+            key = (envelope.tenant_id, envelope.ticket_id)
+            ticket = tickets.get(key)
+            if ticket is None:
+                raise PermanentError(
+                    f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
+            data, routing = routings[envelope.event_id]
+            previous = ticket.department
+            if not ticket.apply_routing(routing, utcnow()):
+                logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
+                            routing.routing_version, ticket.id, ticket.routing_version,
+                            envelope.event_id)
+                continue
+            changed[key] = ticket
+            entries.append(audit_entry(ticket, ROUTED, {
+                "department": routing.department, "previous_department": previous,
+                "method": data.method, "confidence": routing.confidence,
+                "routing_version": routing.routing_version}, actor="routing-service",
+                request_id=envelope.correlation_id))
+        uow.tickets.save_many(list(changed.values()))
+        uow.audit.add_many(entries)
+        uow.commit()
+    logger.info("applied %d routings of %d events to %d tickets", len(entries), len(envelopes),
+                len(changed))

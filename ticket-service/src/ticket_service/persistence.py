@@ -5,7 +5,7 @@ import abc
 import dataclasses
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Sequence
+from typing import Collection, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -72,6 +72,16 @@ class AbstractTicketRepository(abc.ABC):
     def save(self, ticket: Ticket) -> None:
         """Write the mutable fields of an existing ticket."""
 
+    def get_many_for_update(self, keys: Collection[tuple[str, int]]
+                            ) -> dict[tuple[str, int], Ticket]:
+        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
+        found = {key: self.get(*key, for_update=True) for key in sorted(keys)}
+        return {key: ticket for key, ticket in found.items() if ticket is not None}
+
+    def save_many(self, tickets: Sequence[Ticket]) -> None:
+        for ticket in tickets:
+            self.save(ticket)
+
     @abc.abstractmethod
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:
@@ -101,7 +111,18 @@ _ADD = (pg.insert(tickets_table)   # VALUES: the columns given at execution
 # Many rows in one statement, ids returned in the order of the rows (SQLAlchemy's
 # "insertmanyvalues" with a sentinel); a taken idempotency key fails the whole statement.
 _ADD_MANY = tickets_table.insert().returning(tickets_table.c.id, sort_by_parameter_order=True)
+# Locked in id order, so two consumers locking overlapping sets cannot deadlock.
+_GET_MANY_FOR_UPDATE = (sa.select(tickets_table)
+                        .where(sa.tuple_(tickets_table.c.tenant_id, tickets_table.c.id)
+                               .in_(sa.bindparam("k_keys", expanding=True)))
+                        .order_by(tickets_table.c.id).with_for_update())
 _SAVE = tickets_table.update().where(*_TICKET_KEY)   # SET: the columns given at execution
+
+
+def _saved_values(ticket: Ticket) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(ticket, name) for name in _MUTABLE}
+    values.update(k_tenant_id=ticket.tenant_id, k_id=ticket.id)
+    return values
 
 
 class SqlTicketRepository(AbstractTicketRepository):
@@ -141,9 +162,19 @@ class SqlTicketRepository(AbstractTicketRepository):
         return bool(self.conn.scalar(_KEY_LOCK, {"tenant": tenant_id, "key": key}))
 
     def save(self, ticket: Ticket) -> None:
-        values = {name: getattr(ticket, name) for name in _MUTABLE}
-        values.update(k_tenant_id=ticket.tenant_id, k_id=ticket.id)
-        self.conn.execute(_SAVE, values)
+        self.conn.execute(_SAVE, _saved_values(ticket))
+
+    def get_many_for_update(self, keys: Collection[tuple[str, int]]
+                            ) -> dict[tuple[str, int], Ticket]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(_GET_MANY_FOR_UPDATE, {"k_keys": sorted(keys)})
+        tickets = (_to_ticket(row) for row in rows)
+        return {(t.tenant_id, t.id): t for t in tickets if t.id is not None}
+
+    def save_many(self, tickets: Sequence[Ticket]) -> None:
+        if tickets:
+            self.conn.execute(_SAVE, [_saved_values(t) for t in tickets])
 
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:

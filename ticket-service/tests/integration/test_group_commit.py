@@ -120,3 +120,4 @@ def test_an_id_the_gateway_made_up_is_not_an_idempotency_key(client, engine):
     assert first.status_code == second.status_code == 201
     assert "Idempotent-Replayed" not in second.headers
     assert rows(engine, "SELECT count(*) FROM tickets WHERE idempotency_key IS NULL") == [(2,)]
+

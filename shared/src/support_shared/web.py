@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import metrics
@@ -202,6 +203,13 @@ def init_app(app: Flask) -> None:
     def _db_down(exc: Exception):
         logger.warning("database unavailable: %s", exc)
         return error_response(503, "service_unavailable", "database unavailable, retry later")
+
+    @app.errorhandler(PoolTimeoutError)
+    def _pool_exhausted(exc: PoolTimeoutError):
+        logger.warning("no database connection free: %s", exc)
+        resp = error_response(503, "service_unavailable", "the service is busy, retry later")
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.errorhandler(GroupCommitTimeout)
     def _writer_busy(exc: GroupCommitTimeout):

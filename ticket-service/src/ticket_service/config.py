@@ -23,4 +23,6 @@ class Settings(ServiceSettings):
     # the other services.
     web_threads: int = Field(16, validation_alias=AliasChoices("TICKET_SERVICE_WEB_THREADS"),
                              ge=1, le=256)
+    # Up to twice this many connections per worker: one per thread plus the writer's.
+    db_pool_size: int = Field(9, ge=1, le=100)
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))

@@ -13,7 +13,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-import requests
 from cachetools import TTLCache
 from flask import Request, Response, g
 
@@ -134,7 +133,7 @@ class HttpKeyVerifier:
             return Principal(tenant_id=str(body["tenant_id"]),
                              scopes=frozenset(s for s in body["scopes"] if s in SCOPES),
                              key_id=str(body["key_id"]))
-        except (ValueError, KeyError, TypeError, requests.JSONDecodeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             logger.error("key verification answered unexpectedly: %s", exc)
             raise ApiError(502, "bad_gateway", "could not verify the API key",
                            {"service": self.client.name}) from exc

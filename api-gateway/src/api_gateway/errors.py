@@ -5,12 +5,18 @@ import logging
 import math
 from dataclasses import dataclass
 
-import requests
+from typing import TYPE_CHECKING
+
 from flask import Response
+from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
+                                ProtocolError, TimeoutError as UrllibTimeoutError)
 
 from support_shared.web import error_response
 
 from .forwarding import passthrough
+
+if TYPE_CHECKING:
+    from .clients import UpstreamResponse
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +32,13 @@ class CircuitOpenError(Exception):
 class ServerError(Exception):
     """The service answered with a 5xx status."""
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(self, response: "UpstreamResponse") -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
 
 
 class UpstreamFailure(Exception):
-    """A call to ``service`` failed; ``reason``: a requests error, CircuitOpenError, ServerError."""
+    """A call to ``service`` failed; ``reason``: a urllib3 error, CircuitOpenError, ServerError."""
 
     def __init__(self, service: str, reason: Exception) -> None:
         super().__init__(f"{service}: {reason!r}")
@@ -48,17 +54,19 @@ class Rule:
     message: str                     # formatted with the service name
 
 
-# First match wins, so subclasses come before their bases (ConnectTimeout is both a
-# ConnectionError and a Timeout). A connect timeout means the request never left the gateway,
-# like a refused connection: 503, safe to retry. A read timeout may have been processed: 504.
+# First match wins, so subclasses come before their bases (a refused connection,
+# NewConnectionError, is a ConnectTimeoutError, itself a TimeoutError). A connect timeout or a
+# refused connection means the request never left the gateway: 503, safe to retry. A read
+# timeout may have been processed: 504. A connection dropped mid-answer: 503, as before.
 # A downstream 503 is not in the table: it passes through (see ``upstream_error_response``).
 RULES: tuple[Rule, ...] = (
     Rule(CircuitOpenError, 503, "service_unavailable", "{service} is unavailable, retry later"),
-    Rule(requests.ConnectTimeout, 503, "service_unavailable", "{service} is unreachable"),
-    Rule(requests.Timeout, 504, "upstream_timeout", "{service} did not answer in time"),
-    Rule(requests.ConnectionError, 503, "service_unavailable", "{service} is unreachable"),
+    Rule(NewConnectionError, 503, "service_unavailable", "{service} is unreachable"),
+    Rule(ConnectTimeoutError, 503, "service_unavailable", "{service} is unreachable"),
+    Rule(UrllibTimeoutError, 504, "upstream_timeout", "{service} did not answer in time"),
+    Rule(ProtocolError, 503, "service_unavailable", "{service} is unreachable"),
     Rule(ServerError, 502, "bad_gateway", "{service} failed to handle the request"),
-    Rule(requests.RequestException, 502, "bad_gateway", "{service} sent an invalid response"),
+    Rule(HTTPError, 502, "bad_gateway", "{service} sent an invalid response"),
 )
 
 

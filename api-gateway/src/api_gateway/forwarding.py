@@ -1,10 +1,13 @@
 """What crosses the gateway: which request headers go down, which response headers come back."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import requests
 from flask import Request, Response
+
+if TYPE_CHECKING:
+    from .clients import UpstreamResponse
 
 # Client headers a service acts on; identity headers are set by the gateway, never copied.
 REQUEST_HEADERS: tuple[str, ...] = ("Content-Type", "Accept", "If-Match", "Idempotency-Key")
@@ -36,7 +39,7 @@ def request_body(req: Request) -> bytes | None:
     return data or None
 
 
-def passthrough(upstream: requests.Response, base_url: str | None = None) -> Response:
+def passthrough(upstream: "UpstreamResponse", base_url: str | None = None) -> Response:
     """The service's status, body and client-facing headers, unchanged.
 
     An absolute ``Location`` pointing at the service itself is cut down to its path, so

@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import requests
+from urllib3.exceptions import HTTPError
 
 from support_shared.messaging.connection import broker_reachable
 from support_shared.schemas import Health
@@ -24,7 +24,7 @@ def _service_status(client: ServiceClient, timeout_s: float,
                     headers: dict[str, str]) -> dict[str, Any]:
     try:
         resp = client.probe("/health", timeout_s, headers)
-    except requests.RequestException as exc:
+    except HTTPError as exc:
         logger.warning("health: %s unreachable: %r", client.name, exc)
         return {"status": "unreachable", "checks": {}}
     try:

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlencode
 
-import requests
 from flask import Blueprint, Response, jsonify, request
 
 from support_shared.web import ApiError
 
+from .clients import UpstreamResponse
 from .config import AI_SERVICE, ANALYTICS_SERVICE, ROUTING_SERVICE, TICKET_SERVICE
 from .context import downstream_identity
 from .forwarding import (downstream_path, passthrough, quote_segment, request_body,
@@ -84,7 +84,7 @@ for _route in ROUTES:
                     view_func=_forward_view(_route), methods=list(_route.methods))
 
 
-def _department_name(resp: requests.Response) -> str:
+def _department_name(resp: UpstreamResponse) -> str:
     try:
         body = resp.json()
     except ValueError:

@@ -1,27 +1,29 @@
 """The one table from downstream failures to the gateway's answers."""
 import pytest
-import requests
 from flask import Flask
+from urllib3 import HTTPHeaderDict
+from urllib3.exceptions import (ConnectTimeoutError, DecodeError, NewConnectionError,
+                                ProtocolError, ReadTimeoutError)
+
+from api_gateway.clients import UpstreamResponse
 
 from api_gateway.errors import (CircuitOpenError, ServerError, UpstreamFailure, rule_for,
                                 upstream_error_response)
 
 
 def _response(status, body=b'{"error": {"code": "x"}}', headers=None):
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body
-    resp.headers.update({"Content-Type": "application/json", **(headers or {})})
-    return resp
+    return UpstreamResponse(status, HTTPHeaderDict(
+        {"Content-Type": "application/json", **(headers or {})}), body)
 
 
 @pytest.mark.parametrize("reason,status,code", [
     (CircuitOpenError(3.2), 503, "service_unavailable"),
-    (requests.ConnectTimeout(), 503, "service_unavailable"),   # never sent: safe to retry
-    (requests.ReadTimeout(), 504, "upstream_timeout"),
-    (requests.ConnectionError(), 503, "service_unavailable"),
+    (ConnectTimeoutError(), 503, "service_unavailable"),       # never sent: safe to retry
+    (NewConnectionError(None, "refused"), 503, "service_unavailable"),
+    (ReadTimeoutError(None, "/x", "read timed out"), 504, "upstream_timeout"),
+    (ProtocolError("Connection aborted."), 503, "service_unavailable"),
     (ServerError(_response(500)), 502, "bad_gateway"),
-    (requests.exceptions.ChunkedEncodingError(), 502, "bad_gateway"),
+    (DecodeError("bad gzip"), 502, "bad_gateway"),
 ])
 def test_rules(reason, status, code):
     rule = rule_for(reason)

@@ -103,6 +103,9 @@ def _before() -> None:
     g.request_id = rid
     g.tenant_id = request.headers.get(TENANT_HEADER, DEFAULT_TENANT)[:64] or DEFAULT_TENANT
     g.log_token = correlation_id.set(rid)
+    if "\x00" in request.path or b"%00" in request.query_string.lower():
+        # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 at the first query.
+        raise ApiError(400, "validation_error", "NUL characters are not allowed in URLs")
 
 
 def _after(resp: Response) -> Response:

@@ -1,4 +1,4 @@
-"""Back-pressure answers: a full connection pool or a slow writer is a 503, never a 500."""
+"""Answers before and around a handler: back-pressure is a 503 and NUL in a URL a 400, never a 500."""
 from flask import Flask
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -29,3 +29,17 @@ def test_a_group_commit_timeout_is_503_with_retry_after():
     resp = _app(GroupCommitTimeout("no answer")).test_client().get("/boom")
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "1"
+
+
+def test_nul_in_a_path_or_query_is_400_before_any_handler():
+    app = _app(AssertionError("the handler must not run"))
+
+    @app.get("/items/<name>")
+    def item(name):
+        raise AssertionError("the handler must not run")
+
+    client = app.test_client()
+    for url in ("/items/a%00b", "/boom?q=a%00b"):
+        resp = client.get(url)
+        assert resp.status_code == 400, url
+        assert resp.get_json()["error"]["code"] == "validation_error"

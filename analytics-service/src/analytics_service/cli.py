@@ -21,6 +21,8 @@ SPEC = ServiceSpec(
     app_factory="analytics_service.app:create_app()",
     consumer=build_consumer,
     publishes=False,
+    more_commands="also: rebuild (replay the event log into ticket_facts and compare the "
+                  "dashboard counts; see `analytics-service rebuild --help`)",
 )
 
 

@@ -34,6 +34,8 @@ class ServiceSpec:
     consumer: Callable[[ServiceSettings, Engine], Consumer] | None = None
     publishes: bool = True
     seed: Callable[[Engine, ServiceSettings], None] | None = None
+    # Commands the service's own entry point handles before ``main`` (named in --help).
+    more_commands: str = ""
 
 
 def engine_for(settings: ServiceSettings) -> Engine:
@@ -121,7 +123,8 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
 
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=spec.name, description=f"Run a {spec.name} process.")
+    parser = argparse.ArgumentParser(prog=spec.name, description=f"Run a {spec.name} process.",
+                                     epilog=spec.more_commands or None)
     commands = ["migrate"]
     if spec.app_factory:
         commands.append("web")

@@ -155,7 +155,6 @@ def test_unmigrated_schema_is_refused(make_settings):
 
 
 def test_the_service_help_names_the_rebuild_command(capsys):
-    from analytics_service.cli import main
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "rebuild" in capsys.readouterr().out

@@ -50,6 +50,7 @@ class RetrainResult:
     corrections: int
     dropped_labels: dict[str, int]
     version: ModelVersion
+    withheld: bool = False   # stored but not activated: it scored below the active model
 
 
 def read_csv(path: str | Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
@@ -133,14 +134,17 @@ def evaluate_csv(engine: Engine, path: str | Path, text_column: str, label_colum
                       report, dropped)
 
 
-def retrain(engine: Engine, *, folds: int = 5, activate: bool = True,
-            seed: int = 0) -> RetrainResult:
+def retrain(engine: Engine, *, folds: int = 5, activate: bool = True, seed: int = 0,
+            min_corrections: int = 1, only_if_better: bool = False) -> RetrainResult:
     """Train on the shipped examples plus agents' corrections; store (and activate) it.
 
     Before and after are scored on the same rows: those the active model has not learned
     from (the corrections since it was trained; every row when it came from a CSV). The
     active model predicts them as it is; the new recipe predicts each of k folds of them
-    from a model trained on everything else.
+    from a model trained on everything else. Refused (``NothingToRetrainError``) with fewer
+    than ``min_corrections`` corrections the active model has not seen. ``only_if_better``:
+    the new version is activated only if its accuracy on those rows is at least the active
+    model's (it is stored either way, ``withheld`` when it was not activated).
     """
     registry = ModelRegistry(engine)
     with engine.connect() as conn:
@@ -158,6 +162,11 @@ def retrain(engine: Engine, *, folds: int = 5, activate: bool = True,
         len(default_texts) + i for i, c in enumerate(corrections) if c.id > seen_through]
     if not unseen:
         raise NothingToRetrainError(f"no corrections since model {active.version} was trained")
+    new_corrections = sum(1 for c in corrections if c.id > seen_through)
+    if new_corrections < min_corrections:
+        raise NothingToRetrainError(
+            f"{new_corrections} corrections since model {active.version} was trained; "
+            f"waiting for {min_corrections}")
     held_texts, held_labels = [texts[i] for i in unseen], [labels[i] for i in unseen]
     before = score(active.labels, active.predict_proba(held_texts), held_labels)
     after = held_out_report(texts, labels, unseen, folds=folds, seed=seed)
@@ -170,11 +179,12 @@ def retrain(engine: Engine, *, folds: int = 5, activate: bool = True,
         "corrections": len(corrections),
         "corrections_through_id": max(c.id for c in corrections),
     }
+    withheld = activate and only_if_better and after.accuracy < before.accuracy
     saved = registry.save(classifier, source="retrain",
                           training_rows=len(texts) - sum(dropped.values()),
-                          metrics=metrics, activate=activate)
+                          metrics=metrics, activate=activate and not withheld)
     return RetrainResult(active.version, before, after, evaluated_on, len(corrections),
-                         dropped, saved)
+                         dropped, saved, withheld)
 
 
 def _seen_by(active: ModelVersion | None) -> tuple[bool, int]:

@@ -7,8 +7,10 @@ Running services pick up an activated version within ``AI_SERVICE_MODEL_REFRESH_
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -197,19 +199,74 @@ def model_evaluate(csv_path: str, text_column: str, label_column: str, folds: in
                           evaluation.report.format_table()]))
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """``90``, ``90s``, ``30m``, ``24h`` or ``1d`` as seconds (at least one)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    unit = _DURATION_UNITS.get(text[-1:], None)
+    number = text[:-1] if unit is not None else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use seconds or 30m, 24h, 1d") from None
+    if not seconds >= 1:
+        raise click.BadParameter(f"{value!r}: at least one second")
+    return seconds
+
+
 @model_group.command("retrain")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2),
               help="Folds of the held-out evaluation of the new model.")
 @click.option("--activate/--no-activate", default=True, show_default=True,
               help="Make the new version the active one.")
-@_failures
-def model_retrain(folds: int, activate: bool) -> None:
+@click.option("--min-corrections", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Refuse while fewer corrections than this are new to the active model.")
+@click.option("--only-if-better", is_flag=True,
+              help="Activate only if the new model scores at least the active model's accuracy "
+                   "(it is stored either way).")
+@click.option("--every", callback=_duration, metavar="DURATION",
+              help="The optional schedule: run again every DURATION (90s, 30m, 24h, 1d) until "
+                   "stopped. A round with nothing to retrain or an unreachable database is "
+                   "reported and the next round comes.")
+@click.option("--max-rounds", default=0, show_default=True, type=click.IntRange(min=0),
+              help="With --every: stop after this many rounds (0: never).")
+def model_retrain(folds: int, activate: bool, min_corrections: int, only_if_better: bool,
+                  every: float | None, max_rounds: int) -> None:
     """Train on the shipped examples plus agents' corrections; compare with the active model.
 
     Both are scored on the rows the active model has not learned from.
     """
+    options = {"folds": folds, "activate": activate, "min_corrections": min_corrections,
+               "only_if_better": only_if_better}
+    if every is None:
+        _retrain_round(**options)
+        return
+    done = 0
+    while True:
+        done += 1
+        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        click.echo(f"[{stamp}] retrain round {done}")
+        try:
+            _retrain_round(**options)
+        except click.ClickException as exc:   # reported; the schedule goes on
+            click.echo(f"[{stamp}] round {done}: {exc.format_message()}", err=True)
+        if max_rounds and done >= max_rounds:
+            return
+        time.sleep(every)
+
+
+@_failures
+def _retrain_round(*, folds: int, activate: bool, min_corrections: int,
+                   only_if_better: bool) -> None:
     with _engine() as engine:
-        result = _ops().retrain(engine, folds=folds, activate=activate)
+        result = _ops().retrain(engine, folds=folds, activate=activate,
+                                min_corrections=min_corrections, only_if_better=only_if_better)
+    withheld = ([f"not activated: its accuracy {result.after.accuracy:.4f} is below the active "
+                 f"model's {result.before.accuracy:.4f}"] if result.withheld else [])
     click.echo("\n".join([
         f"training data: shipped examples + {result.corrections} corrected tickets",
         *_dropped(result.dropped_labels),
@@ -217,6 +274,7 @@ def model_retrain(folds: int, activate: bool) -> None:
         "", f"before: {result.before_version} (the active model)", result.before.format_table(),
         "", f"after: {result.version.version} (the new model)", result.after.format_table(),
         "", _comparison(result.before, result.after),
+        *withheld,
         _activation_note(result.version),
     ]))
 

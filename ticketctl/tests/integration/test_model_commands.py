@@ -172,3 +172,39 @@ def test_refusals_and_errors(model_ctl, tmp_path):
         "AI_SERVICE_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere"})
     assert down.exit_code == 2 and "database unavailable" in down.stderr
     assert model_ctl("deactivate").stdout.strip() == "no version was active"
+
+
+def test_scheduled_retrain_waits_for_enough_corrections(model_ctl, ai_engine, monkeypatch):
+    engine, _ = ai_engine
+    monkeypatch.setattr("ticketctl.model_cli.time.sleep", lambda s: None)
+    n = add_corrections(engine)
+    waiting = model_ctl("retrain", "--min-corrections", str(n + 1))
+    assert waiting.exit_code == 1 and f"{n} corrections since" in waiting.stderr
+    assert f"waiting for {n + 1}" in waiting.stderr
+
+    rounds = model_ctl("retrain", "--folds", "3", "--every", "1h", "--max-rounds", "2")
+    assert rounds.exit_code == 0, rounds.output
+    assert "retrain round 1" in rounds.stdout and "is active" in rounds.stdout
+    assert "round 2: no corrections since model v" in rounds.stderr   # nothing new: skipped
+    assert len(json.loads(model_ctl("list", "--json").stdout)) == 1
+
+
+def test_only_if_better_keeps_the_active_model_when_the_new_one_scores_lower(
+        model_ctl, ai_engine, monkeypatch):
+    from dataclasses import replace
+
+    from ai_categorization_service import modelops
+
+    engine, _ = ai_engine
+    add_corrections(engine)
+    real = modelops.held_out_report
+
+    def worse(*args, **kwargs):   # the recipe's figures, made to lose to the active model
+        return replace(real(*args, **kwargs), accuracy=0.0)
+
+    monkeypatch.setattr(modelops, "held_out_report", worse)
+    result = model_ctl("retrain", "--folds", "3", "--only-if-better")
+    assert result.exit_code == 0, result.output
+    assert "not activated: its accuracy 0.0000 is below the active model's" in result.stdout
+    [stored] = json.loads(model_ctl("list", "--json").stdout)
+    assert stored["source"] == "retrain" and stored["active"] is False

@@ -38,3 +38,19 @@ def test_unreachable_database_is_exit_2_without_traceback(tmp_path):
     result = run(tmp_path, "list")
     assert result.exit_code == 2 and "AI service database unavailable" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_schedule_takes_durations_with_units(tmp_path):
+    for bad in ("soon", "0s", "-5m", "1w"):
+        result = run(tmp_path, "retrain", "--every", bad)
+        assert result.exit_code == 2 and "--every" in result.stderr, bad
+
+
+def test_a_scheduled_round_reports_an_unreachable_database_and_goes_on(tmp_path, monkeypatch):
+    naps = []
+    monkeypatch.setattr("ticketctl.model_cli.time.sleep", naps.append)
+    result = run(tmp_path, "retrain", "--every", "30m", "--max-rounds", "2")
+    assert result.exit_code == 0, result.output
+    assert "retrain round 1" in result.stdout and "retrain round 2" in result.stdout
+    assert result.stderr.count("database unavailable") == 2
+    assert naps == [1800.0]                     # between the two rounds only

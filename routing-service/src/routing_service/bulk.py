@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Callable, Sequence
 
 from support_shared.events import Envelope, EventType, TicketCategorized, TicketCreated, utcnow
-from support_shared.messaging.consumer import PermanentError
 
-from .domain import NoTriageDepartmentError, RoutedTicket, RoutingRecord, choose_department
-from .handlers import _payload, routed_event
+from .domain import RoutedTicket, RoutingRecord
+from .handlers import _payload, auto_route, routed_event, routed_headers
 from .persistence import RoutingUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -73,20 +73,10 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
         for envelope in fresh:
             payload = payloads[envelope.event_id]
             ticket = tickets[(envelope.tenant_id, envelope.ticket_id)]
-            if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
-                logger.info("ticket %s keeps department %s (last routing %s); event %s not "
-                            "applied", ticket.ticket_id, ticket.department, ticket.last_method,
-                            envelope.event_id)
+            record = auto_route(ticket, partial(departments.__getitem__, envelope.tenant_id),
+                                envelope, payload, clock())
+            if record is None:
                 continue
-            try:
-                decision = choose_department(departments[envelope.tenant_id],
-                                             payload.department, payload.confidence)
-            except NoTriageDepartmentError as exc:
-                raise PermanentError(str(exc)) from exc
-            record = ticket.route_auto(decision, confidence=payload.confidence,
-                                       priority=payload.priority,
-                                       categorization_method=payload.method,
-                                       ticket_version=envelope.ticket_version, at=clock())
             routed.append((envelope, ticket, record))
         uow.tickets.save_many([ticket for _, ticket, _ in routed])
         uow.history.add_many([record for _, _, record in routed])
@@ -94,16 +84,10 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
             (routed_event(record, ticket_version=envelope.ticket_version,
                           correlation_id=envelope.correlation_id,
                           causation_id=str(envelope.event_id)),
-             _headers(record, envelope.correlation_id))
+             routed_headers(record, envelope.correlation_id))
             for envelope, _, record in routed])
         uow.commit()
     for envelope, _, record in routed:
         logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
                     record.department, record.needs_review, envelope.event_id)
 
-
-def _headers(record: RoutingRecord, correlation_id: str | None) -> dict[str, str]:
-    headers = {"x-tenant-id": record.tenant_id}
-    if correlation_id:
-        headers["x-request-id"] = correlation_id
-    return headers

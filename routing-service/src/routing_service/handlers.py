@@ -19,6 +19,7 @@ from support_shared.events import (
 from support_shared.messaging.consumer import PermanentError
 
 from .domain import (
+    Department,
     DepartmentNotFoundError,
     Method,
     NoTriageDepartmentError,
@@ -96,26 +97,41 @@ def handle_ticket_categorized(envelope: Envelope, *, uow: RoutingUnitOfWork,
         ticket = uow.tickets.touch(tenant, envelope.ticket_id,
                                    ticket_version=envelope.ticket_version,
                                    created_at=payload.ticket_created_at)
-        if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
-            logger.info("ticket %s keeps department %s (last routing %s); event %s not applied",
-                        ticket.ticket_id, ticket.department, ticket.last_method,
-                        envelope.event_id)
-            uow.commit()
-            return
-        try:
-            decision = choose_department(uow.departments.list(tenant), payload.department,
-                                         payload.confidence)
-        except NoTriageDepartmentError as exc:
-            raise PermanentError(str(exc)) from exc
-        record = ticket.route_auto(decision, confidence=payload.confidence,
-                                   priority=payload.priority,
-                                   categorization_method=payload.method,
-                                   ticket_version=envelope.ticket_version, at=clock())
-        _record(uow, ticket, record, ticket_version=envelope.ticket_version,
-                correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id))
+        record = auto_route(ticket, lambda: uow.departments.list(tenant), envelope, payload,
+                            clock())
+        if record is not None:
+            _record(uow, ticket, record, ticket_version=envelope.ticket_version,
+                    correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id))
         uow.commit()
-    logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
-                record.department, record.needs_review, envelope.event_id)
+    if record is not None:
+        logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
+                    record.department, record.needs_review, envelope.event_id)
+
+
+def auto_route(ticket: RoutedTicket, departments: Callable[[], list[Department]],
+               envelope: Envelope, payload: TicketCategorized,
+               at: datetime) -> RoutingRecord | None:
+    """Route ``ticket`` as its categorization says, or None when it keeps its department
+    (routed by hand, or a newer categorization was applied). ``departments`` is asked only
+    when needed."""
+    if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
+        logger.info("ticket %s keeps department %s (last routing %s); event %s not applied",
+                    ticket.ticket_id, ticket.department, ticket.last_method, envelope.event_id)
+        return None
+    try:
+        decision = choose_department(departments(), payload.department, payload.confidence)
+    except NoTriageDepartmentError as exc:
+        raise PermanentError(str(exc)) from exc
+    return ticket.route_auto(decision, confidence=payload.confidence, priority=payload.priority,
+                             categorization_method=payload.method,
+                             ticket_version=envelope.ticket_version, at=at)
+
+
+def routed_headers(record: RoutingRecord, correlation_id: str | None) -> dict[str, str]:
+    headers = {"x-tenant-id": record.tenant_id}
+    if correlation_id:
+        headers["x-request-id"] = correlation_id
+    return headers
 
 
 def route_ticket(tenant_id: str, ticket_id: int, department: str, method: Method, *,
@@ -169,9 +185,6 @@ def _record(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingRecord,
     """Save the assignment, its history row and its ticket.routed event in the open transaction."""
     uow.tickets.save(ticket)
     uow.history.add(record)
-    headers = {"x-tenant-id": record.tenant_id}
-    if correlation_id:
-        headers["x-request-id"] = correlation_id
     uow.outbox.add(routed_event(record, ticket_version=ticket_version,
                                 correlation_id=correlation_id, causation_id=causation_id),
-                   headers)
+                   routed_headers(record, correlation_id))

@@ -207,16 +207,10 @@ def init_app(app: Flask) -> None:
         logger.warning("database unavailable: %s", exc)
         return error_response(503, "service_unavailable", "database unavailable, retry later")
 
-    @app.errorhandler(PoolTimeoutError)
-    def _pool_exhausted(exc: PoolTimeoutError):
-        logger.warning("no database connection free: %s", exc)
-        resp = error_response(503, "service_unavailable", "the service is busy, retry later")
-        resp.headers["Retry-After"] = "1"
-        return resp
-
-    @app.errorhandler(GroupCommitTimeout)
-    def _writer_busy(exc: GroupCommitTimeout):
-        logger.warning("%s", exc)
+    @app.errorhandler(PoolTimeoutError)     # no database connection free in time
+    @app.errorhandler(GroupCommitTimeout)   # the group-commit writer did not answer in time
+    def _busy(exc: Exception):
+        logger.warning("busy: %s", exc)
         resp = error_response(503, "service_unavailable", "the service is busy, retry later")
         resp.headers["Retry-After"] = "1"
         return resp

@@ -54,9 +54,10 @@ def _applied(engine):
 def start(settings, broker_probe):
     running = []
 
-    def start_(handler, *, engine, batch_size=50, **overrides):
+    def start_(handler, *, engine, batch_size=50, batch_handler=None, **overrides):
         consumer = Consumer(settings.model_copy(update=overrides), "svc",
-                            [Subscription(KEY, handler)], engine=engine, batch_size=batch_size)
+                            [Subscription(KEY, handler, batch_handler=batch_handler)],
+                            engine=engine, batch_size=batch_size)
         probe = broker_probe(settings.exchange)
         consumer.topology.declare_exchanges(probe.channel)
         consumer.declare(probe.channel)
@@ -236,7 +237,7 @@ def test_a_read_only_unit_of_work_does_not_force_savepoints(engine, start):
     assert seen["savepoints"] == 0
 
 
-def test_a_batch_handler_replaces_the_handlers_of_its_messages(engine, settings, broker_probe):
+def test_a_batch_handler_replaces_the_handlers_of_its_messages(engine, start):
     seen = _count_savepoints(engine)
     calls = {"batch": 0, "one": 0}
 
@@ -249,19 +250,10 @@ def test_a_batch_handler_replaces_the_handlers_of_its_messages(engine, settings,
         for envelope in envelopes:
             _apply(engine, envelope)
 
-    consumer = Consumer(settings, "svc", [Subscription(KEY, handle, batch_handler=handle_batch)],
-                        engine=engine, batch_size=50)
-    probe = broker_probe(settings.exchange)
-    consumer.topology.declare_exchanges(probe.channel)
-    consumer.declare(probe.channel)
+    consumer, probe = start(handle, engine=engine, batch_handler=handle_batch)
     for i in range(1, 31):
         probe.publish(KEY, _event(i).to_json())
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
-    finally:
-        consumer.stop()
-        thread.join(10)
+    start.run(consumer)
+    wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
     assert calls["one"] == 0 and calls["batch"] >= 1     # never both for one message
     assert seen["savepoints"] == 0

@@ -12,7 +12,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import joblib
 import numpy as np
@@ -25,11 +25,17 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+if TYPE_CHECKING:
+    from .boosted import BoostedStack
+
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 TITLE_WORDS = 8
 DEFAULT_EXAMPLES = "default_examples.jsonl"
+# From this many training examples on, gradient-boosted trees join the linear stack: worth about
+# a point of accuracy on tens of thousands of tickets, but they over-fit small sets.
+BOOSTING_MIN_SAMPLES = 5000
 
 
 @dataclass(frozen=True)
@@ -90,14 +96,23 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
     The combiner is a multinomial logistic regression fitted on the views' out-of-fold
     decision scores, so its probabilities are calibrated on text the views did not train on.
     ``views`` is a list of ``(name, vectorizer, linear classifier)``.
+
+    With ``boosters`` (an unfitted ``BoostedStack``), the probabilities are instead the
+    boosters' mean: trees fitted on the same out-of-fold scores plus the TF-IDF columns of the
+    view named ``booster_view``. On a holdout fold of the 38k-ticket benchmark that beat the
+    logistic combiner (by a point) and an average of the combiner and the boosters in accuracy,
+    with about the same coverage at 95% precision as the average.
     """
 
     def __init__(self, views: list[tuple[str, Any, Any]], cv: int = 5, meta_c: float = 0.1,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, boosters: "BoostedStack | None" = None,
+                 booster_view: str = "words") -> None:
         self.views = views
         self.cv = cv
         self.meta_c = meta_c
         self.random_state = random_state
+        self.boosters = boosters
+        self.booster_view = booster_view
 
     def fit(self, texts: Sequence[str], y: Sequence[str]) -> "StackedLinearClassifier":
         y = np.asarray(y)
@@ -107,9 +122,12 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         splits = list(StratifiedKFold(min(self.cv, int(counts.min())), shuffle=True,
                                       random_state=self.random_state).split(np.zeros(len(y)), y))
         self.vectorizers_, self.models_, out_of_fold = [], [], []
-        for _name, vectorizer, classifier in self.views:
+        booster_features = None
+        for name, vectorizer, classifier in self.views:
             vectorizer = clone(vectorizer)
             features = vectorizer.fit_transform(texts)
+            if name == self.booster_view:
+                booster_features = features
             scores = None
             for train, test in splits:
                 fold_scores = _scores(clone(classifier).fit(features[train], y[train]),
@@ -125,19 +143,34 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         self.combiner_ = LogisticRegression(C=self.meta_c, max_iter=2000)
         self.combiner_.fit(self.scaler_.transform(stacked), y)
         self.classes_ = self.combiner_.classes_
+        self.boosters_ = None
+        if self.boosters is not None:
+            if booster_features is None:
+                raise ValueError(f"no view named {self.booster_view!r} for the boosters")
+            self.boosters_ = clone(self.boosters).fit(stacked, booster_features, y)
+            if list(self.boosters_.classes_) != list(self.classes_):
+                raise ValueError("the boosters' labels differ from the combiner's")
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        stacked = np.hstack([_scores(model, vectorizer.transform(texts))
-                             for vectorizer, model in zip(self.vectorizers_, self.models_)])
-        return self.combiner_.predict_proba(self.scaler_.transform(stacked))
+        features = [vectorizer.transform(texts) for vectorizer in self.vectorizers_]
+        stacked = np.hstack([_scores(model, view) for model, view in zip(self.models_, features)])
+        # Getting the attribute with a default keeps models pickled before boosters loadable.
+        boosters = getattr(self, "boosters_", None)
+        if boosters is None:
+            return self.combiner_.predict_proba(self.scaler_.transform(stacked))
+        names = [name for name, _vectorizer, _classifier in self.views]
+        return boosters.predict_proba(stacked, features[names.index(self.booster_view)])
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
 
 def build_pipeline(n_samples: int, seed: int = 0) -> StackedLinearClassifier:
-    """The chosen model: linear SVMs on word 1-2-grams, char 2-5-grams and the title, stacked."""
+    """The chosen model: linear SVMs on word 1-2-grams, char 2-5-grams and the title, stacked.
+
+    From ``BOOSTING_MIN_SAMPLES`` examples on, LightGBM boosters replace the logistic combiner.
+    """
     # Words seen once are noise in a large corpus but much of the signal in a small one.
     min_df = 2 if n_samples >= 5000 else 1
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
@@ -150,7 +183,16 @@ def build_pipeline(n_samples: int, seed: int = 0) -> StackedLinearClassifier:
         views=[("words", words, LinearSVC(C=0.4)), ("chars", chars, LinearSVC(C=0.3)),
                ("title", title, LinearSVC(C=0.4))],
         meta_c=0.1, random_state=seed,
+        boosters=_boosters(seed) if n_samples >= BOOSTING_MIN_SAMPLES else None,
     )
+
+
+def _boosters(seed: int) -> "BoostedStack":
+    # LightGBM (and its OpenMP runtime) is loaded only by processes that train or load a model
+    # with boosters; the shipped default model, and every process serving it, never need it.
+    from .boosted import BoostedStack
+
+    return BoostedStack(random_state=seed)
 
 
 def _fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:

@@ -133,7 +133,8 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
     def settled():  # the broker publishes queue stats every few seconds
         body = client.get("/api/dashboard/queues").get_json()
         ready = body["available"] and all(
-            q["messages"] is not None and q["dead_letters"] is not None for q in body["queues"])
+            q["messages"] is not None and q["dead_letters"] is not None
+            and q["consumers"] is not None for q in body["queues"])
         return body if ready and body["totals"] == {"messages": 6, "dead_letters": 1} else None
 
     body = wait_until(settled, timeout=30, interval=0.5, message="queue stats from the broker")

@@ -166,10 +166,12 @@ class StackedLinearClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(texts).argmax(axis=1)]
 
 
-def build_pipeline(n_samples: int, seed: int = 0) -> StackedLinearClassifier:
+def build_pipeline(n_samples: int, seed: int = 0, *,
+                   boosters: bool = True) -> StackedLinearClassifier:
     """The chosen model: linear SVMs on word 1-2-grams, char 2-5-grams and the title, stacked.
 
-    From ``BOOSTING_MIN_SAMPLES`` examples on, LightGBM boosters replace the logistic combiner.
+    From ``BOOSTING_MIN_SAMPLES`` examples on, LightGBM boosters replace the logistic combiner,
+    unless ``boosters`` is False (the linear stack alone predicts about twice as fast).
     """
     # Words seen once are noise in a large corpus but much of the signal in a small one.
     min_df = 2 if n_samples >= 5000 else 1
@@ -183,7 +185,7 @@ def build_pipeline(n_samples: int, seed: int = 0) -> StackedLinearClassifier:
         views=[("words", words, LinearSVC(C=0.4)), ("chars", chars, LinearSVC(C=0.3)),
                ("title", title, LinearSVC(C=0.4))],
         meta_c=0.1, random_state=seed,
-        boosters=_boosters(seed) if n_samples >= BOOSTING_MIN_SAMPLES else None,
+        boosters=_boosters(seed) if boosters and n_samples >= BOOSTING_MIN_SAMPLES else None,
     )
 
 
@@ -229,12 +231,13 @@ class TextClassifier:
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *,
-              version: str | None = None, seed: int = 0) -> "TextClassifier":
+              version: str | None = None, seed: int = 0,
+              boosters: bool = True) -> "TextClassifier":
         """Fit the pipeline on raw texts ("title\\n\\ndescription") and their labels."""
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         texts, labels = list(texts), [str(label) for label in labels]
-        pipeline = build_pipeline(len(texts), seed=seed).fit(texts, labels)
+        pipeline = build_pipeline(len(texts), seed=seed, boosters=boosters).fit(texts, labels)
         version = version or f"model-{_fingerprint(texts, labels)}"
         trained_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         logger.info("trained model %s on %d texts, %d labels", version, len(texts),
@@ -342,7 +345,7 @@ def evaluate(model: TextClassifier, texts: Sequence[str],
 
 
 def cross_validate(texts: Sequence[str], labels: Sequence[str], *, folds: int = 5,
-                   seed: int = 0) -> EvaluationReport:
+                   seed: int = 0, boosters: bool = True) -> EvaluationReport:
     """Stratified k-fold: train on k-1 folds, predict the held-out one; pooled figures."""
     texts, y = list(texts), np.asarray([str(label) for label in labels])
     _, counts = np.unique(y, return_counts=True)
@@ -353,7 +356,8 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], *, folds: int = 
     fold_accuracy = []
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for fold, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
-        model = TextClassifier.train([texts[i] for i in train], y[train].tolist(), seed=seed)
+        model = TextClassifier.train([texts[i] for i in train], y[train].tolist(), seed=seed,
+                                     boosters=boosters)
         columns = [label_names.index(label) for label in model.labels]
         probabilities[np.ix_(test, columns)] = model.predict_proba([texts[i] for i in test])
         predicted = np.asarray(label_names)[probabilities[test].argmax(axis=1)]

@@ -76,6 +76,14 @@ def test_below_the_threshold_there_are_no_boosters(monkeypatch):
                                    classifier.scaler_.transform(stacked)))
 
 
+def test_boosters_can_be_left_out_above_the_threshold(quick_boosters):
+    texts, labels = labelled_set()
+    classifier = m.TextClassifier.train(texts, labels, boosters=False).pipeline
+    assert classifier.boosters is None and classifier.boosters_ is None
+    report = m.cross_validate(texts, labels, folds=3, boosters=False)
+    assert report.folds == 3 and report.accuracy > 0.5
+
+
 def test_the_threshold_is_5000_and_the_default_model_has_no_boosters():
     assert m.BOOSTING_MIN_SAMPLES == 5000
     assert m.build_pipeline(4999).boosters is None

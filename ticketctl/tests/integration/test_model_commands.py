@@ -208,3 +208,23 @@ def test_only_if_better_keeps_the_active_model_when_the_new_one_scores_lower(
     assert "not activated: its accuracy 0.0000 is below the active model's" in result.stdout
     [stored] = json.loads(model_ctl("list", "--json").stdout)
     assert stored["source"] == "retrain" and stored["active"] is False
+
+
+def test_train_without_boosters_stores_the_linear_stack(model_ctl, ai_engine, tmp_path,
+                                                         monkeypatch):
+    from ai_categorization_service import boosted
+    from ai_categorization_service import model as ai_model
+    from ai_categorization_service.registry import ModelRegistry
+
+    engine, _ = ai_engine
+    monkeypatch.setattr(ai_model, "BOOSTING_MIN_SAMPLES", 30)       # the 60-row file is "large"
+    monkeypatch.setattr(boosted, "LGBM_PARAMS", {**boosted.LGBM_PARAMS, "n_estimators": 10,
+                                                 "min_child_samples": 5})
+    train_csv = write_csv(tmp_path / "train.csv")
+    for flag in ("--boosters", "--no-boosters"):
+        result = model_ctl("train", *csv_args(train_csv), "--folds", "0", flag)
+        assert result.exit_code == 0, result.output
+    with_boosters, linear = (ModelRegistry(engine).load(v["version"]) for v in
+                             json.loads(model_ctl("list", "--json").stdout))
+    assert with_boosters.pipeline.boosters_ is not None
+    assert linear.pipeline.boosters_ is None

@@ -48,34 +48,23 @@ def requester_for(uow: TicketUnitOfWork, tenant_id: str, name: str, email: str,
 def requesters_for(uow: TicketUnitOfWork, people: Sequence[tuple[str, str, str]],
                    now: Any) -> dict[tuple[str, str], User]:
     """``requester_for`` for many ``(tenant_id, name, email)`` at once, keyed by
-    ``(tenant_id, lower-cased email)``; the first name given for a new address is kept."""
-    found: dict[tuple[str, str], User] = {}
-    wanted: dict[str, dict[str, str]] = {}  # tenant -> lower email -> name
+    ``(tenant_id, lower-cased email)``; a new address keeps the first name and spelling given."""
+    wanted: dict[str, dict[str, User]] = {}  # tenant -> lower email -> the user to create
     for tenant_id, name, email in people:
-        wanted.setdefault(tenant_id, {}).setdefault(email.lower(), name)
-    for tenant_id, names in wanted.items():
-        known = uow.users.by_emails(tenant_id, list(names))
-        missing = [User(tenant_id=tenant_id, name=names[email], email=given, created_at=now)
-                   for email, given in _given_addresses(people, tenant_id).items()
-                   if email not in known]
-        for user in uow.users.add_many(missing):
+        wanted.setdefault(tenant_id, {}).setdefault(
+            email.lower(), User(tenant_id=tenant_id, name=name, email=email, created_at=now))
+    found: dict[tuple[str, str], User] = {}
+    for tenant_id, new in wanted.items():
+        known = uow.users.by_emails(tenant_id, list(new))
+        for user in uow.users.add_many([u for e, u in new.items() if e not in known]):
             known[user.email.lower()] = user
-        if len(known) < len(names):   # concurrent requests created some of them first
-            known.update(uow.users.by_emails(tenant_id, [e for e in names if e not in known]))
-        for email in names:
+        if len(known) < len(new):   # concurrent requests created some of them first
+            known.update(uow.users.by_emails(tenant_id, [e for e in new if e not in known]))
+        for email in new:
             if email not in known:
                 raise RuntimeError(f"user {email!r} conflicted but cannot be found")
             found[(tenant_id, email)] = known[email]
     return found
-
-
-def _given_addresses(people: Sequence[tuple[str, str, str]], tenant_id: str) -> dict[str, str]:
-    """Lower-cased address -> the address as first given, for one tenant."""
-    given: dict[str, str] = {}
-    for tenant, _name, email in people:
-        if tenant == tenant_id:
-            given.setdefault(email.lower(), email)
-    return given
 
 
 def create_user(tenant_id: str, name: str, email: str, *, uow: TicketUnitOfWork) -> User:

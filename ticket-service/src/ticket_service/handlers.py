@@ -26,7 +26,7 @@ from .domain import (
     TicketNotFoundError,
     request_fingerprint,
 )
-from .entries import CREATED, ROUTED, STATUS_CHANGED, UPDATED
+from .entries import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from .persistence import TicketFilter, TicketUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -262,46 +262,52 @@ def list_tickets(tenant_id: str, filters: TicketFilter, limit: int, before_id: i
 
 def handle_ticket_routed(envelope: Envelope, *, uow: TicketUnitOfWork) -> None:
     """Store where the ticket was routed; drop duplicates and decisions older than the stored."""
-    data = envelope.payload()
-    if not isinstance(data, TicketRouted):
-        raise PermanentError(f"{envelope.event_type} is not ticket.routed")
-    routing = Routing(
-        department=data.department, confidence=data.confidence, needs_review=data.needs_review,
-        categorization_method=data.categorization_method, routing_version=data.routing_version,
-    )
+    routed = _routed_of(envelope)
     with uow:
         if not uow.inbox.claim(envelope.event_id):
             logger.info("event %s already applied; skipped", envelope.event_id)
             return
         ticket = uow.tickets.get(envelope.tenant_id, envelope.ticket_id, for_update=True)
         if ticket is None:
-            raise PermanentError(
-                f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
-        previous = ticket.department
-        if ticket.apply_routing(routing, utcnow()):
+            raise _unknown_ticket(envelope)
+        entry = _apply_routed(ticket, envelope, routed)
+        if entry is not None:
             uow.tickets.save(ticket)
-            record(uow, ticket, ROUTED, {
-                "department": routing.department, "previous_department": previous,
-                "method": data.method, "confidence": routing.confidence,
-                "routing_version": routing.routing_version}, actor="routing-service",
-                request_id=envelope.correlation_id)
-            logger.info("ticket %s routed to %s (routing v%s, event %s)", ticket.id,
-                        routing.department, routing.routing_version, envelope.event_id)
-        else:
-            logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
-                        routing.routing_version, ticket.id, ticket.routing_version,
-                        envelope.event_id)
+            uow.audit.add(entry)
         uow.commit()
 
 
-def _routing_of(envelope: Envelope) -> tuple[TicketRouted, Routing]:
+def _routed_of(envelope: Envelope) -> TicketRouted:
     data = envelope.payload()
     if not isinstance(data, TicketRouted):
         raise PermanentError(f"{envelope.event_type} is not ticket.routed")
-    return data, Routing(
+    return data
+
+
+def _unknown_ticket(envelope: Envelope) -> PermanentError:
+    return PermanentError(
+        f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
+
+
+def _apply_routed(ticket: Ticket, envelope: Envelope, data: TicketRouted) -> AuditEntry | None:
+    """Apply the routing to ``ticket`` unless a newer one was; the audit entry recording it."""
+    routing = Routing(
         department=data.department, confidence=data.confidence, needs_review=data.needs_review,
         categorization_method=data.categorization_method, routing_version=data.routing_version,
     )
+    previous = ticket.department
+    if not ticket.apply_routing(routing, utcnow()):
+        logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
+                    routing.routing_version, ticket.id, ticket.routing_version,
+                    envelope.event_id)
+        return None
+    logger.info("ticket %s routed to %s (routing v%s, event %s)", ticket.id,
+                routing.department, routing.routing_version, envelope.event_id)
+    return audit_entry(ticket, ROUTED, {
+        "department": routing.department, "previous_department": previous,
+        "method": data.method, "confidence": routing.confidence,
+        "routing_version": routing.routing_version}, actor="routing-service",
+        request_id=envelope.correlation_id)
 
 
 def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWork) -> None:
@@ -313,7 +319,7 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
     exist raises, and the consumer then takes the batch one event at a time (that event alone
     is dead-lettered).
     """
-    routings = {envelope.event_id: _routing_of(envelope) for envelope in envelopes}
+    routed = {envelope.event_id: _routed_of(envelope) for envelope in envelopes}
     entries = []
     with uow:
         claimed = uow.inbox.claim_many([envelope.event_id for envelope in envelopes])
@@ -331,21 +337,11 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
             key = (envelope.tenant_id, envelope.ticket_id)
             ticket = tickets.get(key)
             if ticket is None:
-                raise PermanentError(
-                    f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
-            data, routing = routings[envelope.event_id]
-            previous = ticket.department
-            if not ticket.apply_routing(routing, utcnow()):
-                logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
-                            routing.routing_version, ticket.id, ticket.routing_version,
-                            envelope.event_id)
-                continue
-            changed[key] = ticket
-            entries.append(audit_entry(ticket, ROUTED, {
-                "department": routing.department, "previous_department": previous,
-                "method": data.method, "confidence": routing.confidence,
-                "routing_version": routing.routing_version}, actor="routing-service",
-                request_id=envelope.correlation_id))
+                raise _unknown_ticket(envelope)
+            entry = _apply_routed(ticket, envelope, routed[envelope.event_id])
+            if entry is not None:
+                changed[key] = ticket
+                entries.append(entry)
         uow.tickets.save_many(list(changed.values()))
         uow.audit.add_many(entries)
         uow.commit()

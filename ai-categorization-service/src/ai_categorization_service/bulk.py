@@ -23,27 +23,23 @@ logger = logging.getLogger(__name__)
 
 def handle_tickets_created(envelopes: list[Envelope], *, uow: AiUnitOfWork,
                            categorizer: Categorizer) -> None:
-    tickets: list[tuple[Envelope, TicketCreated]] = []
+    tickets: dict[int, TicketCreated] = {}   # id(envelope) -> its payload
     for envelope in envelopes:
         ticket = envelope.payload()   # InvalidEventError: one at a time, it is dead-lettered
         if not isinstance(ticket, TicketCreated):
             raise PermanentError(f"expected ticket.created, got {envelope.event_type}")
-        tickets.append((envelope, ticket))
+        tickets[id(envelope)] = ticket
     with uow:
-        claimed = uow.inbox.claim_many([env.event_id for env, _ in tickets])
-        fresh: dict[tuple[str, int], tuple[Envelope, TicketCreated]] = {}
-        for env, ticket in tickets:
-            if env.event_id not in claimed:
-                logger.info("event %s already handled", env.event_id)
-            elif fresh.setdefault((env.tenant_id, env.ticket_id), (env, ticket))[0] is not env:
+        fresh: dict[tuple[str, int], Envelope] = {}
+        for env in uow.inbox.fresh(envelopes):
+            if fresh.setdefault((env.tenant_id, env.ticket_id), env) is not env:
                 logger.info("ticket %s already categorized in this batch; event %s skipped",
                             env.ticket_id, env.event_id)
-            claimed.discard(env.event_id)   # a second copy of an event is a duplicate too
         done = uow.categorizations.existing(list(fresh))
         for key in done:
             logger.info("ticket %s already categorized; event %s skipped", key[1],
-                        fresh[key][0].event_id)
-        todo = [(key, env, ticket) for key, (env, ticket) in fresh.items() if key not in done]
+                        fresh[key].event_id)
+        todo = [(key, env, tickets[id(env)]) for key, env in fresh.items() if key not in done]
         decisions = [categorizer.categorize(t.title, t.description, t.priority)
                      for _, _, t in todo]
         uow.training.remember_texts([(env.tenant_id, env.ticket_id, t.title, t.description)

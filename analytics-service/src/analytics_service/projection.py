@@ -175,7 +175,7 @@ class EventLog(abc.ABC):
 
 class Inbox(Protocol):
     def claim(self, event_id: Any) -> bool: ...
-    def claim_many(self, event_ids: list[Any]) -> set[Any]: ...
+    def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]: ...
 
 
 class ProjectionUnitOfWork(Protocol):
@@ -217,15 +217,7 @@ def handle_events(envelopes: Sequence[Envelope], *, uow: ProjectionUnitOfWork) -
     for envelope in envelopes:
         envelope.payload()
     with uow:
-        claimed = uow.inbox.claim_many([envelope.event_id for envelope in envelopes])
-        fresh = []
-        for envelope in envelopes:
-            if envelope.event_id in claimed:
-                claimed.discard(envelope.event_id)   # a second copy in the batch is a duplicate
-                fresh.append(envelope)
-            else:
-                logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
-                            envelope.event_type, envelope.ticket_id)
+        fresh = uow.inbox.fresh(envelopes)
         uow.events.add_many(fresh)
         keys = sorted({(envelope.tenant_id, envelope.ticket_id) for envelope in fresh})
         facts = uow.facts.lock_many(keys)

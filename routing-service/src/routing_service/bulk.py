@@ -29,19 +29,13 @@ class SameTicketTwiceError(Exception):
 
 def _fresh(envelopes: Sequence[Envelope], uow: RoutingUnitOfWork) -> list[Envelope]:
     """The batch's events not applied before, each once; one ticket at most once."""
-    claimed = uow.inbox.claim_many([e.event_id for e in envelopes])
-    fresh, tickets = [], set()
-    for envelope in envelopes:
-        if envelope.event_id not in claimed:
-            logger.info("duplicate event %s for ticket %s ignored", envelope.event_id,
-                        envelope.ticket_id)
-            continue
-        claimed.discard(envelope.event_id)
+    fresh = uow.inbox.fresh(envelopes)
+    tickets = set()
+    for envelope in fresh:
         key = (envelope.tenant_id, envelope.ticket_id)
         if key in tickets:
             raise SameTicketTwiceError(f"ticket {key[1]} of tenant {key[0]} twice in a batch")
         tickets.add(key)
-        fresh.append(envelope)
     for tenant in sorted({e.tenant_id for e in fresh}):
         uow.departments.ensure_defaults(tenant)
     return fresh

@@ -1,12 +1,17 @@
 """The inbox: which events a consumer has already applied, so redelivery has no second effect."""
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
+
+from .events import Envelope
+
+logger = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -57,3 +62,19 @@ class Inbox:
         rows = self.conn.execute(_CLAIM, [{"consumer": self.consumer, "event_id": e}
                                           for e in dict.fromkeys(event_ids)])
         return set(rows.scalars())
+
+    def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """Claim the batch's events; the ones not applied before, each once, in batch order.
+
+        A duplicate (claimed earlier, or a second copy in the batch) is logged and left out.
+        """
+        claimed = self.claim_many([envelope.event_id for envelope in envelopes])
+        fresh = []
+        for envelope in envelopes:
+            if envelope.event_id in claimed:
+                claimed.discard(envelope.event_id)
+                fresh.append(envelope)
+            else:
+                logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
+                            envelope.event_type, envelope.ticket_id)
+        return fresh

@@ -322,14 +322,7 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
     routed = {envelope.event_id: _routed_of(envelope) for envelope in envelopes}
     entries = []
     with uow:
-        claimed = uow.inbox.claim_many([envelope.event_id for envelope in envelopes])
-        fresh = []
-        for envelope in envelopes:
-            if envelope.event_id in claimed:
-                claimed.discard(envelope.event_id)
-                fresh.append(envelope)
-            else:
-                logger.info("event %s already applied; skipped", envelope.event_id)
+        fresh = uow.inbox.fresh(envelopes)
         tickets = uow.tickets.get_many_for_update(
             {(envelope.tenant_id, envelope.ticket_id) for envelope in fresh})
         changed: dict[tuple[str, int], Ticket] = {}

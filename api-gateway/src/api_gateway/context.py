@@ -7,15 +7,12 @@ import uuid
 from flask import Flask, g, request
 
 from support_shared.logging import correlation_id
-from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER, ApiError
+from support_shared.web import REQUEST_ID_HEADER, REQUEST_ID_ORIGIN_HEADER, TENANT_HEADER
 
 from .auth import Authenticator, Principal, forbidden, required_scope
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 KEY_ID_HEADER = "X-Key-ID"
-# Tells a service that the gateway made the request id up: the client never saw it before the
-# answer, so it cannot be a retry and ticket-service skips the idempotency work for it.
-REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 # Answer without a key: health, the API description, the dashboard page (its own API calls
 # carry a key), and the process's own probes.
 PUBLIC_PATHS = frozenset({"/api/health", "/openapi.json", "/docs", "/health", "/metrics",
@@ -57,16 +54,8 @@ def install(app: Flask, authenticator: Authenticator) -> None:
         scope = required_scope(request.method, request.path)
         if not principal.allows(scope):
             raise forbidden(scope)
-        _refuse_nul()
 
     app.before_request(_identify)
-
-
-def _refuse_nul() -> None:
-    """No service stores NUL in text: stop it here for every path and query parameter."""
-    if "\x00" in request.path or b"%00" in request.query_string.lower() \
-            or "\x00" in request.query_string.decode("latin-1"):
-        raise ApiError(400, "validation_error", "NUL characters are not allowed in URLs")
 
 
 def principal() -> Principal | None:

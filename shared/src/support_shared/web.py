@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# "gateway" when the gateway made the request id up: no client can retry with it, so it is no
+# idempotency key.
+REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 TENANT_HEADER = "X-Tenant-ID"
 DEFAULT_TENANT = "default"
 MAX_BODY_BYTES = 64 * 1024
@@ -103,7 +106,8 @@ def _before() -> None:
     g.request_id = rid
     g.tenant_id = request.headers.get(TENANT_HEADER, DEFAULT_TENANT)[:64] or DEFAULT_TENANT
     g.log_token = correlation_id.set(rid)
-    if "\x00" in request.path or b"%00" in request.query_string.lower():
+    if ("\x00" in request.path or b"%00" in request.query_string.lower()
+            or b"\x00" in request.query_string):
         # PostgreSQL text cannot hold NUL: refuse it here, not as a 500 at the first query.
         raise ApiError(400, "validation_error", "NUL characters are not allowed in URLs")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from support_shared.group_commit import GroupCommitter
 from support_shared.schemas import StatusUpdate, TicketCreate, TicketPatch, TicketQuery
 from support_shared.schemas import Ticket as TicketOut
-from support_shared.web import decode_cursor, parse_body, parse_query, request_id, tenant_id
+from support_shared.web import (REQUEST_ID_ORIGIN_HEADER, decode_cursor, parse_body,
+                                parse_query, request_id, tenant_id)
 
 from . import api_activity, internal_api
 from .accounts_store import AccountsUnitOfWork
 from .domain import Ticket
-from support_shared.group_commit import GroupCommitter
-
 from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_ticket,
                        create_tickets, edit_ticket, get_ticket, list_tickets,
                        update_ticket_status)
@@ -24,8 +24,6 @@ bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_HEADER = "X-Request-ID"
-# "gateway" when the gateway made the request id up: no client can retry with it.
-REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 MAX_KEY_LENGTH = 200
 GROUP_COMMIT_EXTENSION = "ticket_service.group_commit"
 

@@ -121,28 +121,23 @@ class SqlFactsRepository(FactsRepository):
             self.conn.execute(_SAVE_MANY, [asdict(one) for one in facts])
 
 
+def _log_row(envelope: Envelope) -> dict[str, object]:
+    return {"event_id": envelope.event_id, "tenant_id": envelope.tenant_id,
+            "event_type": envelope.event_type.value, "ticket_id": envelope.ticket_id,
+            "ticket_version": envelope.ticket_version, "occurred_at": envelope.occurred_at,
+            "data": envelope.data}
+
+
 class SqlEventLog(EventLog):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, envelope: Envelope) -> None:
-        self.conn.execute(_LOG_EVENT, {
-            "event_id": envelope.event_id,
-            "tenant_id": envelope.tenant_id,
-            "event_type": envelope.event_type.value,
-            "ticket_id": envelope.ticket_id,
-            "ticket_version": envelope.ticket_version,
-            "occurred_at": envelope.occurred_at,
-            "data": envelope.data,
-        })
+        self.conn.execute(_LOG_EVENT, _log_row(envelope))
 
     def add_many(self, envelopes: Sequence[Envelope]) -> None:
         if envelopes:
-            self.conn.execute(_LOG_EVENT, [{
-                "event_id": e.event_id, "tenant_id": e.tenant_id,
-                "event_type": e.event_type.value, "ticket_id": e.ticket_id,
-                "ticket_version": e.ticket_version, "occurred_at": e.occurred_at,
-                "data": e.data} for e in envelopes])
+            self.conn.execute(_LOG_EVENT, [_log_row(e) for e in envelopes])
 
 
 class AnalyticsUnitOfWork(UnitOfWork):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Response
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
-                                ProtocolError, TimeoutError as UrllibTimeoutError)
+from urllib3.exceptions import (ConnectTimeoutError, HTTPError, ProtocolError,
+                                TimeoutError as UrllibTimeoutError)
 
 from support_shared.web import error_response
 
@@ -61,7 +61,6 @@ class Rule:
 # A downstream 503 is not in the table: it passes through (see ``upstream_error_response``).
 RULES: tuple[Rule, ...] = (
     Rule(CircuitOpenError, 503, "service_unavailable", "{service} is unavailable, retry later"),
-    Rule(NewConnectionError, 503, "service_unavailable", "{service} is unreachable"),
     Rule(ConnectTimeoutError, 503, "service_unavailable", "{service} is unreachable"),
     Rule(UrllibTimeoutError, 504, "upstream_timeout", "{service} did not answer in time"),
     Rule(ProtocolError, 503, "service_unavailable", "{service} is unreachable"),

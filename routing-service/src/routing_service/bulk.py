@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from support_shared.events import Envelope, EventType, TicketCategorized, TicketCreated, utcnow
 
 from .domain import RoutedTicket, RoutingRecord
-from .handlers import _payload, auto_route, routed_event, routed_headers
+from .handlers import auto_route, routed_event, routed_headers, typed_payload
 from .persistence import RoutingUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _fresh(envelopes: Sequence[Envelope], uow: RoutingUnitOfWork) -> list[Envelo
 
 
 def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
-    payloads = {e.event_id: _payload(e, EventType.TICKET_CREATED, TicketCreated)
+    payloads = {e.event_id: typed_payload(e, EventType.TICKET_CREATED, TicketCreated)
                 for e in envelopes}
     with uow:
         fresh = _fresh(envelopes, uow)
@@ -54,7 +54,8 @@ def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfW
 
 def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork,
                                clock: Callable[[], datetime] = utcnow) -> None:
-    payloads = {e.event_id: _payload(e, EventType.TICKET_CATEGORIZED, TicketCategorized)
+    payloads = {e.event_id: typed_payload(e, EventType.TICKET_CATEGORIZED,
+                                          TicketCategorized)
                 for e in envelopes}
     routed: list[tuple[Envelope, RoutedTicket, RoutingRecord]] = []
     with uow:

@@ -48,7 +48,7 @@ class RouteResult:
     changed: bool
 
 
-def _payload(envelope: Envelope, event_type: EventType, model: type[P]) -> P:
+def typed_payload(envelope: Envelope, event_type: EventType, model: type[P]) -> P:
     """The typed payload; a message that can never fit goes to the DLQ."""
     if envelope.event_type != event_type:
         raise PermanentError(f"expected {event_type}, got {envelope.event_type}")
@@ -71,7 +71,7 @@ def seed_departments(tenant_id: str, *, uow: RoutingUnitOfWork) -> int:
 
 
 def handle_ticket_created(envelope: Envelope, *, uow: RoutingUnitOfWork) -> None:
-    payload = _payload(envelope, EventType.TICKET_CREATED, TicketCreated)
+    payload = typed_payload(envelope, EventType.TICKET_CREATED, TicketCreated)
     with uow:
         if not uow.inbox.claim(envelope.event_id):
             logger.info("duplicate event %s for ticket %s ignored", envelope.event_id,
@@ -86,7 +86,7 @@ def handle_ticket_created(envelope: Envelope, *, uow: RoutingUnitOfWork) -> None
 
 def handle_ticket_categorized(envelope: Envelope, *, uow: RoutingUnitOfWork,
                               clock: Clock = utcnow) -> None:
-    payload = _payload(envelope, EventType.TICKET_CATEGORIZED, TicketCategorized)
+    payload = typed_payload(envelope, EventType.TICKET_CATEGORIZED, TicketCategorized)
     tenant = envelope.tenant_id
     with uow:
         if not uow.inbox.claim(envelope.event_id):

@@ -9,6 +9,7 @@ handles the batch one event at a time.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from support_shared.events import Envelope, TicketCreated
 from support_shared.messaging.consumer import PermanentError
@@ -23,12 +24,12 @@ logger = logging.getLogger(__name__)
 
 def handle_tickets_created(envelopes: list[Envelope], *, uow: AiUnitOfWork,
                            categorizer: Categorizer) -> None:
-    tickets: dict[int, TicketCreated] = {}   # id(envelope) -> its payload
+    tickets: dict[Any, TicketCreated] = {}   # event id -> its payload
     for envelope in envelopes:
         ticket = envelope.payload()   # InvalidEventError: one at a time, it is dead-lettered
         if not isinstance(ticket, TicketCreated):
             raise PermanentError(f"expected ticket.created, got {envelope.event_type}")
-        tickets[id(envelope)] = ticket
+        tickets[envelope.event_id] = ticket
     with uow:
         fresh: dict[tuple[str, int], Envelope] = {}
         for env in uow.inbox.fresh(envelopes):
@@ -39,7 +40,7 @@ def handle_tickets_created(envelopes: list[Envelope], *, uow: AiUnitOfWork,
         for key in done:
             logger.info("ticket %s already categorized; event %s skipped", key[1],
                         fresh[key].event_id)
-        todo = [(key, env, tickets[id(env)]) for key, env in fresh.items() if key not in done]
+        todo = [(key, env, tickets[env.event_id]) for key, env in fresh.items() if key not in done]
         decisions = [categorizer.categorize(t.title, t.description, t.priority)
                      for _, _, t in todo]
         uow.training.remember_texts([(env.tenant_id, env.ticket_id, t.title, t.description)

@@ -1,6 +1,5 @@
 """Fixtures for integration tests: a migrated throwaway schema, the app and its client, and
 tiny trained models to store as versions."""
-import random
 import threading
 
 import pytest
@@ -66,29 +65,8 @@ def make_uow(engine, settings):
     return lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME)
 
 
-VOCABULARY = {
-    "Network": ["vpn", "wifi", "router", "switch", "firewall", "latency", "dns", "cable"],
-    "Money": ["invoice", "refund", "budget", "payment", "receipt", "tax", "expense", "vendor"],
-    "Building": ["heating", "lift", "window", "toilet", "carpet", "door", "lights", "desk"],
-}
-SHARED_WORDS = ["please", "help", "today", "again", "broken", "urgent", "team", "issue"]
-
-
-def labelled_rows(per_label: int = 20, seed: int = 1) -> tuple[list[str], list[str]]:
-    """Short "title\n\nbody" texts mixing their label's words with words all labels use."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for label, words in VOCABULARY.items():
-        for _ in range(per_label):
-            body = rng.sample(words, 3) + rng.sample(SHARED_WORDS, 3)
-            rng.shuffle(body)
-            texts.append(f"{' '.join(rng.sample(words, 2)).title()}\n\n{' '.join(body)}")
-            labels.append(label)
-    return texts, labels
-
-
 @pytest.fixture(scope="session")
-def tiny_models() -> tuple[TextClassifier, TextClassifier]:
+def tiny_models(labelled_rows) -> tuple[TextClassifier, TextClassifier]:
     """Two small trained classifiers (labels Building, Money, Network), about a second each."""
     return (TextClassifier.train(*labelled_rows(seed=1)),
             TextClassifier.train(*labelled_rows(seed=2)))

@@ -1,5 +1,4 @@
 """The LightGBM boosters of the local model: when they are used, their output, persistence."""
-import random
 import subprocess
 import sys
 
@@ -10,26 +9,13 @@ import scipy.sparse as sp
 from ai_categorization_service import boosted
 from ai_categorization_service import model as m
 
-LABELS = {
-    "network": ["vpn", "wifi", "router", "switch", "firewall", "latency", "dns", "cable"],
-    "money": ["invoice", "refund", "budget", "payment", "receipt", "tax", "expense", "vendor"],
-    "building": ["heating", "lift", "window", "toilet", "carpet", "door", "lights", "desk"],
-}
-SHARED = ["please", "help", "today", "again", "broken", "urgent", "team", "issue"]
 QUICK = {"n_estimators": 15, "num_leaves": 7, "min_child_samples": 5, "max_bin": 15}
 
 
-def labelled_set(per_label=40, seed=3):
+@pytest.fixture()
+def labelled_set(labelled_rows):
     """Short texts mixing words of their label with words every label uses."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for label, words in LABELS.items():
-        for _ in range(per_label):
-            body = rng.sample(words, 3) + rng.sample(SHARED, 3)
-            rng.shuffle(body)
-            texts.append(f"{' '.join(rng.sample(words, 2)).title()}\n\n{' '.join(body)}")
-            labels.append(label)
-    return texts, labels
+    return lambda per_label=40, seed=3: labelled_rows(per_label, seed, lower=True)
 
 
 @pytest.fixture()
@@ -40,12 +26,12 @@ def quick_boosters(monkeypatch):
 
 
 @pytest.fixture()
-def boosted_model(quick_boosters):
+def boosted_model(quick_boosters, labelled_set):
     texts, labels = labelled_set()
     return m.TextClassifier.train(texts, labels, version="boosted-1")
 
 
-def test_boosters_are_fitted_at_the_threshold_and_decide(quick_boosters):
+def test_boosters_are_fitted_at_the_threshold_and_decide(quick_boosters, labelled_set):
     texts, labels = labelled_set()
     assert len(texts) >= m.BOOSTING_MIN_SAMPLES
     classifier = m.TextClassifier.train(texts, labels).pipeline
@@ -64,7 +50,7 @@ def test_boosters_are_fitted_at_the_threshold_and_decide(quick_boosters):
     assert not np.allclose(classifier.predict_proba(sample), logistic)
 
 
-def test_below_the_threshold_there_are_no_boosters(monkeypatch):
+def test_below_the_threshold_there_are_no_boosters(monkeypatch, labelled_set):
     monkeypatch.setattr(m, "BOOSTING_MIN_SAMPLES", 10_000)
     texts, labels = labelled_set()
     classifier = m.TextClassifier.train(texts, labels).pipeline
@@ -76,7 +62,7 @@ def test_below_the_threshold_there_are_no_boosters(monkeypatch):
                                    classifier.scaler_.transform(stacked)))
 
 
-def test_boosters_can_be_left_out_above_the_threshold(quick_boosters):
+def test_boosters_can_be_left_out_above_the_threshold(quick_boosters, labelled_set):
     texts, labels = labelled_set()
     classifier = m.TextClassifier.train(texts, labels, boosters=False).pipeline
     assert classifier.boosters is None and classifier.boosters_ is None
@@ -102,7 +88,8 @@ def test_boosted_probabilities_sum_to_one_in_label_order(boosted_model):
                                                                     "building"]
 
 
-def test_save_and_load_keep_the_boosters_and_their_predictions(boosted_model, tmp_path):
+def test_save_and_load_keep_the_boosters_and_their_predictions(boosted_model, tmp_path,
+                                                             labelled_set):
     path = tmp_path / "model.joblib"
     boosted_model.save(path)
     loaded = m.TextClassifier.load(path)

@@ -16,7 +16,7 @@ from support_shared.messaging.consumer import PermanentError
 from support_shared.metrics import CATEGORIZATIONS
 
 from .categorizer import Categorizer
-from .handlers import categorized_event, event_headers
+from .handlers import categorized_event
 from .persistence import AiUnitOfWork, categorization_row
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def handle_tickets_created(envelopes: list[Envelope], *, uow: AiUnitOfWork,
         if not isinstance(ticket, TicketCreated):
             raise PermanentError(f"expected ticket.created, got {envelope.event_type}")
         tickets[envelope.event_id] = ticket
+    categorizer.prepare([(t.title, t.description) for t in tickets.values()])
     with uow:
         fresh: dict[tuple[str, int], Envelope] = {}
         for env in uow.inbox.fresh(envelopes):
@@ -48,8 +49,8 @@ def handle_tickets_created(envelopes: list[Envelope], *, uow: AiUnitOfWork,
         added = uow.categorizations.add_many([
             categorization_row(env.tenant_id, env.ticket_id, env.event_id, d, t.priority)
             for (_, env, t), d in zip(todo, decisions)])
-        uow.outbox.add_each([(categorized_event(env, t, d), event_headers(env))
-                             for (key, env, t), d in zip(todo, decisions) if key in added])
+        uow.outbox.add_each(categorized_event(env, t, d)
+                            for (key, env, t), d in zip(todo, decisions) if key in added)
         uow.commit()
     for (key, _, _), decision in zip(todo, decisions):
         if key in added:

@@ -3,7 +3,7 @@ categorization, read a stored one."""
 from __future__ import annotations
 
 import logging
-from typing import Protocol, cast
+from typing import Protocol, Sequence, cast
 
 from support_shared.events import (
     Envelope,
@@ -70,8 +70,7 @@ def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: C
                            ticket_id, envelope.event_id)
             uow.commit()
             return
-        uow.outbox.add(categorized_event(envelope, ticket, decision),
-                       headers=event_headers(envelope))
+        uow.outbox.add(categorized_event(envelope, ticket, decision))
         uow.commit()
     CATEGORIZATIONS.labels(decision.method).inc()  # after the commit: no duplicates, no rollbacks
     logger.info("ticket %s categorized as %s/%s by %s (%.2f)", ticket_id, decision.department,
@@ -128,13 +127,6 @@ def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decis
     )
 
 
-def event_headers(envelope: Envelope) -> dict[str, str]:
-    headers = {"x-tenant-id": envelope.tenant_id}
-    if envelope.correlation_id:
-        headers["x-request-id"] = envelope.correlation_id
-    return headers
-
-
 def preview(title: str, description: str, *, categorizer: Categorizer) -> Decision:
     """Categorize without storing anything or publishing an event."""
     return categorizer.categorize(title, description)
@@ -144,3 +136,9 @@ def get_categorization(tenant_id: str, ticket_id: int, *,
                        uow: UnitOfWork) -> StoredCategorization | None:
     with uow:
         return uow.categorizations.get(tenant_id, ticket_id)
+
+
+def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: UnitOfWork) -> None:
+    """``handle_ticket_routed`` for each envelope of a consumer batch."""
+    for envelope in envelopes:
+        handle_ticket_routed(envelope, uow=uow)

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from support_shared.events import Envelope, EventType, TicketCategorized, TicketCreated, utcnow
 
 from .domain import RoutedTicket, RoutingRecord
-from .handlers import auto_route, routed_event, routed_headers, typed_payload
+from .handlers import auto_route, routed_event, typed_payload
 from .persistence import RoutingUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -75,12 +75,11 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
             routed.append((envelope, ticket, record))
         uow.tickets.save_many([ticket for _, ticket, _ in routed])
         uow.history.add_many([record for _, _, record in routed])
-        uow.outbox.add_each([
-            (routed_event(record, ticket_version=envelope.ticket_version,
-                          correlation_id=envelope.correlation_id,
-                          causation_id=str(envelope.event_id)),
-             routed_headers(record, envelope.correlation_id))
-            for envelope, _, record in routed])
+        uow.outbox.add_each(
+            routed_event(record, ticket_version=envelope.ticket_version,
+                         correlation_id=envelope.correlation_id,
+                         causation_id=str(envelope.event_id))
+            for envelope, _, record in routed)
         uow.commit()
     for envelope, _, record in routed:
         logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,

@@ -127,13 +127,6 @@ def auto_route(ticket: RoutedTicket, departments: Callable[[], list[Department]]
                              ticket_version=envelope.ticket_version, at=at)
 
 
-def routed_headers(record: RoutingRecord, correlation_id: str | None) -> dict[str, str]:
-    headers = {"x-tenant-id": record.tenant_id}
-    if correlation_id:
-        headers["x-request-id"] = correlation_id
-    return headers
-
-
 def route_ticket(tenant_id: str, ticket_id: int, department: str, method: Method, *,
                  uow: RoutingUnitOfWork, correlation_id: str | None = None,
                  clock: Clock = utcnow) -> RouteResult:
@@ -186,5 +179,4 @@ def _record(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingRecord,
     uow.tickets.save(ticket)
     uow.history.add(record)
     uow.outbox.add(routed_event(record, ticket_version=ticket_version,
-                                correlation_id=correlation_id, causation_id=causation_id),
-                   routed_headers(record, correlation_id))
+                                correlation_id=correlation_id, causation_id=causation_id))

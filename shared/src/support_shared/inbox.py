@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Sequence
+from abc import ABC, abstractmethod
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -45,23 +46,16 @@ _CLAIM = (
 )
 
 
-class Inbox:
-    def __init__(self, conn: Connection, consumer: str) -> None:
-        self.conn = conn
-        self.consumer = consumer
+class AbstractInbox(ABC):
+    """Which events a consumer has applied; claims are part of the open transaction."""
+
+    @abstractmethod
+    def claim_many(self, event_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Record each event as applied; the ones that were not yet."""
 
     def claim(self, event_id: uuid.UUID) -> bool:
-        """Record ``event_id`` as applied in this transaction; False if it already was."""
-        row = self.conn.execute(_CLAIM, {"consumer": self.consumer, "event_id": event_id}).first()
-        return row is not None
-
-    def claim_many(self, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        """Record each event as applied in this transaction; the ones that were not yet."""
-        if not event_ids:
-            return set()
-        rows = self.conn.execute(_CLAIM, [{"consumer": self.consumer, "event_id": e}
-                                          for e in dict.fromkeys(event_ids)])
-        return set(rows.scalars())
+        """Record ``event_id`` as applied; False if it already was."""
+        return bool(self.claim_many([event_id]))
 
     def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """Claim the batch's events; the ones not applied before, each once, in batch order.
@@ -78,3 +72,17 @@ class Inbox:
                 logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
                             envelope.event_type, envelope.ticket_id)
         return fresh
+
+
+class Inbox(AbstractInbox):
+    def __init__(self, conn: Connection, consumer: str) -> None:
+        self.conn = conn
+        self.consumer = consumer
+
+    def claim_many(self, event_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        unique = list(dict.fromkeys(event_ids))
+        if not unique:
+            return set()
+        rows = self.conn.execute(_CLAIM, [{"consumer": self.consumer, "event_id": e}
+                                          for e in unique])
+        return set(rows.scalars())

@@ -1,7 +1,8 @@
 """The transactional outbox: events written in the business transaction, published by the relay."""
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -54,7 +55,26 @@ _INSERT = outbox_table.insert()
 _NOTIFY = sa.text("SELECT pg_notify(:c, '')")
 
 
-class Outbox:
+def event_headers(envelope: Envelope) -> dict[str, str]:
+    """The AMQP headers an event travels with, derived from its envelope."""
+    headers = {"x-tenant-id": envelope.tenant_id}
+    if envelope.correlation_id:
+        headers["x-request-id"] = envelope.correlation_id
+    return headers
+
+
+class AbstractOutbox(ABC):
+    """Where a unit of work puts the events its transaction announces."""
+
+    def add(self, envelope: Envelope) -> None:
+        self.add_each([envelope])
+
+    @abstractmethod
+    def add_each(self, envelopes: Iterable[Envelope]) -> None:
+        """Add events in the open transaction (headers come from each envelope)."""
+
+
+class Outbox(AbstractOutbox):
     """Adds events to the outbox inside the caller's open transaction."""
 
     def __init__(self, conn: Connection, channel: str | None = None) -> None:
@@ -62,29 +82,20 @@ class Outbox:
         self.channel = channel
         self._notified = False
 
-    def add(self, envelope: Envelope, headers: dict[str, str] | None = None) -> None:
-        self.add_many([envelope], headers)
-
-    def add_many(self, envelopes: list[Envelope], headers: dict[str, str] | None = None) -> None:
-        self.add_each([(env, headers or {}) for env in envelopes])
-
-    def add_each(self, items: list[tuple[Envelope, dict[str, str]]]) -> None:
-        """Add events, each with its own headers, in one statement."""
-        if not items:
+    def add_each(self, envelopes: Iterable[Envelope]) -> None:
+        rows = [
+            {
+                "event_id": env.event_id,
+                "routing_key": env.routing_key,
+                "payload": env.model_dump(mode="json"),
+                "headers": event_headers(env),
+                "occurred_at": env.occurred_at,
+            }
+            for env in envelopes
+        ]
+        if not rows:
             return
-        self.conn.execute(
-            _INSERT,
-            [
-                {
-                    "event_id": env.event_id,
-                    "routing_key": env.routing_key,
-                    "payload": env.model_dump(mode="json"),
-                    "headers": headers,
-                    "occurred_at": env.occurred_at,
-                }
-                for env, headers in items
-            ],
-        )
+        self.conn.execute(_INSERT, rows)
         if self.channel and not self._notified:
             # NOTIFY is delivered at commit, so the relay wakes only for committed rows.
             self.conn.execute(_NOTIFY, {"c": self.channel})

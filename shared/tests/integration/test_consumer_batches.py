@@ -6,10 +6,11 @@ import sqlalchemy as sa
 
 from support_shared.config import ServiceSettings
 from support_shared.db import UnitOfWork
-from support_shared.events import EventType, TicketStatusUpdated, new_event
+from support_shared.events import (EventType, TicketCreated, TicketStatusUpdated, new_event,
+                                   utcnow)
 from support_shared.messaging.consumer import (Consumer, PermanentError, Subscription,
                                                TransientError)
-from support_shared.testing.helpers import wait_until
+from support_shared.testing.helpers import each_event, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +55,9 @@ def _applied(engine):
 def start(settings, broker_probe):
     running = []
 
-    def start_(handler, *, engine, batch_size=50, batch_handler=None, **overrides):
+    def start_(handler, *, engine, batch_size=50, **overrides):
         consumer = Consumer(settings.model_copy(update=overrides), "svc",
-                            [Subscription(KEY, handler, batch_handler=batch_handler)],
+                            [Subscription(KEY, handler, TicketStatusUpdated)],
                             engine=engine, batch_size=batch_size)
         probe = broker_probe(settings.exchange)
         consumer.topology.declare_exchanges(probe.channel)
@@ -69,6 +70,7 @@ def start(settings, broker_probe):
         running.append((consumer, thread))
 
     start_.run = run
+    start_.threads_alive = lambda: all(t.is_alive() for _, t in running)
     yield start_
     for consumer, thread in running:
         consumer.stop()
@@ -77,7 +79,7 @@ def start(settings, broker_probe):
 
 
 def test_a_backlog_is_applied_once_in_shared_transactions(engine, start):
-    consumer, probe = start(lambda env: _apply(engine, env), engine=engine, prefetch_count=100)
+    consumer, probe = start(each_event(lambda env: _apply(engine, env)), engine=engine, prefetch_count=100)
     events = [_event(i) for i in range(1, 301)]
     for env in events:
         probe.publish(KEY, env.to_json())
@@ -106,7 +108,7 @@ def test_each_message_keeps_its_own_outcome_inside_a_batch(engine, start):
             raise RuntimeError("a bug that happens once")
         _apply(engine, envelope)
 
-    consumer, probe = start(handle, engine=engine)
+    consumer, probe = start(each_event(handle), engine=engine)
     for i in range(1, 21):
         probe.publish(KEY, _event(i).to_json())
     probe.publish(KEY, b"{not json")
@@ -131,7 +133,7 @@ def test_a_transient_failure_sends_the_batch_through_one_at_a_time(engine, start
             failures["left"] -= 1
             raise TransientError("database hiccup")
 
-    consumer, probe = start(handle, engine=engine)
+    consumer, probe = start(each_event(handle), engine=engine)
     for i in range(1, 11):
         probe.publish(KEY, _event(i).to_json())
     start.run(consumer)
@@ -141,38 +143,6 @@ def test_a_transient_failure_sends_the_batch_through_one_at_a_time(engine, start
     with engine.connect() as conn:
         claims = conn.scalar(sa.text("SELECT count(*) FROM inbox"))
     assert claims == 10                               # nothing applied twice
-
-
-def test_prepare_sees_each_batch_before_its_handlers(engine, settings, broker_probe):
-    seen: list[tuple[str, object]] = []
-
-    def prepare(envelopes):
-        seen.append(("prepare", [e.ticket_id for e in envelopes]))
-
-    def handle(envelope):
-        seen.append(("handle", envelope.ticket_id))
-        _apply(engine, envelope)
-
-    consumer = Consumer(settings, "svc", [Subscription(KEY, handle, prepare)], engine=engine,
-                        batch_size=50)
-    probe = broker_probe(settings.exchange)
-    consumer.topology.declare_exchanges(probe.channel)
-    consumer.declare(probe.channel)
-    for i in range(1, 31):
-        probe.publish(KEY, _event(i).to_json())
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
-    finally:
-        consumer.stop()
-        thread.join(10)
-    prepared = [ids for kind, ids in seen if kind == "prepare"]
-    assert sorted(i for ids in prepared for i in ids) == list(range(1, 31))
-    assert len(prepared) < 30                                 # in bulk, not one by one
-    for index, (kind, payload) in enumerate(seen):            # each handler after its prepare
-        if kind == "handle":
-            assert any(k == "prepare" and payload in ids for k, ids in seen[:index])
 
 
 def _count_savepoints(engine):
@@ -188,7 +158,7 @@ def _count_savepoints(engine):
 
 def test_a_clean_batch_needs_no_savepoints(engine, start):
     seen = _count_savepoints(engine)
-    consumer, probe = start(lambda env: _apply(engine, env), engine=engine, prefetch_count=100)
+    consumer, probe = start(each_event(lambda env: _apply(engine, env)), engine=engine, prefetch_count=100)
     for i in range(1, 41):
         probe.publish(KEY, _event(i).to_json())
     start.run(consumer)
@@ -208,7 +178,7 @@ def test_writes_left_uncommitted_in_an_optimistic_batch_are_undone(engine, start
             return                                   # changed its mind: no commit
         _apply(engine, envelope)
 
-    consumer, probe = start(handle, engine=engine, prefetch_count=100)
+    consumer, probe = start(each_event(handle), engine=engine, prefetch_count=100)
     for i in range(1, 11):
         probe.publish(KEY, _event(i).to_json())
     start.run(consumer)
@@ -229,7 +199,7 @@ def test_a_read_only_unit_of_work_does_not_force_savepoints(engine, start):
             uow.conn.execute(sa.text("SELECT count(*) FROM applied")).scalar()
         _apply(engine, envelope)
 
-    consumer, probe = start(handle, engine=engine, prefetch_count=100)
+    consumer, probe = start(each_event(handle), engine=engine, prefetch_count=100)
     for i in range(1, 21):
         probe.publish(KEY, _event(i).to_json())
     start.run(consumer)
@@ -237,23 +207,61 @@ def test_a_read_only_unit_of_work_does_not_force_savepoints(engine, start):
     assert seen["savepoints"] == 0
 
 
-def test_a_batch_handler_replaces_the_handlers_of_its_messages(engine, start):
+def test_the_handler_gets_the_batch_and_runs_once_per_message(engine, start):
     seen = _count_savepoints(engine)
-    calls = {"batch": 0, "one": 0}
+    sizes: list[int] = []
 
-    def handle(envelope):
-        calls["one"] += 1
-        _apply(engine, envelope)
-
-    def handle_batch(envelopes):
-        calls["batch"] += 1
+    def handle(envelopes):
+        sizes.append(len(envelopes))
         for envelope in envelopes:
             _apply(engine, envelope)
 
-    consumer, probe = start(handle, engine=engine, batch_handler=handle_batch)
+    consumer, probe = start(handle, engine=engine, prefetch_count=100)
     for i in range(1, 31):
         probe.publish(KEY, _event(i).to_json())
     start.run(consumer)
     wait_until(lambda: len(_applied(engine)) == 30, message="30 applied")
-    assert calls["one"] == 0 and calls["batch"] >= 1     # never both for one message
+    assert sum(sizes) == 30 and max(sizes) > 1           # batches, each message once
     assert seen["savepoints"] == 0
+
+
+def test_one_bad_message_among_99_leaves_the_rest_applied_once(engine, start):
+    """A handler that raises an unexpected error on one message of a set: the other 99 are
+    applied once, only the bad one ends in the DLQ (after its delivery limit) and the
+    consumer keeps running."""
+    def handle(envelopes):
+        if any(e.ticket_id == 50 for e in envelopes):
+            raise ValueError("the model cannot predict ticket 50")
+        for envelope in envelopes:
+            _apply(engine, envelope)
+
+    consumer, probe = start(handle, engine=engine, prefetch_count=100, batch_size=100,
+                            delivery_limit=2)
+    for i in range(1, 101):
+        probe.publish(KEY, _event(i).to_json())
+    start.run(consumer)
+    dlq = consumer.topology.dead_letter_queue(consumer.queue_for(KEY))
+    wait_until(lambda: len(_applied(engine)) == 99, message="99 good events applied")
+    wait_until(lambda: probe.channel.queue_declare(dlq, passive=True).method.message_count == 1,
+               timeout=30, message="the bad message dead-lettered")
+    assert 50 not in _applied(engine)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM inbox")) == 99
+    assert start.threads_alive()
+
+
+def test_a_message_of_another_payload_type_is_dead_lettered_unhandled(engine, start):
+    calls = []
+    consumer, probe = start(lambda envs: calls.extend(envs), engine=engine)
+    wrong = new_event(EventType.TICKET_CREATED,
+                      TicketCreated(title="t", description="d", user_name="u",
+                                    user_email="u@example.com", priority="low",
+                                    created_at=utcnow()),
+                      tenant_id="default", ticket_id=1, ticket_version=1)
+    probe.publish(KEY, wrong.to_json())
+    start.run(consumer)
+    dlq = consumer.topology.dead_letter_queue(consumer.queue_for(KEY))
+    dead = []
+    wait_until(lambda: dead.extend(probe.drain(dlq)) or dead, message="dead-lettered")
+    assert dead[0][0].headers["x-error-type"] == "InvalidEventError"
+    assert calls == []

@@ -29,7 +29,7 @@ from support_shared.metrics import (METRICS_DIR_ENV, METRICS_PORT_ENV, record_co
 from support_shared.outbox import notify_channel
 from support_shared.relay import OutboxRelay
 from support_shared.service import engine_for
-from support_shared.testing.helpers import wait_until
+from support_shared.testing.helpers import each_event, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_consumer_counts_acks_dead_letters_and_requeues(settings, engine, broker
             crashed.add(envelope.event_id)
             raise RuntimeError("first delivery crashes")
 
-    consumer = Consumer(settings, "svc", [Subscription(KEY, handle)])
+    consumer = Consumer(settings, "svc", [Subscription(KEY, each_event(handle))])
     probe = broker_probe(settings.exchange)
     consumer.declare(probe.channel)
     before = {o: _value("events_consumed_total", event_type=KEY, outcome=o)
@@ -146,9 +146,8 @@ def test_relay_counts_what_it_publishes_and_logs_each_rows_correlation_id(settin
     topology.declare_exchanges(probe.channel)
     probe.listen(f"{settings.queue_prefix}probe")
     with UnitOfWork(engine, notify_channel=notify_channel(settings.db_schema)) as uow:
-        uow.outbox.add(_event(ticket_id=3, correlation="trace-relay"),
-                       headers={"x-request-id": "trace-relay"})
-        uow.outbox.add(_event(ticket_id=4), headers={"x-request-id": "trace-header"})
+        uow.outbox.add(_event(ticket_id=3, correlation="trace-relay"))
+        uow.outbox.add(_event(ticket_id=4))
         uow.commit()
     before = _value("events_published_total", routing_key=KEY)
     publisher = Publisher(settings.rabbitmq_url, topology, "test-relay")
@@ -159,7 +158,7 @@ def test_relay_counts_what_it_publishes_and_logs_each_rows_correlation_id(settin
     assert _value("events_published_total", routing_key=KEY) - before == 2
     logged = {r.ticket_id: r for r in records.records if r.getMessage().startswith("published ")}
     assert logged[3].correlation_id == "trace-relay"
-    assert logged[4].correlation_id == "trace-header"          # falls back to the AMQP header
+    assert logged[4].correlation_id is None                    # headers come from the envelope
     assert logged[3].routing_key == KEY and logged[3].event_id
 
 

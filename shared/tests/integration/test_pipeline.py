@@ -10,15 +10,16 @@ from support_shared.messaging.publisher import Publisher
 from support_shared.messaging.topology import Topology
 from support_shared.outbox import notify_channel
 from support_shared.relay import OutboxRelay, outbox_status
-from support_shared.testing.helpers import wait_until
+from support_shared.testing.helpers import each_event, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def _event(ticket_id=1, version=2):
+def _event(ticket_id=1, version=2, correlation_id=None):
     return new_event(EventType.TICKET_STATUS_UPDATED,
                      TicketStatusUpdated(old_status="pending", new_status="in_progress"),
-                     tenant_id="default", ticket_id=ticket_id, ticket_version=version)
+                     tenant_id="default", ticket_id=ticket_id, ticket_version=version,
+                     correlation_id=correlation_id)
 
 
 def _start(consumer):
@@ -43,9 +44,9 @@ def test_uncommitted_events_never_leave_and_committed_ones_arrive_once(settings,
 
     with UnitOfWork(engine) as uow:
         uow.outbox.add(_event(ticket_id=1))          # rolled back: must never be published
-    committed = [_event(ticket_id=i) for i in range(2, 27)]
+    committed = [_event(ticket_id=i, correlation_id="r1") for i in range(2, 27)]
     with UnitOfWork(engine, notify_channel=notify_channel(settings.db_schema)) as uow:
-        uow.outbox.add_many(committed, headers={"x-request-id": "r1"})
+        uow.outbox.add_each(committed)
         uow.commit()
 
     published = 0
@@ -73,7 +74,7 @@ def test_consumer_applies_once_and_dead_letters_poison(settings, engine, broker_
                 applied.append(envelope.event_id)
             uow.commit()
 
-    consumer = Consumer(settings, "svc", [Subscription("ticket.status.updated", handle)])
+    consumer = Consumer(settings, "svc", [Subscription("ticket.status.updated", each_event(handle))])
     probe = broker_probe(settings.exchange)
     consumer.topology.declare_exchanges(probe.channel)
     consumer.declare(probe.channel)
@@ -104,7 +105,7 @@ def test_crashing_handler_is_dead_lettered_by_delivery_limit(settings, engine, b
         raise RuntimeError("bug")
 
     consumer = Consumer(settings.model_copy(update={"delivery_limit": 2}), "svc",
-                        [Subscription("ticket.status.updated", handle)])
+                        [Subscription("ticket.status.updated", each_event(handle))])
     probe = broker_probe(settings.exchange)
     consumer.declare(probe.channel)
     probe.publish("ticket.status.updated", _event().to_json())

@@ -67,10 +67,6 @@ class EditTicket:
     actor: str | None = None
 
 
-def _headers(correlation_id: str | None, tenant_id: str) -> dict[str, str]:
-    return {"x-request-id": correlation_id or "", "x-tenant-id": tenant_id}
-
-
 def _replay(existing: Ticket, fingerprint: str, key: str) -> CreateResult:
     if not existing.same_request(fingerprint):
         raise IdempotencyKeyReusedError(key)
@@ -118,7 +114,7 @@ def create_ticket(cmd: CreateTicket, *, uow: TicketUnitOfWork) -> CreateResult:
         record(uow, ticket, CREATED, _created_entry_details(ticket), actor=cmd.actor,
                request_id=cmd.correlation_id)
         event = _created_event(ticket, cmd.correlation_id)
-        uow.outbox.add(event, headers=_headers(cmd.correlation_id, ticket.tenant_id))
+        uow.outbox.add(event)
         uow.commit()
     logger.info("created ticket %s (event %s)", ticket.id, event.event_id)
     return CreateResult(ticket, replayed=False)
@@ -174,10 +170,8 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
             audit_entry(ticket, CREATED, _created_entry_details(ticket), actor=cmds[i].actor,
                         request_id=cmds[i].correlation_id)
             for i, ticket in zip(fresh, tickets)])
-        uow.outbox.add_each([
-            (_created_event(ticket, cmds[i].correlation_id),
-             _headers(cmds[i].correlation_id, ticket.tenant_id))
-            for i, ticket in zip(fresh, tickets)])
+        uow.outbox.add_each(_created_event(ticket, cmds[i].correlation_id)
+                            for i, ticket in zip(fresh, tickets))
         uow.commit()
     for i, ticket in zip(fresh, tickets):
         outcomes[i] = CreateResult(ticket, replayed=False)
@@ -217,7 +211,7 @@ def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
             tenant_id=ticket.tenant_id, ticket_id=cmd.ticket_id, ticket_version=ticket.version,
             correlation_id=cmd.correlation_id,
         )
-        uow.outbox.add(event, headers=_headers(cmd.correlation_id, ticket.tenant_id))
+        uow.outbox.add(event)
         uow.commit()
     logger.info("ticket %s %s -> %s (event %s)", cmd.ticket_id, old_status, ticket.status,
                 event.event_id)

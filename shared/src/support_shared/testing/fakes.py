@@ -1,28 +1,71 @@
-"""In-memory stand-ins for the outbox and inbox, for unit tests of handlers (no I/O)."""
+"""Complete in-memory stand-ins for the outbox, the inbox and a unit of work (no I/O).
+
+They subclass the real adapters' abstract bases, so a handler unit-tested against them runs
+the same calls it makes in production (cosmic ``tests/unit/test_handlers.py``).
+"""
 from __future__ import annotations
 
 import uuid
+from typing import Any, Iterable
 
 from ..events import Envelope
+from ..inbox import AbstractInbox
+from ..outbox import AbstractOutbox
 
 
-class FakeOutbox:
+class FakeOutbox(AbstractOutbox):
     def __init__(self) -> None:
         self.events: list[Envelope] = []
 
-    def add(self, envelope: Envelope, headers: dict[str, str] | None = None) -> None:
-        self.events.append(envelope)
-
-    def add_many(self, envelopes: list[Envelope], headers: dict[str, str] | None = None) -> None:
+    def add_each(self, envelopes: Iterable[Envelope]) -> None:
         self.events.extend(envelopes)
 
 
-class FakeInbox:
+class FakeInbox(AbstractInbox):
     def __init__(self) -> None:
         self.seen: set[uuid.UUID] = set()
 
-    def claim(self, event_id: uuid.UUID) -> bool:
-        if event_id in self.seen:
-            return False
-        self.seen.add(event_id)
-        return True
+    def claim_many(self, event_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        new = {e for e in event_ids if e not in self.seen}
+        self.seen.update(new)
+        return new
+
+
+class FakeUnitOfWork:
+    """Outbox and inbox that take effect only on ``commit()``, like the real transaction.
+
+    A service's fake unit of work subclasses it and adds its fake repositories; those that
+    keep state override ``_snapshot``/``_restore`` so a rollback undoes them too.
+    """
+
+    def __init__(self) -> None:
+        self.outbox = FakeOutbox()
+        self.inbox = FakeInbox()
+        self.commits = 0
+        self._saved: Any = None
+
+    def __enter__(self) -> Any:
+        self._saved = (list(self.outbox.events), set(self.inbox.seen), self._snapshot())
+        self._committed = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:
+            self.rollback()
+
+    def commit(self) -> None:
+        self.commits += 1
+        self._committed = True
+
+    def rollback(self) -> None:
+        events, seen, state = self._saved
+        self.outbox.events[:] = events
+        self.inbox.seen = seen
+        self._restore(state)
+
+    def _snapshot(self) -> Any:
+        """The repositories' state at ``__enter__`` (override with state to roll back)."""
+        return None
+
+    def _restore(self, state: Any) -> None:
+        """Put the repositories back to ``state``."""

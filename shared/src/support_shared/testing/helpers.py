@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -48,3 +48,12 @@ def delete_broker_objects(name_prefix: str, exchange_prefix: str) -> None:
     for e in exchanges:
         if e["name"].startswith(exchange_prefix):
             requests.delete(_mgmt(f"exchanges/%2F/{quote(e['name'], safe='')}"), timeout=5)
+
+
+def each_event(handle: Callable[[Any], None]) -> Callable[[Sequence[Any]], None]:
+    """A set-based handler that calls ``handle`` on each envelope of its batch (for tests of
+    the consumer's own machinery, where what the handler does does not matter)."""
+    def handler(envelopes: Sequence[Any]) -> None:
+        for envelope in envelopes:
+            handle(envelope)
+    return handler

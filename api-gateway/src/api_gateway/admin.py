@@ -73,6 +73,12 @@ class DeadQueue(BaseModel):
     replays_to: str | None
 
 
+class DeadQueueList(BaseModel):
+    queues: list[DeadQueue]
+    count: int
+    total_messages: int
+
+
 class DeadMessageView(BaseModel):
     message_id: str | None
     event_id: str | None
@@ -104,6 +110,12 @@ class DeadMessageView(BaseModel):
             delivery_count=message.delivery_count, replays_to=data["replay_to"],
             headers=message.headers, body=data.get("body"),
         )
+
+
+class DeadMessageList(BaseModel):
+    queue: str
+    messages: list[DeadMessageView]
+    count: int
 
 
 class ReplayOutcome(BaseModel):
@@ -176,8 +188,8 @@ def list_queues() -> ResponseReturnValue:
     queues = [DeadQueue(queue=d.name, messages=d.messages, consumers=d.consumers,
                         replays_to=None if d.name == unroutable else dlq.original_queue_of(d.name))
               for d in depths]
-    return jsonify({"queues": [q.model_dump() for q in queues], "count": len(queues),
-                    "total_messages": sum(q.messages for q in queues)})
+    return jsonify(DeadQueueList(queues=queues, count=len(queues),
+                                 total_messages=sum(q.messages for q in queues)).model_dump())
 
 
 @bp.get("/<queue>")
@@ -188,8 +200,8 @@ def show(queue: str) -> ResponseReturnValue:
     dlq.check_dead_letter_queue(queue, _topology(settings))
     with dlq.broker_connection(settings.rabbitmq_url, "api-gateway-admin") as connection:
         messages = dlq.peek(connection, queue, _topology(settings), query.limit)
-    views = [DeadMessageView.of(m, query.body).model_dump() for m in messages]
-    return jsonify({"queue": queue, "messages": views, "count": len(views)})
+    views = [DeadMessageView.of(m, query.body) for m in messages]
+    return jsonify(DeadMessageList(queue=queue, messages=views, count=len(views)).model_dump())
 
 
 @bp.post("/<queue>/replay")

@@ -11,7 +11,7 @@ from support_shared.schemas import Error, Health, Ticket
 
 from .auth import required_scope
 from .openapi_ops import (AUTH_ERRORS, BODY_ERRORS, ERRORS, OPERATIONS, PARAM_DOCS, PATH_PARAMS,
-                          QUERY_MODELS, UPSTREAM_ERRORS, Op)
+                          QUERY_PARAMS, UPSTREAM_ERRORS, Op)
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -32,7 +32,7 @@ DESCRIPTION = (
 
 def _schemas() -> tuple[dict[str, Any], dict[tuple[type[BaseModel], str], Any]]:
     inputs = {op.body for op in OPERATIONS if op.body}
-    outputs = {op.response for op in OPERATIONS if op.response} | {Error, Health}
+    outputs = {op.response for op in OPERATIONS} | {Error, Health}
     pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = (
         [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)]
         + [(m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)])
@@ -50,16 +50,19 @@ def _param_schema(schema: dict[str, Any]) -> dict[str, Any]:
     if schema.get("default") is not None:
         out["default"] = schema["default"]
     out.pop("title", None)
+    out.pop("description", None)            # the parameter's own description says it
     return out
 
 
+def _query_parameter(key: str) -> dict[str, Any]:
+    model, field = QUERY_PARAMS[key]
+    schema = model.model_json_schema(mode="validation")["properties"][field]
+    return {"name": field, "in": "query", "required": False, "description": PARAM_DOCS[key],
+            "schema": _param_schema(schema)}
+
+
 def _components_parameters() -> dict[str, Any]:
-    props: dict[str, Any] = {}
-    for model in QUERY_MODELS:
-        props.update(model.model_json_schema(mode="validation")["properties"])
-    params = {name: {"name": name, "in": "query", "required": False,
-                     "description": PARAM_DOCS[name], "schema": _param_schema(schema)}
-              for name, schema in props.items()}
+    params = {key: _query_parameter(key) for key in QUERY_PARAMS}
     params["IfMatch"] = {"name": "If-Match", "in": "header", "required": False,
                          "description": "ETag from the last read: refuse (412) if it changed",
                          "schema": {"type": "string"}}
@@ -143,7 +146,7 @@ def _parameters(op: Op) -> list[dict[str, Any]]:
 
 
 def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
-    schema = refs[(op.response, "serialization")] if op.response else {"type": "object"}
+    schema = refs[(op.response, "serialization")]
     responses: dict[str, Any] = {
         str(op.status): _response("Success", schema, _success_headers(op))}
     if links := _links(op):

@@ -1,16 +1,22 @@
 """The table of public operations the OpenAPI document describes, and its shared vocabulary."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from pydantic import BaseModel
 
-from .admin import PurgeRequest, ReplayRequest
+from support_shared.reports import (DashboardRouting, DashboardSummary, Department,
+                                   DepartmentAnalytics, DepartmentList, PerformanceAnalytics,
+                                   QueueDepths, RouteResult, RoutingHistory, RoutingStatistics,
+                                   TicketAnalytics, Trends)
 from support_shared.schemas import (CategorizeRequest, Categorization, Comment, CommentCreate,
                                    CommentList, Page, RerouteRequest, RouteRequest,
                                    StatusUpdate, Ticket, TicketCreate, TicketHistory,
                                    TicketList, TicketPatch, TicketQuery, TrendsQuery, User,
                                    UserCreate, UserList, UserQuery)
+
+from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
+                    ReplayResultView, ShowQuery)
 
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "Invalid input (validation_error, malformed_json, invalid_cursor)"),
@@ -20,7 +26,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "No such resource (or path)"),
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
-                     "user_exists, idempotency_conflict: same Idempotency-Key still in flight)"),
+                     "user_exists, idempotency_conflict: same Idempotency-Key still in flight; "
+                     "not_a_dead_letter_queue: the admin DLQ operations only take *.dlq and "
+                     "the unroutable queue)"),
     412: ("PreconditionFailed", "If-Match does not match the current ETag"),
     413: ("PayloadTooLarge", "Body over 64 KiB (payload_too_large)"),
     415: ("UnsupportedMediaType", "Body is not JSON"),
@@ -53,14 +61,24 @@ PARAM_DOCS = {
     "requester_id": "Only tickets of this requester (user id)",
     "email": "Only the user with this e-mail address (case-insensitive)",
     "days": "Length of the window in days (1-365, default 7)",
+    "deadLetterLimit": "How many messages to show (1-1000, default 10); all are put back",
+    "body": "Include each message's body (bodies hold personal data; default false)",
 }
-QUERY_MODELS: tuple[type[BaseModel], ...] = (TicketQuery, UserQuery, TrendsQuery)
+# components.parameters key -> (the query model that validates it, its field = the query name)
+QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
+    **{name: (TicketQuery, name) for name in TicketQuery.model_fields},
+    **{name: (UserQuery, name) for name in UserQuery.model_fields},
+    **{name: (TrendsQuery, name) for name in TrendsQuery.model_fields},
+    "deadLetterLimit": (ShowQuery, "limit"),
+    "body": (ShowQuery, "body"),
+}
 
 PAGE = tuple(Page.model_fields)                              # limit, cursor
 TICKET_FILTERS = tuple(TicketQuery.model_fields)
 DEPARTMENT_TICKET_FILTERS = (*PAGE, "status", "priority")
 USER_FILTERS = tuple(UserQuery.model_fields)
 TREND_FILTERS = tuple(TrendsQuery.model_fields)              # days
+DEAD_LETTER_FILTERS = ("deadLetterLimit", "body")
 
 
 @dataclass(frozen=True)
@@ -70,8 +88,9 @@ class Op:
     operation_id: str
     summary: str
     tag: str
+    _: KW_ONLY
+    response: type[BaseModel]               # the success body: every operation has a typed one
     body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
     status: int = 200
     query: tuple[str, ...] = ()             # query parameter names (components.parameters)
     errors: tuple[int, ...] = ()
@@ -107,39 +126,46 @@ OPERATIONS: tuple[Op, ...] = (
     Op("post", "/api/categorize", "categorize", "Categorize a title and description", "ai",
        body=CategorizeRequest, response=Categorization),
     Op("get", "/api/departments", "listDepartments", "All departments (complete list)",
-       "routing"),
+       "routing", response=DepartmentList),
     Op("get", "/api/departments/{name}", "getDepartment", "One department", "routing",
-       errors=(404,)),
+       response=Department, errors=(404,)),
     Op("get", "/api/departments/{name}/tickets", "listDepartmentTickets",
        "Tickets routed to one department", "routing", response=TicketList,
        query=DEPARTMENT_TICKET_FILTERS, errors=(400, 404)),
     Op("post", "/api/route", "routeTicket", "Route a ticket to a department", "routing",
-       body=RouteRequest, errors=(404, 409)),
+       body=RouteRequest, response=RouteResult, errors=(404, 409)),
     Op("put", "/api/route/{ticket_id}", "rerouteTicket", "Move a ticket to another department",
-       "routing", body=RerouteRequest, errors=(404, 409)),
-    Op("get", "/api/routing/statistics", "routingStatistics", "Routing statistics", "routing"),
+       "routing", body=RerouteRequest, response=RouteResult, errors=(404, 409)),
+    Op("get", "/api/routing/statistics", "routingStatistics", "Routing statistics", "routing",
+       response=RoutingStatistics),
     Op("get", "/api/routing/history/{ticket_id}", "routingHistory",
-       "A ticket's routing decisions (complete list)", "routing", errors=(404,)),
+       "A ticket's routing decisions (complete list)", "routing", response=RoutingHistory,
+       errors=(404,)),
     Op("get", "/api/admin/dlq", "listDeadLetterQueues",
-       "Dead-letter queues and their depths (operators)", "admin"),
+       "Dead-letter queues and their depths (operators)", "admin", response=DeadQueueList),
     Op("get", "/api/admin/dlq/{queue}", "showDeadLetters",
-       "Peek at dead messages without removing them", "admin", errors=(400, 404)),
+       "Peek at dead messages without removing them", "admin", response=DeadMessageList,
+       query=DEAD_LETTER_FILTERS, errors=(400, 404, 409)),
     Op("post", "/api/admin/dlq/{queue}/replay", "replayDeadLetters",
        "Move dead messages back to the queue they came from", "admin", body=ReplayRequest,
-       errors=(404,)),
+       response=ReplayResultView, errors=(404, 409)),
     Op("post", "/api/admin/dlq/{queue}/purge", "purgeDeadLetters",
        "Delete every dead message of a queue ({\"confirm\": true})", "admin",
-       body=PurgeRequest, errors=(404,)),
-    Op("get", "/api/dashboard/summary", "dashboardSummary", "Dashboard summary", "analytics"),
+       body=PurgeRequest, response=PurgeResult, errors=(404, 409)),
+    Op("get", "/api/dashboard/summary", "dashboardSummary", "Dashboard summary", "analytics",
+       response=DashboardSummary),
     Op("get", "/api/dashboard/routing", "dashboardRouting", "Dashboard routing view",
-       "analytics"),
+       "analytics", response=DashboardRouting),
     Op("get", "/api/dashboard/queues", "dashboardQueues",
-       "Depth, consumers and dead letters of every suite queue", "analytics"),
-    Op("get", "/api/analytics/tickets", "ticketAnalytics", "Ticket counts", "analytics"),
+       "Depth, consumers and dead letters of every suite queue", "analytics",
+       response=QueueDepths),
+    Op("get", "/api/analytics/tickets", "ticketAnalytics", "Ticket counts", "analytics",
+       response=TicketAnalytics),
     Op("get", "/api/analytics/performance", "performanceAnalytics",
-       "Categorization and routing performance", "analytics"),
+       "Categorization and routing performance", "analytics", response=PerformanceAnalytics),
     Op("get", "/api/analytics/trends", "trendAnalytics", "Daily trends", "analytics",
-       query=TREND_FILTERS, errors=(400,)),
+       response=Trends, query=TREND_FILTERS, errors=(400,)),
     Op("get", "/api/analytics/department/{name}", "departmentAnalytics",
-       "One department's figures", "analytics", errors=(404,)),
+       "One department's figures (an unknown name gives zeros)", "analytics",
+       response=DepartmentAnalytics, errors=(404,)),
 )

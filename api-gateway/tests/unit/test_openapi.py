@@ -191,3 +191,97 @@ def test_new_operations_use_their_models_and_conflict_codes(doc):
     assert params["q"]["schema"] == {"type": "string", "minLength": 1, "maxLength": 200}
     ticket = doc["components"]["schemas"]["Ticket"]
     assert {"tags", "requester_id"} <= set(ticket["required"])
+
+
+def _untyped(doc, schema, path="", seen=frozenset()):
+    """Where under ``schema`` an object has no properties or an array no typed items."""
+    if "$ref" in schema:
+        if schema["$ref"] in seen:
+            return
+        seen = seen | {schema["$ref"]}
+        schema = _resolve(doc, schema["$ref"])
+    for key in ("anyOf", "oneOf", "allOf"):
+        for n, branch in enumerate(schema.get(key, ())):
+            yield from _untyped(doc, branch, f"{path}/{key}[{n}]", seen)
+    if schema.get("type") == "array":
+        items = schema.get("items")
+        if not isinstance(items, dict) or not ({"type", "$ref", "anyOf", "oneOf"} & set(items)):
+            yield f"{path or '/'}: array without typed items"
+        else:
+            yield from _untyped(doc, items, f"{path}[]", seen)
+    for name, prop in schema.get("properties", {}).items():
+        yield from _untyped(doc, prop, f"{path}/{name}", seen)
+
+
+def _success_schemas(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for code, response in op["responses"].items():
+                if code.startswith("2"):
+                    yield f"{method} {path} {code}", response["content"]["application/json"][
+                        "schema"]
+
+
+def test_every_success_response_is_a_typed_model(doc):
+    schemas = dict(_success_schemas(doc))
+    assert len(schemas) == 31                             # every operation, health included
+
+    for where, schema in schemas.items():
+        top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema
+        branches = top.get("anyOf") or top.get("oneOf") or [top]
+        for branch in branches:
+            model = _resolve(doc, branch["$ref"]) if "$ref" in branch else branch
+            assert model.get("type") == "object" and model.get("properties"), (where, model)
+            assert model.get("required"), (where, model)
+        assert list(_untyped(doc, schema)) == [], where
+
+
+def test_the_untyped_check_can_fail():
+    doc = {"components": {"schemas": {"Bare": {"type": "object", "properties": {
+        "items": {"type": "array"}, "free": {"type": "array", "items": {}}}}}}}
+
+    found = list(_untyped(doc, {"$ref": "#/components/schemas/Bare"}))
+
+    assert found == ["/items: array without typed items", "/free: array without typed items"]
+
+
+def test_operations_answer_their_services_models(doc):
+    def ok(path, method="get", status="200"):
+        return doc["paths"][path][method]["responses"][status]["content"]["application/json"][
+            "schema"]["$ref"].rsplit("/", 1)[1]
+
+    assert ok("/api/departments") == "DepartmentList"
+    assert ok("/api/route", "post") == ok("/api/route/{ticket_id}", "put") == "RouteResult"
+    assert ok("/api/routing/history/{ticket_id}") == "RoutingHistory"
+    assert ok("/api/dashboard/queues") == "QueueDepths"
+    assert ok("/api/admin/dlq/{queue}") == "DeadMessageList"
+    assert ok("/api/admin/dlq/{queue}/purge", "post") == "PurgeResult"
+    schemas = doc["components"]["schemas"]
+    assert schemas["EventCounts"]["required"] == ["ticket.created", "ticket.categorized",
+                                                  "ticket.routed", "ticket.status.updated"]
+    queues = [b["$ref"].rsplit("/", 1)[1] for b in schemas["QueueDepths"]["anyOf"]]
+    assert queues == ["QueuePanel", "QueuePanelUnavailable"]
+
+
+def test_every_query_parameter_an_operation_takes_is_documented(doc):
+    params = doc["components"]["parameters"]
+
+    def query(path, method="get"):
+        refs = [p["$ref"] for p in doc["paths"][path][method]["parameters"] if "$ref" in p]
+        return {_resolve(doc, r)["name"]: _resolve(doc, r)["schema"] for r in refs
+                if _resolve(doc, r)["in"] == "query"}
+
+    shown = query("/api/admin/dlq/{queue}")
+    assert shown == {"limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+                     "body": {"type": "boolean", "default": False}}
+    assert set(query("/api/tickets/{ticket_id}/comments")) == {"limit", "cursor"}
+    assert set(query("/api/users")) == {"limit", "cursor", "email"}
+    assert set(query("/api/tickets")) == {"limit", "cursor", "status", "priority", "department",
+                                          "q", "tag", "requester_id"}
+    for param in params.values():
+        assert param["description"] and "description" not in param["schema"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            names = [_resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"]
+                     for p in op["parameters"]]
+            assert len(names) == len(set(names)), (method, path)

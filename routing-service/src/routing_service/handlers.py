@@ -1,4 +1,4 @@
-"""Event handlers (ticket.created, ticket.categorized; set-based) and manual routing commands.
+"""Event handlers (ticket.created, ticket.categorized; set-based), seeding and manual routing.
 
 A consumer batch is applied in a few statements: every event claimed once in the inbox, each
 tenant's defaults ensured once, the tickets upserted (and locked, in key order) together, the
@@ -72,16 +72,16 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
         departments = {tenant: uow.departments.list(tenant) for tenant in _tenants(fresh)}
         for envelope in fresh:
             ticket = tickets[(envelope.tenant_id, envelope.ticket_id)]
-            record = auto_route(ticket, departments[envelope.tenant_id], envelope, clock())
+            record = _auto_route(ticket, departments[envelope.tenant_id], envelope, clock())
             if record is not None:
                 routed.append((envelope, record))
         changed = dict.fromkeys((r.tenant_id, r.ticket_id) for _, r in routed)
         uow.tickets.save_many([tickets[key] for key in changed])
         uow.history.add_many([record for _, record in routed])
         uow.outbox.add_each(
-            routed_event(record, ticket_version=envelope.ticket_version,
-                         correlation_id=envelope.correlation_id,
-                         causation_id=str(envelope.event_id))
+            _routed_event(record, ticket_version=envelope.ticket_version,
+                          correlation_id=envelope.correlation_id,
+                          causation_id=str(envelope.event_id))
             for envelope, record in routed)
         uow.commit()
     for envelope, record in routed:
@@ -128,8 +128,8 @@ def _seen_rows(fresh: Sequence[Envelope]) -> list[SeenTicket]:
     return list(rows.values())
 
 
-def auto_route(ticket: RoutedTicket, departments: Sequence[Department], envelope: Envelope,
-               at: datetime) -> RoutingRecord | None:
+def _auto_route(ticket: RoutedTicket, departments: Sequence[Department], envelope: Envelope,
+                at: datetime) -> RoutingRecord | None:
     """Route ``ticket`` as the categorization ``envelope`` says, or None when it keeps its
     department (routed by hand, or a newer categorization was applied)."""
     if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
@@ -200,14 +200,14 @@ def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, depar
                            changed=False)
     uow.tickets.save_many([ticket])
     uow.history.add_many([record])
-    uow.outbox.add(routed_event(record, ticket_version=ticket.ticket_version,
-                                correlation_id=correlation_id, causation_id=None))
+    uow.outbox.add(_routed_event(record, ticket_version=ticket.ticket_version,
+                                 correlation_id=correlation_id, causation_id=None))
     return RouteResult(ticket_id, record.department, previous, method, record.routing_version,
                        record.needs_review, record.routed_at, changed=True)
 
 
-def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
-                 causation_id: str | None) -> Envelope:
+def _routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
+                  causation_id: str | None) -> Envelope:
     payload = TicketRouted(
         department=record.department,
         previous_department=record.previous_department,

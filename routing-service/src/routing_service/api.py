@@ -1,20 +1,23 @@
 """HTTP routes of routing-service: departments, manual routing, statistics and history."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from support_shared.schemas import RerouteRequest, RouteRequest
 from support_shared.web import ApiError, parse_body, request_id, tenant_id
 
 from . import views
-from .domain import DepartmentNotFoundError, Method, TicketNotFoundError
-from .handlers import RouteResult, route_ticket
+from .domain import (DepartmentNotFoundError, IdempotencyKeyReusedError, Method, RouteResult,
+                     TicketNotFoundError)
+from .handlers import route_ticket
 from .persistence import RoutingUnitOfWork
 
 bp = Blueprint("routing", __name__, url_prefix="/api")
 
 EXTENSION = "routing_service"
 MAX_TICKET_ID = 2**63 - 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
 
 
 def _uow() -> RoutingUnitOfWork:
@@ -32,6 +35,16 @@ def _department_not_found(name: str) -> ApiError:
 def _check_ticket_id(ticket_id: int) -> None:
     if not 1 <= ticket_id <= MAX_TICKET_ID:
         raise _ticket_not_found(ticket_id)
+
+
+def _idempotency_key() -> str | None:
+    """The client's Idempotency-Key (only that header makes a request idempotent)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        message = f"at most {MAX_KEY_LENGTH} characters"
+        raise ApiError(400, "validation_error", message,
+                       [{"field": IDEMPOTENCY_HEADER, "message": message}])
+    return key or None
 
 
 @bp.get("/departments")
@@ -61,14 +74,21 @@ def reroute(ticket_id: int) -> Response:
 
 def _route(ticket_id: int, department: str, method: Method) -> Response:
     _check_ticket_id(ticket_id)
+    key = _idempotency_key()
     try:
         result = route_ticket(tenant_id(), ticket_id, department, method, uow=_uow(),
-                              correlation_id=request_id() or None)
+                              correlation_id=request_id() or None, idempotency_key=key)
     except TicketNotFoundError as exc:
         raise _ticket_not_found(ticket_id) from exc
     except DepartmentNotFoundError as exc:
         raise _department_not_found(department) from exc
-    return jsonify(_result_json(result))
+    except IdempotencyKeyReusedError as exc:
+        raise ApiError(422, "idempotency_key_reused", str(exc),
+                       {"idempotency_key": exc.key}) from exc
+    resp = jsonify(_result_json(result))
+    if result.replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 def _result_json(result: RouteResult) -> dict[str, object]:

@@ -27,7 +27,6 @@ class Services:
         self.uow = uow_factory(self.engine, self.settings.db_schema)
 
 
-
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     engine = engine_for(settings)

@@ -1,6 +1,8 @@
 """Routing rules: departments, the choice of a department for a categorization, manual routing."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Literal
@@ -47,6 +49,18 @@ class TicketNotFoundError(RoutingError):
 
 class NoTriageDepartmentError(RoutingError):
     """The tenant has no active triage department to fall back to."""
+
+
+class IdempotencyKeyReusedError(RoutingError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+        self.key = key
+
+
+def request_fingerprint(ticket_id: int, department: str, method: Method) -> str:
+    """What a manual routing request asked for, to tell its retry from another request."""
+    canonical = json.dumps([ticket_id, department, method], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def department_key(name: str) -> str:
@@ -171,3 +185,18 @@ class RoutedTicket:
             needs_review=needs_review, reason=reason, routing_version=self.routing_version,
             routed_at=at,
         )
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """The answer to a manual routing request; ``replayed`` when it answered an earlier one."""
+
+    ticket_id: int
+    department: str
+    previous_department: str | None
+    method: str
+    routing_version: int
+    needs_review: bool
+    routed_at: datetime
+    changed: bool
+    replayed: bool = False

@@ -1,63 +1,49 @@
-"""Event handlers (ticket.created, ticket.categorized) and commands (seed, manual routing)."""
+"""Event handlers (ticket.created, ticket.categorized; set-based), seeding and manual routing.
+
+A consumer batch is applied in a few statements: every event claimed once in the inbox, each
+tenant's defaults ensured once, the tickets upserted (and locked, in key order) together, the
+routings, their history rows and ``ticket.routed`` events written with one statement each. A
+single delivery is a batch of one. Events of one batch for the same ticket are applied in
+batch order, and ``ticket_version`` decides: one older than an already applied categorization
+of its ticket is stale and dropped, exactly as when the events come one at a time.
+"""
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, cast
 
 from support_shared.events import (
     Envelope,
     EventType,
-    InvalidEventError,
     TicketCategorized,
     TicketCreated,
     TicketRouted,
     new_event,
     utcnow,
 )
-from support_shared.messaging.consumer import PermanentError
+from support_shared.messaging.errors import PermanentError
 
 from .domain import (
     Department,
     DepartmentNotFoundError,
+    IdempotencyKeyReusedError,
     Method,
     NoTriageDepartmentError,
     RoutedTicket,
+    RouteResult,
     RoutingRecord,
     TicketNotFoundError,
     choose_department,
+    request_fingerprint,
 )
 from .persistence import RoutingUnitOfWork
+from .repositories import CreatedTicket, RememberedRequest, SeenTicket, TicketKey
 
 logger = logging.getLogger(__name__)
 
-P = TypeVar("P")
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class RouteResult:
-    ticket_id: int
-    department: str
-    previous_department: str | None
-    method: str
-    routing_version: int
-    needs_review: bool
-    routed_at: datetime
-    changed: bool
-
-
-def typed_payload(envelope: Envelope, event_type: EventType, model: type[P]) -> P:
-    """The typed payload; a message that can never fit goes to the DLQ."""
-    if envelope.event_type != event_type:
-        raise PermanentError(f"expected {event_type}, got {envelope.event_type}")
-    try:
-        payload = envelope.payload()
-    except InvalidEventError as exc:
-        raise PermanentError(str(exc)) from exc
-    assert isinstance(payload, model)
-    return payload
 
 
 def seed_departments(tenant_id: str, *, uow: RoutingUnitOfWork) -> int:
@@ -70,56 +56,89 @@ def seed_departments(tenant_id: str, *, uow: RoutingUnitOfWork) -> int:
     return added
 
 
-def handle_ticket_created(envelope: Envelope, *, uow: RoutingUnitOfWork) -> None:
-    payload = typed_payload(envelope, EventType.TICKET_CREATED, TicketCreated)
+def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
     with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("duplicate event %s for ticket %s ignored", envelope.event_id,
-                        envelope.ticket_id)
-            return
-        uow.departments.ensure_defaults(envelope.tenant_id)
-        uow.tickets.record_created(envelope.tenant_id, envelope.ticket_id, title=payload.title,
-                                   created_at=payload.created_at,
-                                   ticket_version=envelope.ticket_version)
+        fresh = _fresh(envelopes, uow)
+        uow.tickets.record_created_many(_created_rows(fresh))
         uow.commit()
 
 
-def handle_ticket_categorized(envelope: Envelope, *, uow: RoutingUnitOfWork,
-                              clock: Clock = utcnow) -> None:
-    payload = typed_payload(envelope, EventType.TICKET_CATEGORIZED, TicketCategorized)
-    tenant = envelope.tenant_id
+def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork,
+                               clock: Clock = utcnow) -> None:
+    routed: list[tuple[Envelope, RoutingRecord]] = []
     with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("duplicate event %s for ticket %s ignored", envelope.event_id,
-                        envelope.ticket_id)
-            return
-        uow.departments.ensure_defaults(tenant)
-        ticket = uow.tickets.touch(tenant, envelope.ticket_id,
-                                   ticket_version=envelope.ticket_version,
-                                   created_at=payload.ticket_created_at)
-        record = auto_route(ticket, lambda: uow.departments.list(tenant), envelope, payload,
-                            clock())
-        if record is not None:
-            _record(uow, ticket, record, ticket_version=envelope.ticket_version,
-                    correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id))
+        fresh = _fresh(envelopes, uow)
+        tickets = uow.tickets.touch_many(_seen_rows(fresh))
+        departments = {tenant: uow.departments.list(tenant) for tenant in _tenants(fresh)}
+        for envelope in fresh:
+            ticket = tickets[(envelope.tenant_id, envelope.ticket_id)]
+            record = _auto_route(ticket, departments[envelope.tenant_id], envelope, clock())
+            if record is not None:
+                routed.append((envelope, record))
+        changed = dict.fromkeys((r.tenant_id, r.ticket_id) for _, r in routed)
+        uow.tickets.save_many([tickets[key] for key in changed])
+        uow.history.add_many([record for _, record in routed])
+        uow.outbox.add_each(
+            _routed_event(record, ticket_version=envelope.ticket_version,
+                          correlation_id=envelope.correlation_id,
+                          causation_id=str(envelope.event_id))
+            for envelope, record in routed)
         uow.commit()
-    if record is not None:
+    for envelope, record in routed:
         logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
                     record.department, record.needs_review, envelope.event_id)
 
 
-def auto_route(ticket: RoutedTicket, departments: Callable[[], list[Department]],
-               envelope: Envelope, payload: TicketCategorized,
-               at: datetime) -> RoutingRecord | None:
-    """Route ``ticket`` as its categorization says, or None when it keeps its department
-    (routed by hand, or a newer categorization was applied). ``departments`` is asked only
-    when needed."""
+def _fresh(envelopes: Sequence[Envelope], uow: RoutingUnitOfWork) -> list[Envelope]:
+    """The batch's events not applied before, each once; their tenants have departments."""
+    fresh = uow.inbox.fresh(envelopes)
+    for tenant in _tenants(fresh):
+        uow.departments.ensure_defaults(tenant)
+    return fresh
+
+
+def _tenants(envelopes: Sequence[Envelope]) -> list[str]:
+    return sorted({envelope.tenant_id for envelope in envelopes})
+
+
+def _created_rows(fresh: Sequence[Envelope]) -> list[CreatedTicket]:
+    """One row per ticket, as its events applied one after the other leave it."""
+    rows: dict[TicketKey, CreatedTicket] = {}
+    for envelope in fresh:
+        payload = cast(TicketCreated, envelope.payload())
+        key = (envelope.tenant_id, envelope.ticket_id)
+        version = max(envelope.ticket_version, rows[key].ticket_version if key in rows else 0)
+        rows[key] = CreatedTicket(*key, payload.title, payload.created_at, version)
+    return list(rows.values())
+
+
+def _seen_rows(fresh: Sequence[Envelope]) -> list[SeenTicket]:
+    """One row per ticket: its newest version and the first creation time an event gives."""
+    rows: dict[TicketKey, SeenTicket] = {}
+    for envelope in fresh:
+        created_at = cast(TicketCategorized, envelope.payload()).ticket_created_at
+        key = (envelope.tenant_id, envelope.ticket_id)
+        if key in rows:
+            row = rows[key]
+            rows[key] = row._replace(ticket_version=max(row.ticket_version,
+                                                        envelope.ticket_version),
+                                     created_at=row.created_at or created_at)
+        else:
+            rows[key] = SeenTicket(*key, envelope.ticket_version, created_at)
+    return list(rows.values())
+
+
+def _auto_route(ticket: RoutedTicket, departments: Sequence[Department], envelope: Envelope,
+                at: datetime) -> RoutingRecord | None:
+    """Route ``ticket`` as the categorization ``envelope`` says, or None when it keeps its
+    department (routed by hand, or a newer categorization was applied)."""
     if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
         logger.info("ticket %s keeps department %s (last routing %s); event %s not applied",
                     ticket.ticket_id, ticket.department, ticket.last_method, envelope.event_id)
         return None
+    payload = cast(TicketCategorized, envelope.payload())
     try:
-        decision = choose_department(departments(), payload.department, payload.confidence)
+        decision = choose_department(departments, payload.department, payload.confidence)
     except NoTriageDepartmentError as exc:
         raise PermanentError(str(exc)) from exc
     return ticket.route_auto(decision, confidence=payload.confidence, priority=payload.priority,
@@ -129,34 +148,66 @@ def auto_route(ticket: RoutedTicket, departments: Callable[[], list[Department]]
 
 def route_ticket(tenant_id: str, ticket_id: int, department: str, method: Method, *,
                  uow: RoutingUnitOfWork, correlation_id: str | None = None,
-                 clock: Clock = utcnow) -> RouteResult:
-    """Assign a ticket by hand (``manual`` or ``reroute``); nothing recorded if already there."""
+                 idempotency_key: str | None = None, clock: Clock = utcnow) -> RouteResult:
+    """Assign a ticket by hand (``manual`` or ``reroute``); nothing recorded if already there.
+
+    With ``idempotency_key``, a retry of the same request gets the first answer again and
+    records nothing; the key used before for another request raises
+    ``IdempotencyKeyReusedError``.
+    """
+    fingerprint = request_fingerprint(ticket_id, department, method)
     with uow:
-        uow.departments.ensure_defaults(tenant_id)
-        ticket = uow.tickets.get(tenant_id, ticket_id, lock=True)
-        if ticket is None:
-            raise TicketNotFoundError(ticket_id)
-        target = uow.departments.get(tenant_id, department)
-        if target is None or not target.active:
-            raise DepartmentNotFoundError(department)
-        previous = ticket.department
-        record = ticket.route_manual(target, method, at=clock())
-        if record is None:
-            latest = uow.history.latest(tenant_id, ticket_id)
-            uow.commit()
-            return RouteResult(ticket_id, target.name, previous, method, ticket.routing_version,
-                               ticket.needs_review, latest.routed_at if latest else clock(),
-                               changed=False)
-        _record(uow, ticket, record, ticket_version=ticket.ticket_version,
-                correlation_id=correlation_id, causation_id=None)
+        if idempotency_key and not uow.idempotency.claim(tenant_id, idempotency_key,
+                                                         fingerprint):
+            return _replay(uow.idempotency.get(tenant_id, idempotency_key), fingerprint,
+                           idempotency_key)
+        result = _route_by_hand(uow, tenant_id, ticket_id, department, method, clock(),
+                                correlation_id)
+        if idempotency_key:
+            uow.idempotency.answer(tenant_id, idempotency_key, result)
         uow.commit()
-    logger.info("ticket %s %s to %s (was %s)", ticket_id, method, record.department, previous)
+    if result.changed:
+        logger.info("ticket %s %s to %s (was %s)", ticket_id, method, result.department,
+                    result.previous_department)
+    return result
+
+
+def _replay(first: RememberedRequest | None, fingerprint: str, key: str) -> RouteResult:
+    if first is None or first.result is None:   # claimed keys are committed with an answer
+        raise RuntimeError(f"idempotency key {key!r} is taken but has no answer")
+    if first.fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(key)
+    logger.info("replayed the routing of ticket %s for idempotency key %s",
+                first.result.ticket_id, key)
+    return dataclasses.replace(first.result, replayed=True)
+
+
+def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, department: str,
+                   method: Method, now: datetime, correlation_id: str | None) -> RouteResult:
+    uow.departments.ensure_defaults(tenant_id)
+    ticket = uow.tickets.get(tenant_id, ticket_id, lock=True)
+    if ticket is None:
+        raise TicketNotFoundError(ticket_id)
+    target = uow.departments.get(tenant_id, department)
+    if target is None or not target.active:
+        raise DepartmentNotFoundError(department)
+    previous = ticket.department
+    record = ticket.route_manual(target, method, at=now)
+    if record is None:
+        latest = uow.history.latest(tenant_id, ticket_id)
+        return RouteResult(ticket_id, target.name, previous, method, ticket.routing_version,
+                           ticket.needs_review, latest.routed_at if latest else now,
+                           changed=False)
+    uow.tickets.save_many([ticket])
+    uow.history.add_many([record])
+    uow.outbox.add(_routed_event(record, ticket_version=ticket.ticket_version,
+                                 correlation_id=correlation_id, causation_id=None))
     return RouteResult(ticket_id, record.department, previous, method, record.routing_version,
                        record.needs_review, record.routed_at, changed=True)
 
 
-def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
-                 causation_id: str | None) -> Envelope:
+def _routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
+                  causation_id: str | None) -> Envelope:
     payload = TicketRouted(
         department=record.department,
         previous_department=record.previous_department,
@@ -171,12 +222,3 @@ def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: 
                      ticket_id=record.ticket_id, ticket_version=ticket_version,
                      correlation_id=correlation_id, causation_id=causation_id,
                      occurred_at=record.routed_at)
-
-
-def _record(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingRecord, *,
-            ticket_version: int, correlation_id: str | None, causation_id: str | None) -> None:
-    """Save the assignment, its history row and its ticket.routed event in the open transaction."""
-    uow.tickets.save(ticket)
-    uow.history.add(record)
-    uow.outbox.add(routed_event(record, ticket_version=ticket_version,
-                                correlation_id=correlation_id, causation_id=causation_id))

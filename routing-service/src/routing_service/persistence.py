@@ -1,8 +1,8 @@
-"""Tables (mirroring migration 0001), repositories and the unit of work of routing-service."""
+"""The SQL repositories and the unit of work of routing-service."""
 from __future__ import annotations
 
-import abc
 import dataclasses
+from datetime import datetime
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -13,68 +13,12 @@ from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
 from .config import SERVICE_NAME
-from .domain import DEFAULT_DEPARTMENTS, Department, RoutedTicket, RoutingRecord, department_key
-
-metadata = sa.MetaData()
-
-departments = sa.Table(
-    "departments",
-    metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("tenant_id", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False, server_default=""),
-    sa.Column("min_confidence", sa.Float, nullable=False, server_default="0.5"),
-    sa.Column("is_triage", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
-)
-sa.Index("departments_tenant_lower_name", departments.c.tenant_id,
-         sa.func.lower(departments.c.name), unique=True)
-sa.Index("departments_one_triage", departments.c.tenant_id, unique=True,
-         postgresql_where=departments.c.is_triage)
-
-routed_tickets = sa.Table(
-    "routed_tickets",
-    metadata,
-    sa.Column("tenant_id", sa.Text, primary_key=True),
-    sa.Column("ticket_id", sa.BigInteger, primary_key=True),
-    sa.Column("title", sa.Text),
-    sa.Column("ticket_created_at", sa.DateTime(timezone=True)),
-    sa.Column("department", sa.Text),
-    sa.Column("routing_version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("last_method", sa.Text),
-    sa.Column("confidence", sa.Float),
-    sa.Column("priority", sa.Text),
-    sa.Column("categorization_method", sa.Text),
-    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("ticket_version", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("categorized_version", sa.Integer),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
-)
-
-routing_history = sa.Table(
-    "routing_history",
-    metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("tenant_id", sa.Text, nullable=False),
-    sa.Column("ticket_id", sa.BigInteger, nullable=False),
-    sa.Column("department", sa.Text, nullable=False),
-    sa.Column("previous_department", sa.Text),
-    sa.Column("method", sa.Text, nullable=False),
-    sa.Column("confidence", sa.Float),
-    sa.Column("priority", sa.Text),
-    sa.Column("categorization_method", sa.Text),
-    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("reason", sa.Text),
-    sa.Column("routing_version", sa.Integer, nullable=False),
-    sa.Column("routed_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
-)
-sa.Index("routing_history_ticket", routing_history.c.tenant_id, routing_history.c.ticket_id,
-         routing_history.c.id)
+from .domain import (DEFAULT_DEPARTMENTS, Department, RoutedTicket, RouteResult, RoutingRecord,
+                     department_key)
+from .repositories import (CreatedTicket, DepartmentRepository, HistoryRepository,
+                           IdempotencyRepository, RememberedRequest, SeenTicket,
+                           TicketKey, TicketRepository)
+from .tables import departments, idempotency_keys, routed_tickets, routing_history
 
 _TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(RoutedTicket))
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RoutingRecord))
@@ -84,75 +28,6 @@ _DEPARTMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Department))
 def _build(cls: type, names: tuple[str, ...], row: Any) -> Any:
     mapping = row._mapping
     return cls(**{n: mapping[n] for n in names})
-
-
-class DepartmentRepository(abc.ABC):
-    @abc.abstractmethod
-    def ensure_defaults(self, tenant_id: str) -> int:
-        """Give a tenant without departments the default set; return how many were added."""
-
-    @abc.abstractmethod
-    def list(self, tenant_id: str) -> list[Department]:
-        """All departments of the tenant, active or not, in creation order."""
-
-    @abc.abstractmethod
-    def get(self, tenant_id: str, name: str) -> Department | None:
-        """The department called ``name`` (case-insensitive)."""
-
-
-class TicketRepository(abc.ABC):
-    @abc.abstractmethod
-    def record_created(self, tenant_id: str, ticket_id: int, *, title: str,
-                       created_at: Any, ticket_version: int) -> None:
-        """Store title and creation time; never touches the routing fields."""
-
-    @abc.abstractmethod
-    def touch(self, tenant_id: str, ticket_id: int, *, ticket_version: int,
-              created_at: Any = None) -> RoutedTicket:
-        """Insert the ticket if missing, remember the newest version; return it locked."""
-
-    @abc.abstractmethod
-    def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
-        """The ticket, locked for update when ``lock``."""
-
-    def record_created_many(self, rows: Sequence[tuple[str, int, str, Any, int]]) -> None:
-        """``record_created`` for ``(tenant_id, ticket_id, title, created_at, ticket_version)``
-        rows of distinct tickets."""
-        for tenant_id, ticket_id, title, created_at, version in rows:
-            self.record_created(tenant_id, ticket_id, title=title, created_at=created_at,
-                                ticket_version=version)
-
-    def touch_many(self, rows: Sequence[tuple[str, int, int, Any]]
-                   ) -> dict[tuple[str, int], RoutedTicket]:
-        """``touch`` for ``(tenant_id, ticket_id, ticket_version, created_at)`` rows of distinct
-        tickets, keyed by ``(tenant_id, ticket_id)``."""
-        return {(t, i): self.touch(t, i, ticket_version=v, created_at=c) for t, i, v, c in rows}
-
-    def save_many(self, tickets: Sequence[RoutedTicket]) -> None:
-        for ticket in tickets:
-            self.save(ticket)
-
-    @abc.abstractmethod
-    def save(self, ticket: RoutedTicket) -> None:
-        """Write the routing fields of ``ticket``."""
-
-
-class HistoryRepository(abc.ABC):
-    @abc.abstractmethod
-    def add(self, record: RoutingRecord) -> None:
-        """Append one routing decision."""
-
-    def add_many(self, records: Sequence[RoutingRecord]) -> None:
-        for record in records:
-            self.add(record)
-
-    @abc.abstractmethod
-    def for_ticket(self, tenant_id: str, ticket_id: int) -> list[RoutingRecord]:
-        """The ticket's routing decisions, oldest first."""
-
-    @abc.abstractmethod
-    def latest(self, tenant_id: str, ticket_id: int) -> RoutingRecord | None:
-        """The ticket's most recent routing decision."""
 
 
 # Asked for every categorized ticket: built once, parameters bound per call.
@@ -231,46 +106,30 @@ class SqlTicketRepository(TicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def record_created(self, tenant_id: str, ticket_id: int, *, title: str,
-                       created_at: Any, ticket_version: int) -> None:
-        self.conn.execute(_RECORD_CREATED, {
-            "tenant_id": tenant_id, "ticket_id": ticket_id, "title": title,
-            "created_at": created_at, "ticket_version": ticket_version})
-
-    def touch(self, tenant_id: str, ticket_id: int, *, ticket_version: int,
-              created_at: Any = None) -> RoutedTicket:
-        row = self.conn.execute(_TOUCH, {
-            "tenant_id": tenant_id, "ticket_id": ticket_id, "created_at": created_at,
-            "ticket_version": ticket_version}).one()
-        return _build(RoutedTicket, _TICKET_FIELDS, row)
-
-    def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
-        query = _GET_TICKET_LOCKED if lock else _GET_TICKET
-        row = self.conn.execute(query, {"k_tenant_id": tenant_id, "k_ticket_id": ticket_id}).first()
-        return _build(RoutedTicket, _TICKET_FIELDS, row) if row else None
-
-    def save(self, ticket: RoutedTicket) -> None:
-        self.conn.execute(_SAVE_TICKET, _saved_values(ticket))
-
-    def record_created_many(self, rows: Sequence[tuple[str, int, str, Any, int]]) -> None:
+    def record_created_many(self, rows: Sequence[CreatedTicket]) -> None:
         if rows:   # in key order: concurrent consumers lock the rows in the same order
             self.conn.execute(_RECORD_CREATED, [
-                {"tenant_id": t, "ticket_id": i, "title": title, "created_at": created,
-                 "ticket_version": version}
-                for t, i, title, created, version in sorted(rows, key=lambda r: r[:2])])
+                {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id, "title": r.title,
+                 "created_at": r.created_at, "ticket_version": r.ticket_version}
+                for r in sorted(rows, key=lambda r: r[:2])])
 
-    def touch_many(self, rows: Sequence[tuple[str, int, int, Any]]
-                   ) -> dict[tuple[str, int], RoutedTicket]:
+    def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
         if not rows:
             return {}
         found = self.conn.execute(_TOUCH, [
-            {"tenant_id": t, "ticket_id": i, "ticket_version": v, "created_at": c}
-            for t, i, v, c in sorted(rows, key=lambda r: r[:2])])
+            {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id,
+             "ticket_version": r.ticket_version, "created_at": r.created_at}
+            for r in sorted(rows, key=lambda r: r[:2])])
         tickets = {(row.tenant_id, row.ticket_id): _build(RoutedTicket, _TICKET_FIELDS, row)
                    for row in found}
         if len(tickets) != len(rows):
             raise RuntimeError(f"touched {len(tickets)} tickets of {len(rows)}")
         return tickets
+
+    def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
+        query = _GET_TICKET_LOCKED if lock else _GET_TICKET
+        row = self.conn.execute(query, {"k_tenant_id": tenant_id, "k_ticket_id": ticket_id}).first()
+        return _build(RoutedTicket, _TICKET_FIELDS, row) if row else None
 
     def save_many(self, tickets: Sequence[RoutedTicket]) -> None:
         if tickets:
@@ -280,9 +139,6 @@ class SqlTicketRepository(TicketRepository):
 class SqlHistoryRepository(HistoryRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def add(self, record: RoutingRecord) -> None:
-        self.conn.execute(_ADD_HISTORY, dataclasses.asdict(record))
 
     def add_many(self, records: Sequence[RoutingRecord]) -> None:
         if records:
@@ -302,15 +158,58 @@ class SqlHistoryRepository(HistoryRepository):
         return _build(RoutingRecord, _RECORD_FIELDS, row) if row else None
 
 
+_KEY = (idempotency_keys.c.tenant_id == sa.bindparam("k_tenant_id"),
+        idempotency_keys.c.key == sa.bindparam("k_key"))
+# A second claim of a key another open transaction inserted waits for it on the primary key.
+_CLAIM_KEY = (pg.insert(idempotency_keys).on_conflict_do_nothing()
+              .returning(idempotency_keys.c.key))
+
+
+def _result_body(result: RouteResult) -> dict[str, Any]:
+    """``result`` as JSON values (times in ISO 8601), without ``replayed``."""
+    body = dataclasses.asdict(result)
+    del body["replayed"]
+    body["routed_at"] = result.routed_at.isoformat()
+    return body
+
+
+def _result(body: dict[str, Any]) -> RouteResult:
+    return RouteResult(**{**body, "routed_at": datetime.fromisoformat(body["routed_at"])})
+
+
+class SqlIdempotencyRepository(IdempotencyRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim(self, tenant_id: str, key: str, fingerprint: str) -> bool:
+        row = self.conn.execute(_CLAIM_KEY, {"tenant_id": tenant_id, "key": key,
+                                             "fingerprint": fingerprint}).first()
+        return row is not None
+
+    def get(self, tenant_id: str, key: str) -> RememberedRequest | None:
+        t = idempotency_keys
+        row = self.conn.execute(sa.select(t.c.fingerprint, t.c.response).where(*_KEY),
+                                {"k_tenant_id": tenant_id, "k_key": key}).first()
+        if row is None:
+            return None
+        return RememberedRequest(row.fingerprint, _result(row.response) if row.response else None)
+
+    def answer(self, tenant_id: str, key: str, result: RouteResult) -> None:
+        update = idempotency_keys.update().where(*_KEY).values(response=_result_body(result))
+        self.conn.execute(update, {"k_tenant_id": tenant_id, "k_key": key})
+
+
 class RoutingUnitOfWork(UnitOfWork):
     departments: DepartmentRepository
     tickets: TicketRepository
     history: HistoryRepository
+    idempotency: IdempotencyRepository
 
     def _start(self, conn: Connection) -> None:
         self.departments = SqlDepartmentRepository(conn)
         self.tickets = SqlTicketRepository(conn)
         self.history = SqlHistoryRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn)
 
 
 def uow_factory(engine: Engine, schema: str) -> Callable[[], RoutingUnitOfWork]:

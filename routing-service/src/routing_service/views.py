@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from .domain import METHODS, Department, RoutingRecord, department_key
-from .persistence import RoutingUnitOfWork, routed_tickets, routing_history
+from .persistence import RoutingUnitOfWork
+from .tables import routed_tickets, routing_history
 
 
 def iso(value: datetime | None) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from routing_service.app import create_app
 from routing_service.cli import seed
 from routing_service.config import Settings
-from routing_service.handlers import handle_ticket_categorized, handle_ticket_created
+from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
 from routing_service.persistence import RoutingUnitOfWork, uow_factory
 from support_shared.db import migrate
 from support_shared.events import (
@@ -100,12 +100,12 @@ def events() -> type[Events]:
 
 @pytest.fixture
 def apply(new_uow: Callable[[], RoutingUnitOfWork]) -> Callable[[Envelope], None]:
-    """Apply one event through the real handlers and database (no broker)."""
+    """Apply one event through the real handlers and database (no broker), as a batch of one."""
 
     def run(envelope: Envelope) -> None:
         if envelope.event_type == EventType.TICKET_CREATED:
-            handle_ticket_created(envelope, uow=new_uow())
+            handle_tickets_created([envelope], uow=new_uow())
         else:
-            handle_ticket_categorized(envelope, uow=new_uow())
+            handle_tickets_categorized([envelope], uow=new_uow())
 
     return run

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from routing_service.cli import seed
 from routing_service.domain import RoutingRecord
+from routing_service.repositories import CreatedTicket, SeenTicket
 from support_shared.db import migrate
 from support_shared.events import utcnow
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 def test_migrate_and_seed_twice_is_idempotent(engine, settings, query):
     migrate(engine, settings.db_schema, "routing_service")
     seed(engine, settings)
-    assert query("SELECT version_num FROM alembic_version") == [("0001",)]
+    assert query("SELECT version_num FROM alembic_version") == [("0002",)]
     rows = query("SELECT name, min_confidence, is_triage, active FROM departments"
                  " WHERE tenant_id = 'default' ORDER BY id")
     assert rows == [("IT Support", 0.5, False, True), ("HR", 0.5, False, True),
@@ -57,22 +58,22 @@ def _ensure(new_uow, tenant):
 
 def test_unit_of_work_rolls_back_unless_committed(new_uow, events, query):
     with new_uow() as uow:
-        uow.tickets.record_created("default", 1, title="t", created_at=utcnow(), ticket_version=1)
-        uow.history.add(RoutingRecord("default", 1, "HR", None, "manual", None, None, None,
-                                      False, "test", 1, utcnow()))
+        uow.tickets.record_created_many([CreatedTicket("default", 1, "t", utcnow(), 1)])
+        uow.history.add_many([RoutingRecord("default", 1, "HR", None, "manual", None, None, None,
+                                            False, "test", 1, utcnow())])
+        uow.idempotency.claim("default", "k1", "fingerprint")
         uow.outbox.add(events.created())
         uow.inbox.claim(events.created().event_id)
-    for table in ("routed_tickets", "routing_history", "outbox", "inbox"):
+    for table in ("routed_tickets", "routing_history", "outbox", "inbox", "idempotency_keys"):
         assert query(f"SELECT count(*) FROM {table}") == [(0,)], table
 
 
 def test_created_never_touches_routing_fields_and_versions_only_grow(new_uow):
     with new_uow() as uow:
-        ticket = uow.tickets.touch("default", 9, ticket_version=3)
+        [ticket] = uow.tickets.touch_many([SeenTicket("default", 9, 3, None)]).values()
         ticket.department, ticket.routing_version, ticket.last_method = "HR", 1, "auto"
-        uow.tickets.save(ticket)
-        uow.tickets.record_created("default", 9, title="Printer", created_at=utcnow(),
-                                   ticket_version=1)
+        uow.tickets.save_many([ticket])
+        uow.tickets.record_created_many([CreatedTicket("default", 9, "Printer", utcnow(), 1)])
         uow.commit()
     with new_uow() as uow:
         stored = uow.tickets.get("default", 9)

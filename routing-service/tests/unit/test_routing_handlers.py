@@ -1,40 +1,28 @@
-"""Handlers on fakes: created/categorized in any order, idempotency, manual routing wins."""
-from datetime import datetime, timezone
+"""Handlers on fakes, one event at a time: created/categorized in any order, redelivery,
+manual routing wins (batches of many events: test_routing_batches.py)."""
+import dataclasses
 
 import pytest
 
-from routing_service.domain import DepartmentNotFoundError, TicketNotFoundError
+from routing_service.domain import (DepartmentNotFoundError, IdempotencyKeyReusedError,
+                                    TicketNotFoundError)
 from routing_service.handlers import (
-    handle_ticket_categorized,
-    handle_ticket_created,
+    handle_tickets_categorized,
+    handle_tickets_created,
     route_ticket,
     seed_departments,
 )
-from support_shared.events import (
-    EventType,
-    TicketCategorized,
-    TicketCreated,
-    TicketStatusUpdated,
-    new_event,
-)
-from support_shared.messaging.consumer import PermanentError
+from support_shared.events import EventType
+from support_shared.messaging.errors import PermanentError
 
-CREATED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+from .builders import CREATED_AT, categorized, created
+
+def apply_created(envelope, *, uow):
+    handle_tickets_created([envelope], uow=uow)
 
 
-def created(ticket_id=1, tenant="default", version=1):
-    payload = TicketCreated(title="Laptop broken", description="screen dead", user_name="Ann",
-                            user_email="ann@example.com", priority="high", created_at=CREATED_AT)
-    return new_event(EventType.TICKET_CREATED, payload, tenant_id=tenant, ticket_id=ticket_id,
-                     ticket_version=version, correlation_id="req-created")
-
-
-def categorized(ticket_id=1, department="IT Support", confidence=0.9, tenant="default",
-                version=1):
-    payload = TicketCategorized(department=department, priority="high", confidence=confidence,
-                                method="claude", ticket_created_at=CREATED_AT)
-    return new_event(EventType.TICKET_CATEGORIZED, payload, tenant_id=tenant,
-                     ticket_id=ticket_id, ticket_version=version, correlation_id="req-cat")
+def apply_categorized(envelope, *, uow):
+    handle_tickets_categorized([envelope], uow=uow)
 
 
 def routed_payloads(uow):
@@ -42,9 +30,9 @@ def routed_payloads(uow):
 
 
 def test_created_then_categorized_routes_once_with_history_and_event(uow):
-    handle_ticket_created(created(), uow=uow)
+    apply_created(created(), uow=uow)
     event = categorized(department="it support", confidence=0.87)
-    handle_ticket_categorized(event, uow=uow)
+    apply_categorized(event, uow=uow)
 
     ticket = uow.tickets.get("default", 1)
     assert (ticket.title, ticket.department, ticket.routing_version) == (
@@ -64,8 +52,8 @@ def test_created_then_categorized_routes_once_with_history_and_event(uow):
 
 
 def test_categorized_before_created_keeps_the_routing(uow):
-    handle_ticket_categorized(categorized(), uow=uow)
-    handle_ticket_created(created(), uow=uow)
+    apply_categorized(categorized(), uow=uow)
+    apply_created(created(), uow=uow)
     ticket = uow.tickets.get("default", 1)
     assert (ticket.title, ticket.department, ticket.routing_version) == (
         "Laptop broken", "IT Support", 1)
@@ -75,16 +63,16 @@ def test_categorized_before_created_keeps_the_routing(uow):
 
 def test_duplicate_delivery_has_no_second_effect(uow):
     event = categorized()
-    handle_ticket_categorized(event, uow=uow)
-    handle_ticket_categorized(event, uow=uow)
-    handle_ticket_created(created(), uow=uow)
+    apply_categorized(event, uow=uow)
+    apply_categorized(event, uow=uow)
+    apply_created(created(), uow=uow)
     assert len(uow.history.records) == 1
     assert len(uow.outbox.events) == 1
     assert uow.tickets.get("default", 1).routing_version == 1
 
 
 def test_low_confidence_goes_to_triage_with_reason(uow):
-    handle_ticket_categorized(categorized(department="HR", confidence=0.31), uow=uow)
+    apply_categorized(categorized(department="HR", confidence=0.31), uow=uow)
     [record] = uow.history.records
     assert (record.department, record.needs_review) == ("General", True)
     assert record.reason == "confidence 0.31 below 0.50 for HR"
@@ -92,30 +80,30 @@ def test_low_confidence_goes_to_triage_with_reason(uow):
 
 
 def test_unknown_and_inactive_departments_go_to_triage(uow):
-    handle_ticket_categorized(categorized(ticket_id=1, department="Legal"), uow=uow)
+    apply_categorized(categorized(ticket_id=1, department="Legal"), uow=uow)
     uow.departments.replace("default", "Finance", active=False)
-    handle_ticket_categorized(categorized(ticket_id=2, department="Finance"), uow=uow)
+    apply_categorized(categorized(ticket_id=2, department="Finance"), uow=uow)
     reasons = [(r.department, r.reason) for r in uow.history.records]
     assert reasons == [("General", "unknown department Legal"),
                        ("General", "inactive department Finance")]
 
 
 def test_recategorization_reroutes_and_stale_ones_are_dropped(uow):
-    handle_ticket_categorized(categorized(department="HR", version=2), uow=uow)
-    handle_ticket_categorized(categorized(department="Finance", version=3), uow=uow)
-    handle_ticket_categorized(categorized(department="Facilities", version=1), uow=uow)
+    apply_categorized(categorized(department="HR", version=2), uow=uow)
+    apply_categorized(categorized(department="Finance", version=3), uow=uow)
+    apply_categorized(categorized(department="Facilities", version=1), uow=uow)
     assert [(r.department, r.previous_department, r.routing_version)
             for r in uow.history.records] == [("HR", None, 1), ("Finance", "HR", 2)]
     assert [e.ticket_version for e in uow.outbox.events] == [2, 3]
 
 
 def test_manual_routing_wins_over_a_later_categorization(uow):
-    handle_ticket_created(created(), uow=uow)
+    apply_created(created(), uow=uow)
     result = route_ticket("default", 1, "facilities", "manual", uow=uow, correlation_id="req-m")
     assert (result.department, result.method, result.changed) == ("Facilities", "manual", True)
     commits = uow.commits
     later = categorized(department="IT Support", confidence=0.99, version=2)
-    handle_ticket_categorized(later, uow=uow)
+    apply_categorized(later, uow=uow)
 
     ticket = uow.tickets.get("default", 1)
     assert (ticket.department, ticket.last_method, ticket.routing_version) == (
@@ -127,8 +115,8 @@ def test_manual_routing_wins_over_a_later_categorization(uow):
 
 
 def test_manual_event_uses_latest_ticket_version_and_request_id(uow):
-    handle_ticket_created(created(version=1), uow=uow)
-    handle_ticket_categorized(categorized(department="HR", version=3), uow=uow)
+    apply_created(created(version=1), uow=uow)
+    apply_categorized(categorized(department="HR", version=3), uow=uow)
     route_ticket("default", 1, "Finance", "reroute", uow=uow, correlation_id="req-r")
     envelope = uow.outbox.events[-1]
     payload = envelope.payload()
@@ -141,7 +129,7 @@ def test_manual_event_uses_latest_ticket_version_and_request_id(uow):
 
 
 def test_routing_to_the_current_department_records_nothing(uow):
-    handle_ticket_categorized(categorized(department="HR"), uow=uow)
+    apply_categorized(categorized(department="HR"), uow=uow)
     result = route_ticket("default", 1, "hr", "manual", uow=uow)
     assert result.changed is False
     assert (result.department, result.previous_department, result.routing_version) == (
@@ -153,7 +141,7 @@ def test_routing_to_the_current_department_records_nothing(uow):
 def test_manual_routing_errors(uow):
     with pytest.raises(TicketNotFoundError):
         route_ticket("default", 404, "HR", "manual", uow=uow)
-    handle_ticket_created(created(), uow=uow)
+    apply_created(created(), uow=uow)
     with pytest.raises(DepartmentNotFoundError):
         route_ticket("default", 1, "Legal", "manual", uow=uow)
     uow.departments.replace("default", "HR", active=False)
@@ -163,7 +151,7 @@ def test_manual_routing_errors(uow):
 
 
 def test_tenants_are_kept_apart(uow):
-    handle_ticket_created(created(tenant="acme"), uow=uow)
+    apply_created(created(tenant="acme"), uow=uow)
     assert len(uow.departments.list("acme")) == 5        # defaults copied lazily
     with pytest.raises(TicketNotFoundError):
         route_ticket("default", 1, "HR", "manual", uow=uow)
@@ -176,20 +164,43 @@ def test_seed_is_idempotent(uow):
     assert seed_departments("default", uow=uow) == 0
 
 
-def test_wrong_event_type_is_permanent(uow):
-    wrong = new_event(EventType.TICKET_STATUS_UPDATED,
-                      TicketStatusUpdated(old_status="pending", new_status="closed"),
-                      tenant_id="default", ticket_id=1, ticket_version=2)
-    with pytest.raises(PermanentError):
-        handle_ticket_categorized(wrong, uow=uow)
-    with pytest.raises(PermanentError):
-        handle_ticket_created(wrong, uow=uow)
-    assert uow.inbox.seen == set()
-
-
 def test_no_triage_department_is_permanent(uow):
     uow.departments.ensure_defaults("default")
     uow.departments.replace("default", "General", active=False)
     with pytest.raises(PermanentError, match="unknown department Legal"):
-        handle_ticket_categorized(categorized(department="Legal"), uow=uow)
-    assert uow.history.records == []
+        apply_categorized(categorized(department="Legal"), uow=uow)
+    assert uow.history.records == [] and uow.inbox.seen == set()   # rolled back
+
+
+def test_a_retry_with_the_idempotency_key_replays_and_records_nothing(uow):
+    apply_created(created(), uow=uow)
+    first = route_ticket("default", 1, "HR", "manual", uow=uow, idempotency_key="k1")
+    route_ticket("default", 1, "Finance", "reroute", uow=uow)      # moved on since
+    again = route_ticket("default", 1, "HR", "manual", uow=uow, idempotency_key="k1")
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again == dataclasses.replace(first, replayed=True)
+    assert [r.department for r in uow.history.records] == ["HR", "Finance"]
+    assert len(uow.outbox.events) == 2
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(uow):
+    apply_created(created(), uow=uow)
+    apply_created(created(ticket_id=2), uow=uow)
+    route_ticket("default", 1, "HR", "manual", uow=uow, idempotency_key="k1")
+    for ticket_id, department, method in ((1, "Finance", "manual"), (2, "HR", "manual"),
+                                          (1, "HR", "reroute")):
+        with pytest.raises(IdempotencyKeyReusedError):
+            route_ticket("default", ticket_id, department, method, uow=uow,
+                         idempotency_key="k1")
+    assert len(uow.history.records) == 1
+
+
+def test_idempotency_keys_are_per_tenant_and_a_failed_request_keeps_none(uow):
+    with pytest.raises(TicketNotFoundError):
+        route_ticket("default", 1, "HR", "manual", uow=uow, idempotency_key="k1")
+    apply_created(created(), uow=uow)
+    apply_created(created(tenant="acme"), uow=uow)
+    assert route_ticket("default", 1, "HR", "manual", uow=uow, idempotency_key="k1").changed
+    acme = route_ticket("acme", 1, "Finance", "manual", uow=uow, idempotency_key="k1")
+    assert (acme.department, acme.replayed) == ("Finance", False)
+    assert len(uow.history.records) == 2

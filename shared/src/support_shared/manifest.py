@@ -130,8 +130,8 @@ SUITE = Suite(services=(
         "routing-service", "routing_service", "routing", "ROUTING_SERVICE_", 5003,
         schema="routing", commands=("web", "relay", "consumer"),
         consumes=(
-            Consumes(_E.TICKET_CREATED, "routing_service.bulk:handle_tickets_created"),
-            Consumes(_E.TICKET_CATEGORIZED, "routing_service.bulk:handle_tickets_categorized"),
+            Consumes(_E.TICKET_CREATED, "routing_service.handlers:handle_tickets_created"),
+            Consumes(_E.TICKET_CATEGORIZED, "routing_service.handlers:handle_tickets_categorized"),
         ),
     ),
     Service(

@@ -1,16 +1,16 @@
-"""The set-based batch handlers give what the one-event handlers give, in a few statements."""
+"""A batch ends as its events handled one at a time (the same handler, batches of one), in a
+few statements."""
 from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from routing_service.bulk import (SameTicketTwiceError, handle_tickets_categorized,
-                                  handle_tickets_created)
 from routing_service.cli import seed
 from routing_service.config import Settings
-from routing_service.handlers import handle_ticket_categorized, handle_ticket_created
+from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
 from routing_service.persistence import uow_factory
 from support_shared.db import drop_schema, migrate
+from support_shared.messaging.errors import PermanentError
 from support_shared.service import engine_for
 
 pytestmark = pytest.mark.integration
@@ -46,15 +46,26 @@ def _state(engine):
     return tickets, history, events, claims
 
 
+def _handle(batch, uow):
+    if batch[0].event_type.value == "ticket.created":
+        handle_tickets_created(batch, uow=uow)
+    else:
+        handle_tickets_categorized(batch, uow=uow, clock=lambda: NOW)
+
+
 def _batches(events):
     created = [events.created(i, title=f"t{i}") for i in range(1, 13)]
     created.append(events.created(3, tenant="acme", title="acme t3"))    # a tenant without seed
     categorized = [events.categorized(i, "IT Support" if i % 3 else "Facilities",
                                       0.9 if i % 4 else 0.2) for i in range(1, 13)]
     categorized.append(events.categorized(3, "HR", 0.95, tenant="acme"))
-    late = [events.categorized(5, "HR", 0.99, version=1)]                 # stale: same version
+    late = [events.categorized(5, "HR", 0.99, version=1)]                 # same version: applied
+    same_ticket = [events.categorized(7, "HR", version=3),
+                   events.categorized(7, "Finance", version=2),              # stale: dropped
+                   events.categorized(10, "HR", version=2),
+                   events.categorized(10, "Finance", version=3)]             # both applied
     return [created[:7], created[7:] + created[:2],                    # redelivered creates
-            categorized[6:], categorized[:6] + [categorized[0]], late]
+            categorized[6:], categorized[:6] + [categorized[0]], late, same_ticket]
 
 
 def test_batches_end_as_one_event_at_a_time(engine, new_uow, reference, events):
@@ -62,20 +73,19 @@ def test_batches_end_as_one_event_at_a_time(engine, new_uow, reference, events):
     batches = _batches(events)
     for batch in batches:
         for envelope in batch:
-            if envelope.event_type.value == "ticket.created":
-                handle_ticket_created(envelope, uow=ref_uow())
-            else:
-                handle_ticket_categorized(envelope, uow=ref_uow(), clock=lambda: NOW)
+            _handle([envelope], ref_uow())
     for batch in batches:
-        if batch[0].event_type.value == "ticket.created":
-            handle_tickets_created(batch, uow=new_uow())
-        else:
-            handle_tickets_categorized(batch, uow=new_uow(), clock=lambda: NOW)
+        _handle(batch, new_uow())
     tickets, history, published, claims = _state(engine)
     assert (tickets, history, published, claims) == _state(ref_engine)
-    assert len(tickets) == 13 and claims == 27
+    assert len(tickets) == 13 and claims == 31
+    assert [(h.ticket_id, h.department, h.routing_version) for h in history
+            if h.ticket_id in (7, 10) and h.tenant_id == "default"] == [
+        (7, "IT Support", 1), (7, "HR", 2), (10, "IT Support", 1), (10, "HR", 2),
+        (10, "Finance", 3)]
     assert sum(1 for t in tickets if t.needs_review) == 3                 # 0.2 < min confidence
-    assert {row[1] for row in published if row[0] == "3"} == {"HR", "Facilities"}   # default and acme tenants
+    # ticket 3 of the default tenant and of acme
+    assert {row[1] for row in published if row[0] == "3"} == {"HR", "Facilities"}
 
 
 def test_a_batch_writes_with_a_few_statements(engine, new_uow, events):
@@ -89,8 +99,9 @@ def test_a_batch_writes_with_a_few_statements(engine, new_uow, events):
     assert _state(engine)[3] == 80
 
 
-def test_the_same_ticket_twice_in_a_batch_goes_one_at_a_time(engine, new_uow, events):
-    with pytest.raises(SameTicketTwiceError):
-        handle_tickets_categorized([events.categorized(1), events.categorized(1, "HR")],
+def test_a_failing_batch_leaves_nothing(engine, new_uow, events, query):
+    query("UPDATE departments SET active = false WHERE is_triage")
+    with pytest.raises(PermanentError):
+        handle_tickets_categorized([events.categorized(1), events.categorized(2, "Legal")],
                                    uow=new_uow())
-    assert _state(engine)[3] == 0                 # the claims were rolled back with it
+    assert _state(engine) == ([], [], [], 0)        # the claims were rolled back with it

@@ -39,10 +39,6 @@ class InvalidLabelError(InvalidResponseError):
     """A department or priority outside the allowed set (never routed anywhere)."""
 
 
-class CircuitOpenError(CategorizationError):
-    """The backend failed repeatedly; it is skipped until the breaker's reset timeout passes."""
-
-
 class ModelUnavailableError(CategorizationError):
     """The local model could not be loaded."""
 

@@ -1,4 +1,4 @@
-"""The circuit breaker for calls to a remote service: closed, open, then half-open with ONE trial."""
+"""The circuit breaker for calls to a remote service: closed, open, half-open with one trial."""
 from __future__ import annotations
 
 import logging

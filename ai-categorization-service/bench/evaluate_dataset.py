@@ -25,11 +25,10 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from ai_categorization_service.model import (  # noqa: E402  (after the thread settings)
-    TextClassifier,
+from ai_categorization_service.evaluation import (  # noqa: E402  (after the thread settings)
     cross_validate,
-    read_labelled_csv,
 )
+from ai_categorization_service.model import TextClassifier, read_labelled_csv  # noqa: E402
 
 BATCH = 256
 SPEED_RUNS = 3  # throughput is the median of this many runs: one run is noisy on a shared box

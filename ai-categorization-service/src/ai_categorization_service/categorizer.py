@@ -39,10 +39,6 @@ class InvalidLabelError(InvalidResponseError):
     """A department or priority outside the allowed set (never routed anywhere)."""
 
 
-class CircuitOpenError(CategorizationError):
-    """The backend failed repeatedly; it is skipped until the breaker's reset timeout passes."""
-
-
 class ModelUnavailableError(CategorizationError):
     """The local model could not be loaded."""
 
@@ -64,8 +60,8 @@ class Categorizer(ABC):
         """Load slow resources now rather than on the first ticket (nothing by default)."""
 
     def prepare(self, tickets: Sequence[tuple[str, str]]) -> None:
-        """Tickets (title, description) about to be categorized one by one: a categorizer
-        that decides faster in bulk may decide them all now (nothing by default)."""
+        """Tickets (title, description) about to be categorized one by one (a consumer batch):
+        a categorizer that decides faster in bulk may decide them all now (nothing by default)."""
 
 
 class ChainCategorizer(Categorizer):

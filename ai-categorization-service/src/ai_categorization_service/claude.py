@@ -10,9 +10,9 @@ from typing import Any, Mapping, Sequence, cast
 import anthropic
 from anthropic.types import Message
 
+from support_shared.breaker import CircuitBreaker, CircuitOpenError
 from support_shared.events import PRIORITIES, Priority
 
-from .breaker import CircuitBreaker
 from .categorizer import (
     CategorizationError,
     Categorizer,
@@ -125,7 +125,7 @@ def validate_tool_input(data: Mapping[str, Any], departments: Sequence[Departmen
 
 class ClaudeCategorizer(Categorizer):
     name = "claude"
-    failures = (CategorizationError, anthropic.APIError)
+    failures = (CategorizationError, CircuitOpenError, anthropic.APIError)
 
     def __init__(self, client: anthropic.Anthropic, *, model: str, departments: DepartmentSource,
                  breaker: CircuitBreaker, max_tokens: int = 256) -> None:
@@ -147,7 +147,7 @@ class ClaudeCategorizer(Categorizer):
         )
         breaker = CircuitBreaker(
             "claude", fail_max=settings.claude_breaker_fail_max,
-            reset_timeout_s=settings.claude_breaker_reset_s, counted=(anthropic.APIError,),
+            reset_timeout_s=settings.claude_breaker_reset_s,
         )
         return cls(client, model=settings.claude_model, departments=departments,
                    breaker=breaker, max_tokens=settings.claude_max_tokens)
@@ -165,7 +165,7 @@ class ClaudeCategorizer(Categorizer):
                        "content": build_user_message(title, description, requested_priority)}],
             tools=[build_tool(departments)],
             tool_choice={"type": "tool", "name": TOOL_NAME},
-        ))
+        ), counted=(anthropic.APIError,))
         latency_ms = (time.perf_counter() - started) * 1000
         answer = validate_tool_input(tool_input(message), departments)
         logger.debug("claude chose %s/%s (%.2f) in %.0f ms", answer.department, answer.priority,

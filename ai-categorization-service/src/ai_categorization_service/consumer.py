@@ -20,9 +20,9 @@ def build_consumer(settings: ServiceSettings, engine: Engine, *,
     chain = categorizer or build_categorizer(settings, engine=engine)
     chain.warm_up()  # train/load the local model now, not while the first ticket waits
     # Without Claude, what arrives together is predicted in one call and stored in one
-    # transaction. With Claude, one ticket at a time: a batch would hold its transaction open
-    # across network calls. Either way off the I/O thread (a Claude call can outlast the
-    # heartbeat timeout).
+    # transaction. With Claude, one ticket at a time: no ticket's decision waits for the Claude
+    # calls of the others in its batch. Either way off the I/O thread (a Claude call can
+    # outlast the heartbeat timeout), and never inside a transaction (see the handler).
     key = settings.anthropic_api_key
     batch_size = 1 if key is not None and key.get_secret_value() else settings.consumer_batch_size
     return build(SERVICE_NAME, settings, engine,

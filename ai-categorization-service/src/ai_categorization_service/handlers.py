@@ -1,8 +1,9 @@
-"""Use cases: categorize a new ticket (event), learn from agents' routings (event), preview a
+"""Use cases: categorize new tickets (event), learn from agents' routings (event), preview a
 categorization, read a stored one."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Protocol, Sequence, cast
 
 from support_shared.events import (
@@ -13,14 +14,19 @@ from support_shared.events import (
     TicketRouted,
     new_event,
 )
-from support_shared.inbox import Inbox
-from support_shared.messaging.consumer import PermanentError
+from support_shared.inbox import AbstractInbox
 from support_shared.metrics import CATEGORIZATIONS
-from support_shared.outbox import Outbox
+from support_shared.outbox import AbstractOutbox
 
 from .categorizer import Categorizer, Decision
-from .persistence import CategorizationRepository, StoredCategorization
-from .training_data import Correction, CorrectionSource, TrainingDataRepository
+from .persistence import CategorizationRepository, NewCategorization, StoredCategorization
+from .training_data import (
+    Correction,
+    CorrectionSource,
+    TicketKey,
+    TicketText,
+    TrainingDataRepository,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,80 +35,114 @@ CORRECTION_METHODS = frozenset({"manual", "reroute"})
 
 
 class UnitOfWork(Protocol):
-    """What the handlers need of ``AiUnitOfWork`` (tests pass an in-memory one)."""
+    """What the handlers need of ``AiUnitOfWork`` (unit tests pass an in-memory one)."""
 
     categorizations: CategorizationRepository
     training: TrainingDataRepository
-    inbox: Inbox
-    outbox: Outbox
+    inbox: AbstractInbox
+    outbox: AbstractOutbox
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
 
 
-def handle_ticket_created(envelope: Envelope, *, uow: UnitOfWork, categorizer: Categorizer) -> None:
-    """Categorize the new ticket and record + announce the decision exactly once.
+def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: UnitOfWork,
+                           categorizer: Categorizer) -> None:
+    """Categorize each new ticket once, and record + announce each decision exactly once.
 
-    The categorizer (possibly a slow Claude call) runs before the transaction opens, so no
-    database transaction waits on the network. A ticket already categorized is skipped
-    before that call, so redeliveries cost no second Claude request.
+    The categorizer (possibly a slow Claude call) runs between a short read of which tickets
+    are categorized already and the one write transaction, so no transaction waits on it and
+    a redelivery costs no second call. A ticket's first event in the batch decides; every
+    event is claimed in the inbox, those of tickets categorized before included.
     """
-    ticket = envelope.payload()
-    if not isinstance(ticket, TicketCreated):
-        raise PermanentError(f"expected ticket.created, got {envelope.event_type}")
-    tenant, ticket_id = envelope.tenant_id, envelope.ticket_id
+    firsts = _first_event_per_ticket(envelopes)
+    with uow:   # read only: nothing to commit
+        done = uow.categorizations.existing(firsts)
+    new = {key: env for key, env in firsts.items() if key not in done}
+    decisions = _categorize(categorizer, new)
     with uow:
-        if uow.categorizations.exists(tenant, ticket_id):
-            logger.info("ticket %s already categorized; event %s skipped", ticket_id,
-                        envelope.event_id)
-            return
-    decision = categorizer.categorize(ticket.title, ticket.description, ticket.priority)
-    with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("event %s already handled", envelope.event_id)
-            return
-        # Kept so that an agent's later correction of this ticket becomes a training example.
-        uow.training.remember_text(tenant, ticket_id, ticket.title, ticket.description)
-        if not uow.categorizations.add(tenant, ticket_id, envelope.event_id, decision,
-                                       ticket.priority):
-            logger.warning("ticket %s was categorized by another event; event %s ignored",
-                           ticket_id, envelope.event_id)
-            uow.commit()
-            return
-        uow.outbox.add(categorized_event(envelope, ticket, decision))
+        fresh = {env.event_id for env in uow.inbox.fresh(envelopes)}
+        todo = {key: env for key, env in new.items() if env.event_id in fresh}
+        uow.training.remember_texts([_ticket_text(env) for env in todo.values()])
+        added = uow.categorizations.add_many([
+            NewCategorization(env.tenant_id, env.ticket_id, env.event_id, decisions[key],
+                              _created(env).priority) for key, env in todo.items()])
+        uow.outbox.add_each(categorized_event(env, _created(env), decisions[key])
+                            for key, env in todo.items() if key in added)
         uow.commit()
-    CATEGORIZATIONS.labels(decision.method).inc()  # after the commit: no duplicates, no rollbacks
-    logger.info("ticket %s categorized as %s/%s by %s (%.2f)", ticket_id, decision.department,
-                decision.priority, decision.method, decision.confidence)
+    for key, env in todo.items():
+        if key in added:   # after the commit: no duplicates, no rollbacks
+            CATEGORIZATIONS.labels(decisions[key].method).inc()
+            _log_decision(env, decisions[key])
+        else:
+            logger.warning("ticket %s was categorized by another event; event %s ignored",
+                           env.ticket_id, env.event_id)
 
 
-def handle_ticket_routed(envelope: Envelope, *, uow: UnitOfWork) -> None:
-    """Keep a manual routing or reroute as a labelled example (text -> department), once.
+def _first_event_per_ticket(envelopes: Sequence[Envelope]) -> dict[TicketKey, Envelope]:
+    firsts: dict[TicketKey, Envelope] = {}
+    for env in envelopes:
+        firsts.setdefault((env.tenant_id, env.ticket_id), env)
+    return firsts
 
-    Automatic routings only repeat the categorizer's own answer and teach nothing. When the
+
+def _created(envelope: Envelope) -> TicketCreated:
+    return cast(TicketCreated, envelope.payload())   # the consumer checked the payload type
+
+
+def _ticket_text(envelope: Envelope) -> TicketText:
+    # Kept so that an agent's later correction of this ticket becomes a training example.
+    ticket = _created(envelope)
+    return TicketText(envelope.tenant_id, envelope.ticket_id, ticket.title, ticket.description)
+
+
+def _categorize(categorizer: Categorizer,
+                envelopes: dict[TicketKey, Envelope]) -> dict[TicketKey, Decision]:
+    tickets = {key: _created(env) for key, env in envelopes.items()}
+    if not tickets:
+        return {}
+    # The local model predicts the whole batch in one call; each categorize() then uses it.
+    categorizer.prepare([(t.title, t.description) for t in tickets.values()])
+    return {key: categorizer.categorize(t.title, t.description, t.priority)
+            for key, t in tickets.items()}
+
+
+def _log_decision(envelope: Envelope, decision: Decision) -> None:
+    logger.info("ticket %s categorized as %s/%s by %s (%.2f); event %s", envelope.ticket_id,
+                decision.department, decision.priority, decision.method, decision.confidence,
+                envelope.event_id)
+
+
+def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: UnitOfWork) -> None:
+    """Keep each manual routing or reroute as a labelled example (text -> department), once.
+
+    Automatic routings only repeat the categorizer's own answer and teach nothing. When a
     ticket's text is not known yet (its ticket.created still on the way), the example is kept
     without it and gets the text when ticket.created is handled.
     """
-    routed = envelope.payload()
-    if not isinstance(routed, TicketRouted):
-        raise PermanentError(f"expected ticket.routed, got {envelope.event_type}")
-    if routed.method not in CORRECTION_METHODS:
+    taught = [env for env in envelopes
+              if cast(TicketRouted, env.payload()).method in CORRECTION_METHODS]
+    if not taught:
         return
-    correction = Correction(
+    with uow:
+        corrections = [_correction(env) for env in uow.inbox.fresh(taught)]
+        texts = uow.training.texts_of({c.key for c in corrections})
+        corrections = [replace(c, text=texts.get(c.key)) for c in corrections]
+        uow.training.add_corrections(corrections)
+        uow.commit()
+    for c in corrections:
+        logger.info("ticket %s %s to %s: kept as a training example%s", c.ticket_id, c.source,
+                    c.department, "" if c.text else " (text not known yet)")
+
+
+def _correction(envelope: Envelope) -> Correction:
+    routed = cast(TicketRouted, envelope.payload())
+    return Correction(
         tenant_id=envelope.tenant_id, ticket_id=envelope.ticket_id,
         department=routed.department, source=cast(CorrectionSource, routed.method),
         routing_version=routed.routing_version, event_id=envelope.event_id,
     )
-    with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("event %s already handled", envelope.event_id)
-            return
-        text = uow.training.text_of(correction.tenant_id, correction.ticket_id)
-        uow.training.add_correction(correction, text)
-        uow.commit()
-    logger.info("ticket %s %s to %s: kept as a training example%s", correction.ticket_id,
-                routed.method, routed.department, "" if text else " (text not known yet)")
 
 
 def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
@@ -136,9 +176,3 @@ def get_categorization(tenant_id: str, ticket_id: int, *,
                        uow: UnitOfWork) -> StoredCategorization | None:
     with uow:
         return uow.categorizations.get(tenant_id, ticket_id)
-
-
-def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: UnitOfWork) -> None:
-    """``handle_ticket_routed`` for each envelope of a consumer batch."""
-    for envelope in envelopes:
-        handle_ticket_routed(envelope, uow=uow)

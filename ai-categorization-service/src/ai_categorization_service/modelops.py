@@ -13,8 +13,9 @@ import numpy as np
 from sklearn.model_selection import KFold
 from sqlalchemy.engine import Engine
 
-from . import model
-from .model import EvaluationReport, TextClassifier
+from . import evaluation, model
+from .evaluation import EvaluationReport
+from .model import TextClassifier
 from .registry import ModelRegistry, ModelVersion
 from .training_data import DataError, NothingToRetrainError, corrected_examples
 
@@ -89,7 +90,7 @@ def _cross_validate(texts: list[str], labels: list[str], folds: int,
     k = min(folds, min(Counter(labels).values()))
     if k < folds:
         logger.warning("%d-fold cross-validation: the rarest label has only %d rows", folds, k)
-    return model.cross_validate(texts, labels, folds=k, seed=seed, boosters=boosters)
+    return evaluation.cross_validate(texts, labels, folds=k, seed=seed, boosters=boosters)
 
 
 def train_from_csv(engine: Engine, path: str | Path, text_column: str, label_column: str, *,
@@ -206,7 +207,7 @@ def _headline(report: EvaluationReport) -> dict[str, Any]:
 
 
 class _Pooled:
-    """Probabilities computed beforehand, presented as a model so ``model.evaluate`` scores
+    """Probabilities computed beforehand, presented as a model so ``evaluation.evaluate`` scores
     them."""
 
     def __init__(self, labels: list[str], probabilities: np.ndarray) -> None:
@@ -230,7 +231,7 @@ def score(labels: Sequence[str], probabilities: np.ndarray,
     used = set(probabilities.argmax(axis=1).tolist()) | {index[y] for y in y_true if y in index}
     keep = sorted(used)  # the argmax column of every row stays: predictions do not change
     pooled = _Pooled([labels[i] for i in keep], probabilities[:, keep])
-    return model.evaluate(pooled, [""] * len(y_true), y_true)  # type: ignore[arg-type]
+    return evaluation.evaluate(pooled, [""] * len(y_true), y_true)  # type: ignore[arg-type]
 
 
 def held_out_report(texts: Sequence[str], labels: Sequence[str], test_rows: Sequence[int], *,

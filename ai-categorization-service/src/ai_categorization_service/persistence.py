@@ -5,7 +5,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -15,7 +15,7 @@ from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
 from .categorizer import Decision
-from .training_data import SqlTrainingDataRepository, TrainingDataRepository
+from .training_data import SqlTrainingDataRepository, TicketKey, TrainingDataRepository
 
 metadata = sa.MetaData()
 
@@ -51,19 +51,34 @@ class StoredCategorization:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class NewCategorization:
+    """A decision to store for the ticket, made for the ``ticket.created`` event given."""
+
+    tenant_id: str
+    ticket_id: int
+    source_event_id: uuid.UUID
+    decision: Decision
+    requested_priority: str | None
+
+    @property
+    def key(self) -> TicketKey:
+        return (self.tenant_id, self.ticket_id)
+
+
 class CategorizationRepository(ABC):
     """Stored decisions, one per (tenant, ticket)."""
 
     @abstractmethod
-    def add(self, tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
-            decision: Decision, requested_priority: str | None) -> bool:
-        """Insert the decision; False if this ticket already has one (nothing written)."""
+    def existing(self, keys: Iterable[TicketKey]) -> set[TicketKey]:
+        """Which of the (tenant, ticket) keys are categorized already."""
+
+    @abstractmethod
+    def add_many(self, categorizations: Sequence[NewCategorization]) -> set[TicketKey]:
+        """Store each decision unless its ticket has one; the (tenant, ticket) keys stored."""
 
     @abstractmethod
     def get(self, tenant_id: str, ticket_id: int) -> StoredCategorization | None: ...
-
-    @abstractmethod
-    def exists(self, tenant_id: str, ticket_id: int) -> bool: ...
 
 
 _ADD_CATEGORIZATION = (   # VALUES: given at execution; RETURNING: the rows inserted
@@ -73,10 +88,11 @@ _ADD_CATEGORIZATION = (   # VALUES: given at execution; RETURNING: the rows inse
 )
 
 
-def categorization_row(tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
-                       decision: Decision, requested_priority: str | None) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, "ticket_id": ticket_id, "source_event_id": source_event_id,
-            "requested_priority": requested_priority, "department": decision.department,
+def _row(new: NewCategorization) -> dict[str, Any]:
+    decision = new.decision
+    return {"tenant_id": new.tenant_id, "ticket_id": new.ticket_id,
+            "source_event_id": new.source_event_id,
+            "requested_priority": new.requested_priority, "department": decision.department,
             "priority": decision.priority, "confidence": decision.confidence,
             "method": decision.method, "model_version": decision.model_version,
             "urgency": decision.urgency, "input_tokens": decision.input_tokens,
@@ -87,25 +103,19 @@ class SqlCategorizationRepository(CategorizationRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, tenant_id: str, ticket_id: int, source_event_id: uuid.UUID,
-            decision: Decision, requested_priority: str | None) -> bool:
-        row = categorization_row(tenant_id, ticket_id, source_event_id, decision,
-                                 requested_priority)
-        return self.conn.execute(_ADD_CATEGORIZATION, row).first() is not None
-
-    def add_many(self, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
-        """Insert ``categorization_row`` rows; the (tenant, ticket) keys that were new."""
-        if not rows:
-            return set()
-        return {(r.tenant_id, r.ticket_id) for r in self.conn.execute(_ADD_CATEGORIZATION, rows)}
-
-    def existing(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Which of the (tenant, ticket) keys are categorized already."""
+    def existing(self, keys: Iterable[TicketKey]) -> set[TicketKey]:
+        keys = list(keys)
         if not keys:
             return set()
         t = categorizations
         rows = self.conn.execute(sa.select(t.c.tenant_id, t.c.ticket_id)
                                  .where(sa.tuple_(t.c.tenant_id, t.c.ticket_id).in_(keys)))
+        return {(r.tenant_id, r.ticket_id) for r in rows}
+
+    def add_many(self, categorizations: Sequence[NewCategorization]) -> set[TicketKey]:
+        if not categorizations:
+            return set()
+        rows = self.conn.execute(_ADD_CATEGORIZATION, [_row(c) for c in categorizations])
         return {(r.tenant_id, r.ticket_id) for r in rows}
 
     def get(self, tenant_id: str, ticket_id: int) -> StoredCategorization | None:
@@ -123,12 +133,6 @@ class SqlCategorizationRepository(CategorizationRepository):
         )
         return StoredCategorization(row.ticket_id, row.source_event_id, decision,
                                     row.requested_priority, row.created_at)
-
-    def exists(self, tenant_id: str, ticket_id: int) -> bool:
-        t = categorizations
-        return self.conn.execute(
-            sa.select(sa.literal(1)).where(t.c.tenant_id == tenant_id, t.c.ticket_id == ticket_id)
-        ).first() is not None
 
 
 class AiUnitOfWork(UnitOfWork):

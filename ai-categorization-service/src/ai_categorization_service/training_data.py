@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -55,33 +55,56 @@ def ticket_text(title: str, description: str) -> str:
     return f"{title}\n\n{description}"
 
 
+TicketKey = tuple[str, int]   # (tenant id, ticket id)
+
+
+@dataclass(frozen=True)
+class TicketText:
+    tenant_id: str
+    ticket_id: int
+    title: str
+    description: str
+
+    @property
+    def key(self) -> TicketKey:
+        return (self.tenant_id, self.ticket_id)
+
+
 @dataclass(frozen=True)
 class Correction:
+    """An agent's routing of a ticket: its text (when known) labelled with the department."""
+
     tenant_id: str
     ticket_id: int
     department: str
     source: CorrectionSource
     routing_version: int | None
     event_id: uuid.UUID
+    text: str | None = None
+
+    @property
+    def key(self) -> TicketKey:
+        return (self.tenant_id, self.ticket_id)
 
 
 class TrainingDataRepository(ABC):
     """Ticket texts kept at ticket.created and the corrections agents made since."""
 
     @abstractmethod
-    def remember_text(self, tenant_id: str, ticket_id: int, title: str, description: str) -> None:
-        """Keep the ticket's text (first one wins) and give it to corrections still without."""
+    def remember_texts(self, texts: Sequence[TicketText]) -> None:
+        """Keep each ticket's text (first one wins) and give it to corrections still without."""
 
     @abstractmethod
-    def text_of(self, tenant_id: str, ticket_id: int) -> str | None: ...
+    def texts_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, str]:
+        """The known texts of these tickets (``ticket_text``), by (tenant, ticket)."""
 
     @abstractmethod
-    def add_correction(self, correction: Correction, text: str | None) -> bool:
-        """Store one labelled example; False if this event's example is already stored."""
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        """Store each as a labelled example, once per event id."""
 
 
-# Built once: statement construction, not the round trip, dominated a consumer's CPU. Every
-# ticket.created runs this one: keep the text, and give it to corrections that came first.
+# Built once: statement construction, not the round trip, dominated a consumer's CPU. Keep the
+# text, and give it to corrections that came first (rare: used only when there are some).
 _KEEP_TEXT = sa.text(
     "WITH kept AS ("
     " INSERT INTO ticket_texts (tenant_id, ticket_id, title, description)"
@@ -89,20 +112,12 @@ _KEEP_TEXT = sa.text(
     " UPDATE training_examples SET text = :text"
     " WHERE tenant_id = :tenant_id AND ticket_id = :ticket_id AND text IS NULL"
 )
-_TEXT_OF = (
-    sa.select(ticket_texts.c.title, ticket_texts.c.description)
-    .where(ticket_texts.c.tenant_id == sa.bindparam("tenant_id"),
-           ticket_texts.c.ticket_id == sa.bindparam("ticket_id"))
-)
 _ADD_CORRECTION = (
     pg.insert(training_examples)
     .values({c: sa.bindparam(c) for c in ("tenant_id", "ticket_id", "text", "department",
                                           "source", "routing_version", "event_id")})
     .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(training_examples.c.id)
 )
-
-
 _INSERT_TEXT = pg.insert(ticket_texts).on_conflict_do_nothing()   # VALUES: given at execution
 _ANY_CORRECTION_WITHOUT_TEXT = sa.text(
     "SELECT EXISTS (SELECT 1 FROM training_examples WHERE text IS NULL)")
@@ -112,34 +127,36 @@ class SqlTrainingDataRepository(TrainingDataRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def remember_text(self, tenant_id: str, ticket_id: int, title: str, description: str) -> None:
-        self.conn.execute(_KEEP_TEXT, {"tenant_id": tenant_id, "ticket_id": ticket_id,
-                                       "title": title, "description": description,
-                                       "text": ticket_text(title, description)})
-
-    def remember_texts(self, texts: list[tuple[str, int, str, str]]) -> None:
-        """``remember_text`` for many (tenant, ticket id, title, description) at once."""
+    def remember_texts(self, texts: Sequence[TicketText]) -> None:
         if not texts:
             return
+        rows = [{"tenant_id": t.tenant_id, "ticket_id": t.ticket_id, "title": t.title,
+                 "description": t.description} for t in texts]
         if self.conn.scalar(_ANY_CORRECTION_WITHOUT_TEXT):   # rare: a correction came first
-            for tenant_id, ticket_id, title, description in texts:
-                self.remember_text(tenant_id, ticket_id, title, description)
+            for row in rows:
+                self.conn.execute(_KEEP_TEXT,
+                                  {**row, "text": ticket_text(row["title"], row["description"])})
             return
-        self.conn.execute(_INSERT_TEXT, [
-            {"tenant_id": tenant, "ticket_id": ticket_id, "title": title,
-             "description": description} for tenant, ticket_id, title, description in texts])
+        self.conn.execute(_INSERT_TEXT, rows)
 
-    def text_of(self, tenant_id: str, ticket_id: int) -> str | None:
-        row = self.conn.execute(_TEXT_OF, {"tenant_id": tenant_id, "ticket_id": ticket_id}).first()
-        return None if row is None else ticket_text(row.title, row.description)
+    def texts_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, str]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        t = ticket_texts
+        rows = self.conn.execute(
+            sa.select(t.c.tenant_id, t.c.ticket_id, t.c.title, t.c.description)
+            .where(sa.tuple_(t.c.tenant_id, t.c.ticket_id).in_(keys)))
+        return {(r.tenant_id, r.ticket_id): ticket_text(r.title, r.description) for r in rows}
 
-    def add_correction(self, correction: Correction, text: str | None) -> bool:
-        row = self.conn.execute(_ADD_CORRECTION, {
-            "tenant_id": correction.tenant_id, "ticket_id": correction.ticket_id, "text": text,
-            "department": correction.department, "source": correction.source,
-            "routing_version": correction.routing_version, "event_id": correction.event_id,
-        }).first()
-        return row is not None
+    def add_corrections(self, corrections: Sequence[Correction]) -> None:
+        if not corrections:
+            return
+        self.conn.execute(_ADD_CORRECTION, [
+            {"tenant_id": c.tenant_id, "ticket_id": c.ticket_id, "text": c.text,
+             "department": c.department, "source": c.source,
+             "routing_version": c.routing_version, "event_id": c.event_id}
+            for c in corrections])
 
 
 @dataclass(frozen=True)
@@ -166,12 +183,3 @@ def corrected_examples(conn: Connection) -> list[LabelledExample]:
     )
     rows = conn.execute(sa.select(latest).order_by(latest.c.id)).all()
     return [LabelledExample(r.id, r.text, r.department) for r in rows]
-
-
-def count_examples(conn: Connection) -> tuple[int, int]:
-    """(stored corrections, of which still without text)."""
-    t = training_examples
-    row = conn.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(t.c.text.is_(None))).select_from(t)
-    ).one()
-    return int(row[0]), int(row[1])

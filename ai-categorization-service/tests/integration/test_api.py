@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from ai_categorization_service.categorizer import Decision
+from ai_categorization_service.persistence import NewCategorization
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,8 @@ def test_stored_decision_is_returned_to_its_tenant_only(client, make_uow):
                         output_tokens=20, latency_ms=640.0)
     event_id = uuid.uuid4()
     with make_uow() as uow:
-        uow.categorizations.add("acme", 42, event_id, decision, "medium")
+        uow.categorizations.add_many([NewCategorization("acme", 42, event_id, decision,
+                                                        "medium")])
         uow.commit()
     resp = client.get("/api/categorizations/42", headers={"X-Tenant-ID": "acme"})
     assert resp.status_code == 200

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ai_categorization_service import boosted
+from ai_categorization_service import boosted, evaluation, stacking
 from ai_categorization_service import model as m
 
 QUICK = {"n_estimators": 15, "num_leaves": 7, "min_child_samples": 5, "max_bin": 15}
@@ -43,7 +43,7 @@ def test_boosters_are_fitted_at_the_threshold_and_decide(quick_boosters, labelle
     assert len(names) > 0 and all(set(name.split()) <= training_words for name in names)
     sample = texts[:7]
     features = [vec.transform(sample) for vec in classifier.vectorizers_]
-    scores = np.hstack([m._scores(mdl, f) for mdl, f in zip(classifier.models_, features)])
+    scores = np.hstack([stacking._scores(mdl, f) for mdl, f in zip(classifier.models_, features)])
     expected = classifier.boosters_.predict_proba(scores, features[0])
     np.testing.assert_allclose(classifier.predict_proba(sample), expected)
     logistic = classifier.combiner_.predict_proba(classifier.scaler_.transform(scores))
@@ -55,7 +55,7 @@ def test_below_the_threshold_there_are_no_boosters(monkeypatch, labelled_set):
     texts, labels = labelled_set()
     classifier = m.TextClassifier.train(texts, labels).pipeline
     assert classifier.boosters is None and classifier.boosters_ is None
-    stacked = np.hstack([m._scores(mdl, vec.transform(texts[:5]))
+    stacked = np.hstack([stacking._scores(mdl, vec.transform(texts[:5]))
                          for vec, mdl in zip(classifier.vectorizers_, classifier.models_)])
     np.testing.assert_allclose(classifier.predict_proba(texts[:5]),
                                classifier.combiner_.predict_proba(
@@ -66,7 +66,7 @@ def test_boosters_can_be_left_out_above_the_threshold(quick_boosters, labelled_s
     texts, labels = labelled_set()
     classifier = m.TextClassifier.train(texts, labels, boosters=False).pipeline
     assert classifier.boosters is None and classifier.boosters_ is None
-    report = m.cross_validate(texts, labels, folds=3, boosters=False)
+    report = evaluation.cross_validate(texts, labels, folds=3, boosters=False)
     assert report.folds == 3 and report.accuracy > 0.5
 
 

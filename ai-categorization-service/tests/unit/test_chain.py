@@ -3,11 +3,12 @@ import anthropic
 import httpx2
 import pytest
 
+from support_shared.breaker import CircuitOpenError
+
 from ai_categorization_service.bootstrap import build_categorizer
 from ai_categorization_service.categorizer import (
     Categorizer,
     ChainCategorizer,
-    CircuitOpenError,
     Decision,
     InvalidLabelError,
     ModelUnavailableError,
@@ -43,7 +44,7 @@ def _api_timeout():
 
 @pytest.mark.parametrize("claude_error", [
     InvalidLabelError("department 'Legal' not allowed"),
-    CircuitOpenError("open"),
+    CircuitOpenError("claude", 30.0),
     _api_timeout(),
 ])
 def test_falls_through_in_order_on_own_failures(claude_error, caplog):

@@ -1,17 +1,12 @@
 """Claude adapter without the network: prompt, tool schema, validation of the answer, breaker."""
-import time
-
 import anthropic
 import httpx2
 import pytest
 from anthropic.types import Message
 
-from ai_categorization_service.breaker import CircuitBreaker
-from ai_categorization_service.categorizer import (
-    CircuitOpenError,
-    InvalidLabelError,
-    InvalidResponseError,
-)
+from support_shared.breaker import CircuitBreaker, CircuitOpenError
+
+from ai_categorization_service.categorizer import InvalidLabelError, InvalidResponseError
 from ai_categorization_service.claude import (
     TOOL_NAME,
     ClaudeCategorizer,
@@ -54,8 +49,7 @@ class StubClient:
 
 
 def claude(client, fail_max=5, reset_s=30.0):
-    breaker = CircuitBreaker("claude-test", fail_max=fail_max, reset_timeout_s=reset_s,
-                             counted=(anthropic.APIError,))
+    breaker = CircuitBreaker("claude-test", fail_max=fail_max, reset_timeout_s=reset_s)
     return ClaudeCategorizer(client, model="claude-sonnet-5-5", departments=StaticDepartments(),
                              breaker=breaker)
 
@@ -146,38 +140,3 @@ def test_invalid_labels_do_not_trip_the_breaker():
         with pytest.raises(InvalidLabelError):
             categorizer.categorize("t", "d")
     assert categorizer.categorize("t", "d").method == "claude"
-
-
-def test_breaker_half_opens_after_reset_timeout():
-    breaker = CircuitBreaker("t", fail_max=1, reset_timeout_s=0.05, counted=(ValueError,))
-    calls = []
-
-    def fail():
-        calls.append("fail")
-        raise ValueError("down")
-
-    with pytest.raises(ValueError):
-        breaker.call(fail)
-    with pytest.raises(CircuitOpenError):
-        breaker.call(lambda: calls.append("skipped"))
-    time.sleep(0.08)
-    with pytest.raises(ValueError):                 # trial call fails: open again
-        breaker.call(fail)
-    with pytest.raises(CircuitOpenError):
-        breaker.call(lambda: calls.append("skipped"))
-    time.sleep(0.08)
-    assert breaker.call(lambda: "ok") == "ok"       # trial call succeeds: closed
-    assert breaker.state == "closed"
-    assert calls == ["fail", "fail"]
-
-
-def test_uncounted_errors_pass_through_without_tripping():
-    breaker = CircuitBreaker("t", fail_max=1, reset_timeout_s=30, counted=(ValueError,))
-
-    def bug():
-        raise KeyError("bug")
-
-    for _ in range(3):
-        with pytest.raises(KeyError):
-            breaker.call(bug)
-    assert breaker.state == "closed"

@@ -6,7 +6,9 @@ import random
 import numpy as np
 import pytest
 
+from ai_categorization_service import evaluation as ev
 from ai_categorization_service import model as m
+from ai_categorization_service import stacking
 
 VOCABULARY = {
     "network": ["vpn", "wifi", "router", "switch", "firewall", "latency", "dns", "cable"],
@@ -112,7 +114,7 @@ def test_load_of_a_missing_file_is_an_os_error(tmp_path):
 
 def test_cross_validate_returns_sane_metrics():
     texts, labels = labelled_set(per_label=20)
-    report = m.cross_validate(texts, labels, folds=3)
+    report = ev.cross_validate(texts, labels, folds=3)
     assert 0.0 <= report.accuracy <= 1.0 and report.accuracy > 0.8
     assert 0.0 <= report.macro_f1 <= 1.0
     assert set(report.per_class) == set(VOCABULARY)
@@ -127,12 +129,12 @@ def test_cross_validate_returns_sane_metrics():
 
 def test_cross_validate_needs_enough_examples_per_label():
     with pytest.raises(ValueError):
-        m.cross_validate(["a b", "c d", "e f", "g h"], ["x", "x", "y", "y"], folds=3)
+        ev.cross_validate(["a b", "c d", "e f", "g h"], ["x", "x", "y", "y"], folds=3)
 
 
 def test_evaluate_on_held_out_texts(small_model):
     texts, labels = labelled_set(per_label=10, seed=5)
-    report = m.evaluate(small_model, texts, labels)
+    report = ev.evaluate(small_model, texts, labels)
     assert report.accuracy > 0.8
     assert report.n_samples == 30 and report.folds == 0
 
@@ -151,7 +153,7 @@ def test_evaluate_on_held_out_texts(small_model):
     ([], [], (0.0, None)),
 ])
 def test_coverage_at_precision_known_answers(confidences, correct, expected):
-    coverage, threshold = m.coverage_at_precision(confidences, correct)
+    coverage, threshold = ev.coverage_at_precision(confidences, correct)
     assert coverage == pytest.approx(expected[0])
     if expected[1] is None:
         assert threshold is None
@@ -160,8 +162,8 @@ def test_coverage_at_precision_known_answers(confidences, correct, expected):
 
 
 def test_coverage_at_precision_other_targets():
-    assert m.coverage_at_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 1], target=0.75) == (1.0, 0.6)
-    assert m.coverage_at_precision([0.9, 0.8], [1, 0], target=1.0) == (0.5, 0.9)
+    assert ev.coverage_at_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 1], target=0.75) == (1.0, 0.6)
+    assert ev.coverage_at_precision([0.9, 0.8], [1, 0], target=1.0) == (0.5, 0.9)
 
 
 def write_csv(path, header, rows):
@@ -229,3 +231,9 @@ def test_default_model_routes_obvious_tickets(default, title, description, depar
     prediction = default.predict(f"{title}\n\n{description}")
     assert prediction.label == department, prediction
     assert prediction.confidence > 0.5
+
+
+def test_models_pickled_before_the_split_still_load():
+    """Saved models name the estimator and the title preprocessor by their old module."""
+    assert m.StackedLinearClassifier is stacking.StackedLinearClassifier
+    assert m.title_words is stacking.title_words

@@ -16,9 +16,10 @@ from urllib3.exceptions import (HTTPError, MaxRetryError, NewConnectionError, Pr
                                 TimeoutError as UrllibTimeoutError)
 from urllib3.util.retry import Retry
 
-from .breaker import Breaker
+from support_shared.breaker import CircuitBreaker, CircuitOpenError
+
 from .config import GatewaySettings
-from .errors import CircuitOpenError, ServerError, UpstreamFailure
+from .errors import ServerError, UpstreamFailure
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout_s = settings.connect_timeout_s
         self.read_timeout_s = settings.read_timeout_s
-        self.breaker = Breaker(name, settings.breaker_fail_max, settings.breaker_reset_s)
+        self.breaker = CircuitBreaker(name, fail_max=settings.breaker_fail_max,
+                                      reset_timeout_s=settings.breaker_reset_s)
         # No proxies, no cookies, no redirects: nothing of one caller's answer reaches the next.
         self._pool = urllib3.connection_from_url(self.base_url, maxsize=settings.pool_maxsize,
                                                  block=False)
@@ -88,9 +90,10 @@ class ServiceClient:
                 headers: dict[str, str] | None = None,
                 read_timeout_s: float | None = None) -> UpstreamResponse:
         """Send one request through the breaker; a 4xx/2xx/3xx answer is returned as is."""
-        wait = self.breaker.retry_after()
-        if wait is not None:
-            raise UpstreamFailure(self.name, CircuitOpenError(wait))
+        try:
+            permit = self.breaker.allow()
+        except CircuitOpenError as exc:
+            raise UpstreamFailure(self.name, exc) from exc
         retries = _CONNECT_RETRY if method.upper() in IDEMPOTENT_METHODS else _NO_RETRY
         timeout = urllib3.Timeout(connect=self.connect_timeout_s,
                                   read=read_timeout_s or self.read_timeout_s)
@@ -98,12 +101,14 @@ class ServiceClient:
             resp = self._send(method, path, query, body, headers, timeout, retries)
         except HTTPError as exc:
             if isinstance(exc, BREAKER_FAILURES):
-                self.breaker.record(failed=True)
+                self.breaker.record(permit, failed=True)
+            else:
+                self.breaker.release(permit)
             raise UpstreamFailure(self.name, exc) from exc
         if resp.status_code >= 500:
-            self.breaker.record(failed=True)
+            self.breaker.record(permit, failed=True)
             raise UpstreamFailure(self.name, ServerError(resp))
-        self.breaker.record(failed=False)
+        self.breaker.record(permit, failed=False)
         return resp
 
     def probe(self, path: str, timeout_s: float,

@@ -11,6 +11,7 @@ from flask import Response
 from urllib3.exceptions import (ConnectTimeoutError, HTTPError, ProtocolError,
                                 TimeoutError as UrllibTimeoutError)
 
+from support_shared.breaker import CircuitOpenError
 from support_shared.web import error_response
 
 from .forwarding import passthrough
@@ -19,14 +20,6 @@ if TYPE_CHECKING:
     from .clients import UpstreamResponse
 
 logger = logging.getLogger(__name__)
-
-
-class CircuitOpenError(Exception):
-    """The service's circuit breaker is open: the call was not attempted."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"circuit open for another {retry_after_s:.1f}s")
-        self.retry_after_s = retry_after_s
 
 
 class ServerError(Exception):

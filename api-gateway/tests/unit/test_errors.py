@@ -17,7 +17,7 @@ def _response(status, body=b'{"error": {"code": "x"}}', headers=None):
 
 
 @pytest.mark.parametrize("reason,status,code", [
-    (CircuitOpenError(3.2), 503, "service_unavailable"),
+    (CircuitOpenError("routing-service", 3.2), 503, "service_unavailable"),
     (ConnectTimeoutError(), 503, "service_unavailable"),       # never sent: safe to retry
     (NewConnectionError(None, "refused"), 503, "service_unavailable"),
     (ReadTimeoutError(None, "/x", "read timed out"), 504, "upstream_timeout"),
@@ -42,7 +42,7 @@ def app_ctx():
 
 
 def test_open_circuit_answer_carries_retry_after(app_ctx):
-    resp = upstream_error_response(UpstreamFailure("routing-service", CircuitOpenError(3.2)))
+    resp = upstream_error_response(UpstreamFailure("routing-service", CircuitOpenError("routing-service", 3.2)))
 
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "4"

@@ -122,7 +122,8 @@ SUITE = Suite(services=(
         "ai-categorization-service", "ai_categorization_service", "ai", "AI_SERVICE_", 5002,
         schema="ai_categorization", commands=("web", "relay", "consumer"),
         consumes=(
-            Consumes(_E.TICKET_CREATED, "ai_categorization_service.bulk:handle_tickets_created"),
+            Consumes(_E.TICKET_CREATED,
+                     "ai_categorization_service.handlers:handle_tickets_created"),
             Consumes(_E.TICKET_ROUTED, "ai_categorization_service.handlers:handle_tickets_routed"),
         ),
     ),

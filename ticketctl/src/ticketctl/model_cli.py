@@ -27,7 +27,7 @@ from .errors import TicketctlError, Unavailable
 from .outbox import targets
 
 if TYPE_CHECKING:
-    from ai_categorization_service.model import EvaluationReport
+    from ai_categorization_service.evaluation import EvaluationReport
 
 AI_SERVICE = "ai-categorization-service"
 # Storing a model trained on the whole data set sends about 11 MB in one statement.

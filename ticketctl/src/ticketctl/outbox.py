@@ -1,7 +1,7 @@
 """Outbox backlogs of the publishing services, each read from its own schema with its own settings.
 
-The (service, env prefix, default schema) table mirrors the services' ``config.py`` so that
-ticketctl imports nothing from them; the env vars are the ones the services read.
+Which services publish, their env prefixes and default schemas come from the suite manifest
+(``support_shared.manifest.SUITE``); the env vars are the ones the services read.
 """
 from __future__ import annotations
 
@@ -11,25 +11,13 @@ from typing import Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 
+from support_shared.config import ServiceSettings
 from support_shared.db import make_engine
+from support_shared.manifest import SUITE, Service
 from support_shared.relay import OutboxStatus, outbox_status
 
-DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage"
-
-
-@dataclass(frozen=True)
-class OutboxSource:
-    service: str
-    env_prefix: str
-    default_schema: str
-
-
-SOURCES: tuple[OutboxSource, ...] = (
-    OutboxSource("ticket-service", "TICKET_SERVICE_", "ticket_service"),
-    OutboxSource("ai-categorization-service", "AI_SERVICE_", "ai_categorization"),
-    OutboxSource("routing-service", "ROUTING_SERVICE_", "routing"),
-)
-SERVICE_NAMES: tuple[str, ...] = tuple(s.service for s in SOURCES)
+DEFAULT_DATABASE_URL: str = ServiceSettings.model_fields["database_url"].default
+SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SUITE.publishers)
 
 
 @dataclass(frozen=True)
@@ -47,19 +35,19 @@ class OutboxTarget:
             return "<invalid URL>"
 
 
+def target(service: Service, env: Mapping[str, str]) -> OutboxTarget:
+    """Where ``service``'s schema lives: ``<PREFIX>DATABASE_URL`` and ``<PREFIX>DB_SCHEMA``,
+    else the services' defaults."""
+    assert service.schema is not None, f"{service.name} has no database"
+    return OutboxTarget(service.name,
+                        env.get(f"{service.env_prefix}DATABASE_URL") or DEFAULT_DATABASE_URL,
+                        env.get(f"{service.env_prefix}DB_SCHEMA") or service.schema)
+
+
 def targets(env: Mapping[str, str], services: Iterable[str] | None = None) -> list[OutboxTarget]:
-    """Where each (selected) service's outbox lives: ``<PREFIX>DATABASE_URL`` and
-    ``<PREFIX>DB_SCHEMA``, else the services' defaults."""
+    """Where each (selected) publishing service's outbox lives."""
     wanted = set(services) if services else set(SERVICE_NAMES)
-    return [
-        OutboxTarget(
-            source.service,
-            env.get(f"{source.env_prefix}DATABASE_URL") or DEFAULT_DATABASE_URL,
-            env.get(f"{source.env_prefix}DB_SCHEMA") or source.default_schema,
-        )
-        for source in SOURCES
-        if source.service in wanted
-    ]
+    return [target(s, env) for s in SUITE.publishers if s.name in wanted]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := shared ticket-service ai-categorization-service routing-service analytics-service api-gateway ticketctl
-SERVICES := ticket-service ai-categorization-service routing-service analytics-service
+# Every folder with a pyproject.toml; which processes run is the suite manifest's business
+# (support_shared.manifest), read by `python -m support_shared.suite`.
+PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard */pyproject.toml))
 STAMP := $(VENV)/.installed
 
 export TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage_test
@@ -13,7 +14,7 @@ export TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/ticket
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e ./$(p)))
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e ./$(p))
 	touch $@
 
 setup: $(STAMP)

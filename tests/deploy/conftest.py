@@ -10,7 +10,21 @@ import pytest
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from support_shared.manifest import SUITE, Process
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def deployed_name(process: Process) -> str:
+    """A process's compose service and k8s Deployment name: a web process goes by its
+    service's name (the host name the gateway calls), the others by ``<short>-<command>``."""
+    service = SUITE.service(process.service)
+    return service.name if process.command == "web" else f"{service.short}-{process.command}"
+
+
+# compose service / k8s Deployment -> (image / service folder, command), from the manifest
+PROCESSES = {deployed_name(p): (p.service, p.command) for p in SUITE.processes}
+MIGRATED = [s.name for s in SUITE.with_schema]
 
 # Where a missing tool comes from, for the skip/fail message.
 TOOL_SOURCES = {

@@ -10,22 +10,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-# compose service -> (image / service folder, command)
-PROCESSES = {
-    "ticket-service": ("ticket-service", "web"),
-    "ticket-relay": ("ticket-service", "relay"),
-    "ticket-consumer": ("ticket-service", "consumer"),
-    "ai-categorization-service": ("ai-categorization-service", "web"),
-    "ai-relay": ("ai-categorization-service", "relay"),
-    "ai-consumer": ("ai-categorization-service", "consumer"),
-    "routing-service": ("routing-service", "web"),
-    "routing-relay": ("routing-service", "relay"),
-    "routing-consumer": ("routing-service", "consumer"),
-    "analytics-service": ("analytics-service", "web"),
-    "analytics-consumer": ("analytics-service", "consumer"),
-    "api-gateway": ("api-gateway", "web"),
-}
-MIGRATED = ["ticket-service", "ai-categorization-service", "routing-service", "analytics-service"]
+from tests.deploy.conftest import MIGRATED, PROCESSES
+
 INFRA = {"postgres", "rabbitmq"}
 PUBLISHED = {"api-gateway": "5000", "rabbitmq": "15672"}  # service -> container port
 CONDITIONS = {"service_healthy", "service_completed_successfully", "service_started"}

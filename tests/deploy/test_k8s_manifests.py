@@ -10,25 +10,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploy.conftest import MIGRATED, PROCESSES
+
 K8S_VERSION = "1.30.0"  # the oldest Kubernetes the manifests are checked against
 BASE = Path("deploy/k8s/base")
 OVERLAYS = [Path("deploy/k8s/overlays/dev")]
-# Deployment -> (service / image, role); the same names as the compose services.
-PROCESSES = {
-    "ticket-service": ("ticket-service", "web"),
-    "ticket-relay": ("ticket-service", "relay"),
-    "ticket-consumer": ("ticket-service", "consumer"),
-    "ai-categorization-service": ("ai-categorization-service", "web"),
-    "ai-relay": ("ai-categorization-service", "relay"),
-    "ai-consumer": ("ai-categorization-service", "consumer"),
-    "routing-service": ("routing-service", "web"),
-    "routing-relay": ("routing-service", "relay"),
-    "routing-consumer": ("routing-service", "consumer"),
-    "analytics-service": ("analytics-service", "web"),
-    "analytics-consumer": ("analytics-service", "consumer"),
-    "api-gateway": ("api-gateway", "web"),
-}
-MIGRATED = ["ticket-service", "ai-categorization-service", "routing-service", "analytics-service"]
 READINESS_PATHS = {"api-gateway": "/openapi.json"}  # the rest: /health
 
 

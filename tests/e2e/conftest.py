@@ -21,18 +21,14 @@ import requests
 from click.testing import CliRunner
 
 from support_shared.db import drop_schema, make_engine
+from support_shared.manifest import SUITE
 from support_shared.suite import Suite, migrate_all
 from support_shared.testing.helpers import MANAGEMENT_URL, delete_broker_objects, unique_suffix
 from ticketctl.cli import cli as ticketctl_cli
 
-SERVICES = {  # env prefix -> schema base name
-    "TICKET_SERVICE_": "ticket_service",
-    "AI_SERVICE_": "ai_categorization",
-    "ROUTING_SERVICE_": "routing",
-    "ANALYTICS_SERVICE_": "analytics",
-}
-URL_VARS = {"TICKET_SERVICE_": "TICKET_SERVICE_URL", "AI_SERVICE_": "AI_SERVICE_URL",
-            "ROUTING_SERVICE_": "ROUTING_SERVICE_URL", "ANALYTICS_SERVICE_": "ANALYTICS_SERVICE_URL"}
+SERVICES = {s.env_prefix: s.schema for s in SUITE.with_schema}  # env prefix -> schema base name
+# env prefix -> the variable the gateway (and ticketctl) read the service's base URL from
+URL_VARS = {prefix: f"{prefix}URL" for prefix in SERVICES}
 
 
 def free_port() -> int:

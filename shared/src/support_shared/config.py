@@ -4,6 +4,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .manifest import queue_name
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -37,10 +39,6 @@ class CommonSettings(BaseSettings):
     web_threads: int = Field(4, validation_alias=_env("WEB_THREADS"), ge=1, le=256)
     port: int = Field(5000, ge=1, le=65535)
 
-    @property
-    def dead_letter_queue_suffix(self) -> str:
-        return ".dlq"
-
 
 class ServiceSettings(CommonSettings):
     """Settings of a service that owns a PostgreSQL schema."""
@@ -53,5 +51,6 @@ class ServiceSettings(CommonSettings):
     relay_poll_seconds: float = Field(1.0, gt=0, le=60)
 
     def queue(self, service: str, routing_key: str) -> str:
-        """Name of the durable queue this service consumes ``routing_key`` from."""
-        return f"{self.queue_prefix}{service}.{routing_key}"
+        """Name of the durable queue ``service`` consumes ``routing_key`` from (the manifest's
+        ``queue_name`` with this environment's prefix)."""
+        return queue_name(self.queue_prefix, service, routing_key)

@@ -77,9 +77,12 @@ class OutboxRelay:
         self._listen: Connection | None = None
 
     def publish_pending(self) -> int:
-        """Publish one batch; return how many rows were published and marked."""
+        """Publish one batch; return how many rows were published and marked.
+
+        A broker error mid-batch is raised only after the transaction that marks the rows the
+        broker already confirmed has committed, so those are not published again.
+        """
         t = outbox_table
-        published: list[int] = []
         with self.engine.connect() as conn, conn.begin():
             rows = conn.execute(
                 sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
@@ -88,44 +91,53 @@ class OutboxRelay:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            try:
-                for row in rows:
-                    try:
-                        self.publisher.publish(
-                            row.routing_key,
-                            orjson.dumps(row.payload),
-                            message_id=str(row.event_id),
-                            headers=row.headers,
-                            correlation_id=row.payload.get("correlation_id"),
-                            event_type=row.routing_key,
-                        )
-                    except PublishError as exc:
-                        # Keep order: stop here, record why, retry this row next round.
-                        PUBLISH_FAILURES.labels(row.routing_key).inc()
-                        logger.error("outbox row %s (%s) refused: %s", row.id, row.event_id, exc,
-                                     extra=_log_fields(row))
-                        conn.execute(
-                            t.update().where(t.c.id == row.id)
-                            .values(attempts=t.c.attempts + 1, last_error=str(exc)[:2000])
-                        )
-                        break
-                    except AMQPError:
-                        PUBLISH_FAILURES.labels(row.routing_key).inc()
-                        raise
-                    published.append(row.id)
-                    EVENTS_PUBLISHED.labels(row.routing_key).inc()
-                    logger.info("published %s %s", row.routing_key, row.event_id,
-                                extra=_log_fields(row))
-            finally:
-                # Mark what the broker confirmed even if the connection dropped mid-batch.
-                if published:
-                    conn.execute(
-                        t.update().where(t.c.id.in_(published))
-                        .values(published_at=datetime.now(timezone.utc))
-                    )
+            published, broker_error = self._publish_rows(conn, rows)
+            if published:
+                conn.execute(
+                    t.update().where(t.c.id.in_(published))
+                    .values(published_at=datetime.now(timezone.utc))
+                )
+        if broker_error is not None:
+            raise broker_error
         if published:
             logger.debug("published %d outbox rows", len(published))
         return len(published)
+
+    def _publish_rows(self, conn: Connection,
+                      rows: list[sa.Row]) -> tuple[list[int], AMQPError | None]:
+        """Publish ``rows`` in order: the ids the broker confirmed, and the broker error that
+        stopped the batch (None if none did)."""
+        t = outbox_table
+        published: list[int] = []
+        for row in rows:
+            try:
+                self.publisher.publish(
+                    row.routing_key,
+                    orjson.dumps(row.payload),
+                    message_id=str(row.event_id),
+                    headers=row.headers,
+                    correlation_id=row.payload.get("correlation_id"),
+                    event_type=row.routing_key,
+                )
+            except PublishError as exc:
+                # Keep order: stop here, record why, retry this row next round.
+                PUBLISH_FAILURES.labels(row.routing_key).inc()
+                logger.error("outbox row %s (%s) refused: %s", row.id, row.event_id, exc,
+                             extra=_log_fields(row))
+                conn.execute(
+                    t.update().where(t.c.id == row.id)
+                    .values(attempts=t.c.attempts + 1, last_error=str(exc)[:2000])
+                )
+                break
+            except AMQPError as exc:
+                # The connection dropped: what was confirmed so far is still marked (by the
+                # caller, before it re-raises), the rest waits for the next round.
+                PUBLISH_FAILURES.labels(row.routing_key).inc()
+                return published, exc
+            published.append(row.id)
+            EVENTS_PUBLISHED.labels(row.routing_key).inc()
+            logger.info("published %s %s", row.routing_key, row.event_id, extra=_log_fields(row))
+        return published, None
 
     def _wait(self) -> None:
         if self._listen is None:

@@ -20,23 +20,9 @@ from pathlib import Path
 
 import requests
 
-logger = logging.getLogger(__name__)
+from .manifest import SUITE
 
-PROCESSES: list[tuple[str, str, str]] = [
-    ("ticket-web", "ticket-service", "web"),
-    ("ticket-relay", "ticket-service", "relay"),
-    ("ticket-consumer", "ticket-service", "consumer"),
-    ("ai-web", "ai-categorization-service", "web"),
-    ("ai-relay", "ai-categorization-service", "relay"),
-    ("ai-consumer", "ai-categorization-service", "consumer"),
-    ("routing-web", "routing-service", "web"),
-    ("routing-relay", "routing-service", "relay"),
-    ("routing-consumer", "routing-service", "consumer"),
-    ("analytics-web", "analytics-service", "web"),
-    ("analytics-consumer", "analytics-service", "consumer"),
-    ("gateway", "api-gateway", "web"),
-]
-MIGRATED = ["ticket-service", "ai-categorization-service", "routing-service", "analytics-service"]
+logger = logging.getLogger(__name__)
 
 
 def _bin(name: str) -> str:
@@ -49,8 +35,8 @@ def gateway_url(env: dict[str, str] | None = None) -> str:
 
 
 def migrate_all(env: dict[str, str]) -> None:
-    for service in MIGRATED:
-        subprocess.run([_bin(service), "migrate"], env=env, check=True, timeout=120)
+    for service in SUITE.with_schema:
+        subprocess.run([_bin(service.name), "migrate"], env=env, check=True, timeout=120)
 
 
 @dataclass
@@ -60,13 +46,14 @@ class Suite:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def start(self) -> None:
-        for name, _service, _command in PROCESSES:
-            self.start_process(name)
+        for process in SUITE.processes:
+            self.start_process(process.name)
 
     def start_process(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """Start process ``name`` of ``PROCESSES`` (again, after ``kill``) in its own process
-        group, with ``env`` instead of the suite's environment if given."""
-        service, command = next((s, c) for n, s, c in PROCESSES if n == name)
+        """Start process ``name`` of the suite manifest (again, after ``kill``) in its own
+        process group, with ``env`` instead of the suite's environment if given."""
+        process = SUITE.process(name)
+        service, command = process.service, process.command
         current = self.procs.get(name)
         if current is not None and current.poll() is None:
             raise RuntimeError(f"{name} is still running (pid {current.pid})")

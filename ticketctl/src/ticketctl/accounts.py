@@ -11,25 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .config import CtlSettings
 from .errors import TicketctlError, Unavailable
 
 logger = logging.getLogger(__name__)
 
 DEV_TENANT = "default"
 DEV_SCOPES = ("read", "write", "admin")
-
-
-class AccountsSettings(BaseSettings):
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
-
-    ticket_service_url: str = Field("http://127.0.0.1:5001",
-                                    validation_alias=AliasChoices("TICKET_SERVICE_URL"))
-    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
-    http_timeout_s: float = Field(5.0, gt=0, le=120,
-                                  validation_alias=AliasChoices("TICKETCTL_HTTP_TIMEOUT"))
 
 
 class Refused(TicketctlError):
@@ -42,7 +31,7 @@ class Refused(TicketctlError):
 
 
 class AccountsClient:
-    def __init__(self, settings: AccountsSettings) -> None:
+    def __init__(self, settings: CtlSettings) -> None:
         self.base = settings.ticket_service_url.rstrip("/")
         self.timeout = settings.http_timeout_s
         self.session = requests.Session()

@@ -1,38 +1,22 @@
 """``ticketctl tenants ...`` and ``ticketctl keys ...``: tenants and their API keys."""
 from __future__ import annotations
 
-import functools
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import click
 
 from . import render
-from .accounts import AccountsClient, AccountsSettings, ensure_dev_key
-from .errors import TicketctlError
+from .accounts import AccountsClient, ensure_dev_key
+from .config import CtlSettings
 
 SCOPES = ("read", "write", "admin")
 
 
-def _failures(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Expected failures become ``Error: <message>`` and the error's exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TicketctlError as exc:
-            error = click.ClickException(str(exc))
-            error.exit_code = exc.exit_code
-            raise error from exc
-
-    return wrapper
-
-
 @contextmanager
 def _client() -> Iterator[AccountsClient]:
-    client = AccountsClient(AccountsSettings())
+    client = AccountsClient(click.get_current_context().find_object(CtlSettings))
     try:
         yield client
     finally:
@@ -65,7 +49,6 @@ def tenants_group() -> None:
 @click.argument("tenant_id")
 @click.option("--name", help="Display name (default: the id).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_failures
 def tenants_create(tenant_id: str, name: str | None, as_json: bool) -> None:
     """Create tenant TENANT_ID (a-z, 0-9, '-', '_'); nothing else is seeded."""
     with _client() as client:
@@ -75,7 +58,6 @@ def tenants_create(tenant_id: str, name: str | None, as_json: bool) -> None:
 
 @tenants_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_failures
 def tenants_list(as_json: bool) -> None:
     """Every tenant."""
     with _client() as client:
@@ -98,7 +80,6 @@ def keys_group() -> None:
               help="Comma-separated: read, write, admin.")
 @click.option("--name", default="", help="A label, e.g. who uses the key.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the key).")
-@_failures
 def keys_create(tenant_id: str, scopes: list[str], name: str, as_json: bool) -> None:
     """Issue a key; it is printed once and never stored in clear."""
     with _client() as client:
@@ -115,7 +96,6 @@ def keys_create(tenant_id: str, scopes: list[str], name: str, as_json: bool) -> 
 @keys_group.command("list")
 @click.option("--tenant", "tenant_id", help="Only this tenant's keys.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_failures
 def keys_list(tenant_id: str | None, as_json: bool) -> None:
     """Keys by id and prefix (never the keys themselves)."""
     with _client() as client:
@@ -126,7 +106,6 @@ def keys_list(tenant_id: str | None, as_json: bool) -> None:
 @keys_group.command("revoke")
 @click.argument("key_id", type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_failures
 def keys_revoke(key_id: int, as_json: bool) -> None:
     """Revoke KEY_ID; gateways refuse it within their cache TTL (10 s by default)."""
     with _client() as client:
@@ -139,7 +118,6 @@ def keys_revoke(key_id: int, as_json: bool) -> None:
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("var/dev-api-key"), show_default=True)
 @click.option("--tenant", "tenant_id", default="default", show_default=True)
-@_failures
 def keys_ensure_dev(path: Path, tenant_id: str) -> None:
     """Make sure FILE holds a working admin key (tenant created if needed); idempotent."""
     with _client() as client:

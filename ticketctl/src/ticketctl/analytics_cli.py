@@ -1,49 +1,19 @@
 """``ticketctl analytics rebuild``: replay analytics-service's event_log into its projection.
 
-The database is found as ``ticketctl outbox status`` finds the services' databases:
-``ANALYTICS_SERVICE_DATABASE_URL`` and ``ANALYTICS_SERVICE_DB_SCHEMA`` (default ``analytics``).
+The work and the report are analytics-service's own (``analytics_service.rebuild``); its
+database is found through the suite manifest, as the service reads it
+(``ANALYTICS_SERVICE_DATABASE_URL`` and ``ANALYTICS_SERVICE_DB_SCHEMA``).
 """
 from __future__ import annotations
 
-import os
-from typing import Mapping
-
 import click
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
-from analytics_service.rebuild import RebuildError, RebuildReport, format_report, rebuild
-from support_shared.db import make_engine
+from analytics_service.rebuild import format_report, rebuild
 
 from . import render
-from .accounts_cli import _failures
-from .errors import TicketctlError, Unavailable
-from .outbox import DEFAULT_DATABASE_URL, OutboxTarget
+from .database import connected, target
 
-ENV_PREFIX = "ANALYTICS_SERVICE_"
-DEFAULT_SCHEMA = "analytics"
-
-
-def analytics_target(env: Mapping[str, str]) -> OutboxTarget:
-    return OutboxTarget("analytics-service",
-                        env.get(f"{ENV_PREFIX}DATABASE_URL") or DEFAULT_DATABASE_URL,
-                        env.get(f"{ENV_PREFIX}DB_SCHEMA") or DEFAULT_SCHEMA)
-
-
-def run_rebuild(target: OutboxTarget, *, dry_run: bool, force: bool,
-                lock_timeout_s: float) -> RebuildReport:
-    try:
-        engine = make_engine(target.database_url, target.schema, pool_size=1)
-    except (ValueError, ArgumentError) as exc:
-        raise TicketctlError(f"bad configuration: {exc}") from exc
-    try:
-        return rebuild(engine, dry_run=dry_run, force=force, lock_timeout_s=lock_timeout_s)
-    except RebuildError as exc:
-        raise TicketctlError(f"{target.database} schema {target.schema}: {exc}") from exc
-    except (OperationalError, InterfaceError) as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        raise Unavailable(f"analytics database unavailable ({target.database}): {first}") from exc
-    finally:
-        engine.dispose()
+SERVICE = "analytics-service"
 
 
 @click.group("analytics")
@@ -59,19 +29,18 @@ def analytics_group() -> None:
                                                      "many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_failures
 def analytics_rebuild(ctx: click.Context, dry_run: bool, force: bool, lock_timeout_s: float,
                       as_json: bool) -> None:
     """Replay the event_log into fresh ticket_facts in one locked transaction and compare the
     dashboard counts before and after. Counts differ: exit 1, and the old projection stays
     unless --force."""
-    target = analytics_target(os.environ)
-    report = run_rebuild(target, dry_run=dry_run, force=force, lock_timeout_s=lock_timeout_s)
+    where = target(SERVICE)
+    with connected(where, "analytics database") as engine:
+        report = rebuild(engine, dry_run=dry_run, force=force, lock_timeout_s=lock_timeout_s)
     if as_json:
-        click.echo(render.to_json({"database": target.database, "schema": target.schema,
+        click.echo(render.to_json({"database": where.database, "schema": where.schema,
                                    **report.to_dict()}))
     else:
-        click.echo(f"analytics-service: {target.database} schema {target.schema}\n"
-                   + format_report(report))
+        click.echo(f"{SERVICE}: {where.database} schema {where.schema}\n" + format_report(report))
     if not report.matches:
         ctx.exit(1)

@@ -1,58 +1,68 @@
-"""The ``ticketctl`` command line: thin click commands over the dlq, outbox and status modules.
+"""The ``ticketctl`` command line: the root group, and thin click commands over the dlq, outbox
+and status modules; the other groups live in ``*_cli.py``.
 
 Exit codes: 0 done; 1 refused, not found, or partly failed (the message says which);
 2 a broker, management API or database could not be reached (or a usage error, as click does).
+Every expected failure is raised as is and turned into its exit code once, here, by the table
+``errors.EXIT_CODES``.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import click
 from pydantic import ValidationError
 
+from support_shared.messaging.dead_letters import Unavailable as BrokerUnavailable
+from support_shared.messaging.management import Management
+
 from . import dlq, outbox, render, status
 from .accounts_cli import keys_group, tenants_group
 from .analytics_cli import analytics_group
-from .import_cli import import_cmd, seed_demo_cmd
 from .config import CtlSettings
-from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, NotConfirmed, TicketctlError, Unavailable
-from .management import Management
+from .database import PUBLISHERS, targets
+from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, EXPECTED, NotConfirmed, exit_code
+from .import_cli import import_cmd, seed_demo_cmd
 from .model_cli import model_group
 
+CONNECTION_NAME = "ticketctl"
 
-class _Failure(click.ClickException):
-    """Shown as ``Error: <message>`` on stderr, with the exit code of the ``TicketctlError``."""
+
+class Failure(click.ClickException):
+    """Shown as ``Error: <message>`` on stderr, ending the command with ``exit_code``."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def _expected_failures(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into a message and exit code instead of a traceback."""
+class RootGroup(click.Group):
+    """The root group: an expected failure anywhere below becomes its message and exit code."""
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return command(*args, **kwargs)
-        except TicketctlError as exc:
-            raise _Failure(str(exc), exc.exit_code) from exc
-
-    return wrapper
+            return super().invoke(ctx)
+        except EXPECTED as exc:
+            raise Failure(str(exc), exit_code(exc)) from exc
 
 
 def _settings(ctx: click.Context) -> CtlSettings:
     return ctx.find_object(CtlSettings)
 
 
-def _management(settings: CtlSettings) -> Management:
-    return Management(settings.management_url, settings.vhost, settings.http_timeout_s)
+@contextmanager
+def _management(settings: CtlSettings) -> Iterator[Management]:
+    management = Management(settings.management_url, settings.vhost, settings.http_timeout_s)
+    try:
+        yield management
+    finally:
+        management.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what is done (to stderr).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
@@ -69,7 +79,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     try:
         ctx.obj = CtlSettings()
     except ValidationError as exc:
-        raise _Failure(f"invalid configuration in the environment:\n{exc}", EXIT_REFUSED) from exc
+        raise Failure(f"invalid configuration in the environment:\n{exc}", EXIT_REFUSED) from exc
 
 
 @cli.group("dlq")
@@ -80,17 +90,13 @@ def dlq_group() -> None:
 @dlq_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_expected_failures
 def dlq_list(ctx: click.Context, as_json: bool) -> None:
     """Every *.dlq of the configured DLX, and the unroutable queue, with message counts."""
     settings = _settings(ctx)
-    management = _management(settings)
-    try:
-        with dlq.broker_connection(settings.rabbitmq_url) as connection:
-            depths = dlq.list_dead_letter_queues(connection, management, settings.topology,
-                                                 settings.queue_prefix)
-    finally:
-        management.close()
+    with _management(settings) as management, \
+            dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
+        depths = dlq.list_dead_letter_queues(connection, management, settings.topology,
+                                             settings.queue_prefix)
     click.echo(render.to_json([render.depth_dict(d) for d in depths]) if as_json
                else render.render_dlq_list(depths))
 
@@ -102,12 +108,11 @@ def dlq_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--body", "with_body", is_flag=True, help="Include the message bodies (JSON only).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_expected_failures
 def dlq_show(ctx: click.Context, queue: str, limit: int, with_body: bool, as_json: bool) -> None:
     """Peek at the first messages of QUEUE without removing them."""
     settings = _settings(ctx)
     dlq.check_dead_letter_queue(queue, settings.topology)
-    with dlq.broker_connection(settings.rabbitmq_url) as connection:
+    with dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         messages = dlq.peek(connection, queue, settings.topology, limit)
     if as_json:
         click.echo(render.to_json([m.to_dict(include_body=with_body) for m in messages]))
@@ -123,7 +128,6 @@ def dlq_show(ctx: click.Context, queue: str, limit: int, with_body: bool, as_jso
               "at most this many messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_expected_failures
 def dlq_replay(ctx: click.Context, queue: str, replay_all: bool, message_id: str | None,
                limit: int | None, as_json: bool) -> None:
     """Move dead messages from QUEUE back to the queue they came from."""
@@ -133,13 +137,13 @@ def dlq_replay(ctx: click.Context, queue: str, replay_all: bool, message_id: str
         raise click.UsageError("say what to replay: --all, --limit N or --message-id ID")
     settings = _settings(ctx)
     dlq.check_dead_letter_queue(queue, settings.topology)
-    with dlq.broker_connection(settings.rabbitmq_url) as connection:
+    with dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         result = dlq.replay(connection, queue, settings.topology, message_id=message_id,
                             limit=limit)
     click.echo(render.to_json(render.replay_dict(result)) if as_json
                else render.render_replay(result, settings.topology.unroutable_queue))
     if message_id and result.replayed == 0 and result.failed == 0:
-        raise _Failure(f"message {message_id} not found in {queue}", EXIT_REFUSED)
+        raise Failure(f"message {message_id} not found in {queue}", EXIT_REFUSED)
     if result.failed:
         ctx.exit(EXIT_REFUSED)
 
@@ -148,14 +152,13 @@ def dlq_replay(ctx: click.Context, queue: str, replay_all: bool, message_id: str
 @click.argument("queue")
 @click.option("--yes", is_flag=True, help="Really delete the messages.")
 @click.pass_context
-@_expected_failures
 def dlq_purge(ctx: click.Context, queue: str, yes: bool) -> None:
     """Delete every message in QUEUE (a *.dlq or the unroutable queue)."""
     settings = _settings(ctx)
     dlq.check_dead_letter_queue(queue, settings.topology)
     if not yes:
         raise NotConfirmed(f"refusing to purge {queue} without --yes")
-    with dlq.broker_connection(settings.rabbitmq_url) as connection:
+    with dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         removed = dlq.purge(connection, queue, settings.topology)
     click.echo(render.render_purge(queue, removed))
 
@@ -166,13 +169,13 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("status")
-@click.option("--service", "services", multiple=True, type=click.Choice(outbox.SERVICE_NAMES),
+@click.option("--service", "services", multiple=True, type=click.Choice(PUBLISHERS),
               help="Only this service (repeatable); default all publishing services.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def outbox_status_cmd(ctx: click.Context, services: tuple[str, ...], as_json: bool) -> None:
     """Backlog, oldest unpublished age (s) and rows with failed attempts, per service."""
-    reports = outbox.read_outboxes(outbox.targets(os.environ, services))
+    reports = outbox.read_outboxes(targets(os.environ, services))
     click.echo(render.to_json([r.to_dict() for r in reports]) if as_json
                else render.render_outbox(reports))
     ctx.exit(_outbox_exit_code(reports))
@@ -185,15 +188,13 @@ def _outbox_exit_code(reports: list[outbox.OutboxReport]) -> int:
 
 
 def _queue_rows(settings: CtlSettings) -> tuple[list[status.QueueRow] | None, str | None]:
-    management = _management(settings)
     try:
-        with dlq.broker_connection(settings.rabbitmq_url) as connection:
+        with _management(settings) as management, \
+                dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
             rows = status.queue_overview(connection, management, settings.topology,
                                          settings.queue_prefix)
-    except Unavailable as exc:
+    except BrokerUnavailable as exc:
         return None, str(exc)
-    finally:
-        management.close()
     return rows, None
 
 
@@ -205,7 +206,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     settings = _settings(ctx)
     health = status.fetch_gateway_health(settings.gateway_url, settings.http_timeout_s)
     rows, queue_error = _queue_rows(settings)
-    reports = outbox.read_outboxes(outbox.targets(os.environ))
+    reports = outbox.read_outboxes(targets(os.environ))
     if as_json:
         click.echo(render.to_json({
             "gateway": render.health_dict(health),

@@ -12,7 +12,12 @@ from support_shared.messaging.topology import Topology
 
 class CtlSettings(CommonSettings):
     """``RABBITMQ_URL``, ``EVENT_EXCHANGE``, ``DEAD_LETTER_EXCHANGE``, ``QUEUE_PREFIX`` as the
-    services read them, plus ``RABBITMQ_MANAGEMENT_URL``, ``GATEWAY_URL`` and the HTTP timeout."""
+    services read them, plus ``RABBITMQ_MANAGEMENT_URL``, ``GATEWAY_URL``, ticket-service's
+    internal address and token (tenants, keys) and the HTTP timeout.
+
+    The services' databases are not here: each is found through the suite manifest's env
+    prefix (``outbox.target``), as the service itself reads it.
+    """
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
@@ -23,6 +28,10 @@ class CtlSettings(CommonSettings):
     gateway_url: str = Field(
         "http://127.0.0.1:5000", validation_alias=AliasChoices("GATEWAY_URL")
     )
+    ticket_service_url: str = Field(
+        "http://127.0.0.1:5001", validation_alias=AliasChoices("TICKET_SERVICE_URL")
+    )
+    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
     http_timeout_s: float = Field(
         5.0, gt=0, le=120,
         validation_alias=AliasChoices("TICKETCTL_HTTP_TIMEOUT"),

@@ -1,29 +1,46 @@
-"""Expected failures of operator commands, each with the exit code the CLI ends with."""
+"""Expected failures of operator commands and the one table of the exit codes they end with.
+
+The root group (``cli.py``) turns any of them into ``Error: <message>`` on stderr and the exit
+code below; commands and their helpers just raise. Exit codes: 1 refused, not found or partly
+failed; 2 a broker, management API, service or database could not be reached (2 is also click's
+usage error).
+"""
 from __future__ import annotations
+
+from ai_categorization_service.registry import VersionNotFoundError
+from ai_categorization_service.training_data import DataError
+from analytics_service.rebuild import RebuildError
+from support_shared.messaging import dead_letters
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
 
 
 class TicketctlError(Exception):
-    """An expected failure: the CLI prints the message, no traceback, and exits ``exit_code``."""
-
-    exit_code = EXIT_REFUSED
+    """An expected failure of ticketctl's own: the message is shown, no traceback."""
 
 
 class Unavailable(TicketctlError):
-    """The broker, the management API or a database did not answer (or refused our login)."""
-
-    exit_code = EXIT_UNREACHABLE
-
-
-class QueueNotFound(TicketctlError):
-    """The named queue does not exist on the broker."""
-
-
-class QueueRefused(TicketctlError):
-    """The operation is only allowed on dead-letter queues (``*.dlq``) or the unroutable queue."""
+    """ticket-service, the gateway or a database did not answer (or refused our login)."""
 
 
 class NotConfirmed(TicketctlError):
     """A destructive operation was asked for without ``--yes``."""
+
+
+# Expected failure -> exit code; the first class that matches wins (subclasses first).
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (Unavailable, EXIT_UNREACHABLE),
+    (dead_letters.Unavailable, EXIT_UNREACHABLE),       # broker or management API
+    (dead_letters.DeadLetterError, EXIT_REFUSED),       # not a DLQ, no such queue
+    (TicketctlError, EXIT_REFUSED),
+    (RebuildError, EXIT_REFUSED),                       # analytics-service's rebuild refused
+    (DataError, EXIT_REFUSED),                          # the AI service's training data
+    (VersionNotFoundError, EXIT_REFUSED),               # no such stored model version
+)
+EXPECTED: tuple[type[Exception], ...] = tuple(cls for cls, _ in EXIT_CODES)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code an expected failure ends the command with."""
+    return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))

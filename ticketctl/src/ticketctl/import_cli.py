@@ -12,7 +12,6 @@ import requests
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from . import render
-from .accounts_cli import _failures
 from .config import CtlSettings
 from .demo import demo_requests
 from .errors import Unavailable
@@ -121,7 +120,6 @@ def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
 @click.option("--limit", type=click.IntRange(1), help="Only the first N data rows.")
 @_gateway_options
 @click.pass_context
-@_failures
 def import_cmd(ctx: click.Context, file: Path, description_column: str,
                title_column: str | None, priority_column: str | None, user_name: str,
                user_email: str, limit: int | None, **opts: Any) -> None:
@@ -149,7 +147,6 @@ def import_cmd(ctx: click.Context, file: Path, description_column: str,
                                        "again); default: a random seed, printed.")
 @_gateway_options
 @click.pass_context
-@_failures
 def seed_demo_cmd(ctx: click.Context, count: int, seed: int | None, **opts: Any) -> None:
     """Create COUNT realistic demo tickets (IT, HR, Facilities, Finance, general questions)."""
     if seed is None:

@@ -2,29 +2,24 @@
 
 The work is done by ``ai_categorization_service.modelops`` (train, evaluate, retrain) and
 ``.registry`` (list, activate) on the AI service's own schema
-(``AI_SERVICE_DATABASE_URL`` / ``AI_SERVICE_DB_SCHEMA``, as ``outbox status`` reads them).
+(``AI_SERVICE_DATABASE_URL`` / ``AI_SERVICE_DB_SCHEMA``, found through the suite manifest).
 Running services pick up an activated version within ``AI_SERVICE_MODEL_REFRESH_S``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 
-from ai_categorization_service.registry import ModelRegistry, ModelVersion, VersionNotFoundError
-from ai_categorization_service.training_data import DataError
-from support_shared.db import make_engine
+from ai_categorization_service.registry import ModelRegistry, ModelVersion
 
 from . import render
-from .errors import TicketctlError, Unavailable
-from .outbox import targets
+from .database import connected, target
+from .errors import EXPECTED
 
 if TYPE_CHECKING:
     from ai_categorization_service.evaluation import EvaluationReport
@@ -34,45 +29,11 @@ AI_SERVICE = "ai-categorization-service"
 STATEMENT_TIMEOUT_MS = 120_000
 
 
-def _failures(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Expected failures become ``Error: <message>`` and the error's exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            failure: TicketctlError = Unavailable(f"AI service database unavailable: "
-                                                  f"{_first_line(exc)}")
-        except ProgrammingError as exc:
-            failure = TicketctlError(f"AI service schema not migrated to the model tables? "
-                                     f"{_first_line(exc)}")
-        except (DataError, VersionNotFoundError) as exc:
-            failure = TicketctlError(str(exc))
-        error = click.ClickException(str(failure))
-        error.exit_code = failure.exit_code
-        raise error from failure
-
-    return wrapper
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @contextmanager
 def _engine() -> Iterator[Engine]:
-    (target,) = targets(os.environ, [AI_SERVICE])
-    try:
-        engine = make_engine(target.database_url, target.schema, pool_size=1,
-                             statement_timeout_ms=STATEMENT_TIMEOUT_MS)
-    except (ValueError, ArgumentError) as exc:
-        raise click.ClickException(f"bad AI service database settings: {exc}") from exc
-    try:
+    with connected(target(AI_SERVICE), "AI service database",
+                   statement_timeout_ms=STATEMENT_TIMEOUT_MS) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def _ops() -> Any:
@@ -160,7 +121,6 @@ _BOOSTERS = click.option(
               help="Make the new version the active one.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @_BOOSTERS
-@_failures
 def model_train(csv_path: str, text_column: str, label_column: str, folds: int,
                 activate: bool, seed: int, boosters: bool) -> None:
     """Train a model on a labelled CSV and store it as a new version.
@@ -190,7 +150,6 @@ def model_train(csv_path: str, text_column: str, label_column: str, folds: int,
                                 "on the file as a holdout instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_BOOSTERS
-@_failures
 def model_evaluate(csv_path: str, text_column: str, label_column: str, folds: int | None,
                    version: str | None, as_json: bool, boosters: bool) -> None:
     """Accuracy, macro-F1, per-class figures and coverage at 95% precision on a labelled CSV."""
@@ -262,14 +221,13 @@ def model_retrain(folds: int, activate: bool, min_corrections: int, only_if_bett
         click.echo(f"[{stamp}] retrain round {done}")
         try:
             _retrain_round(**options)
-        except click.ClickException as exc:   # reported; the schedule goes on
-            click.echo(f"[{stamp}] round {done}: {exc.format_message()}", err=True)
+        except EXPECTED as exc:   # reported; the schedule goes on
+            click.echo(f"[{stamp}] round {done}: {exc}", err=True)
         if max_rounds and done >= max_rounds:
             return
         time.sleep(every)
 
 
-@_failures
 def _retrain_round(*, folds: int, activate: bool, min_corrections: int,
                    only_if_better: bool) -> None:
     with _engine() as engine:
@@ -291,7 +249,6 @@ def _retrain_round(*, folds: int, activate: bool, min_corrections: int,
 
 @model_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_failures
 def model_list(as_json: bool) -> None:
     """Stored versions with their metrics; * marks the active one."""
     with _engine() as engine:
@@ -308,7 +265,6 @@ def model_list(as_json: bool) -> None:
 
 @model_group.command("activate")
 @click.argument("version")
-@_failures
 def model_activate(version: str) -> None:
     """Make VERSION the model every AI consumer and web worker uses."""
     with _engine() as engine:
@@ -317,7 +273,6 @@ def model_activate(version: str) -> None:
 
 
 @model_group.command("deactivate")
-@_failures
 def model_deactivate() -> None:
     """No active version: the services go back to the shipped default model."""
     with _engine() as engine:

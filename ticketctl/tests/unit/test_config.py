@@ -1,12 +1,12 @@
 """Settings from the environment, where outboxes live, URL handling and queue rules (no I/O)."""
 import pytest
 
+from support_shared.messaging.dead_letters import QueueRefused
+from support_shared.messaging.management import Management
 from support_shared.messaging.topology import Topology
 from ticketctl.config import CtlSettings, redact
+from ticketctl.database import DEFAULT_DATABASE_URL, targets
 from ticketctl.dlq import check_dead_letter_queue, original_queue_of
-from ticketctl.errors import QueueRefused
-from ticketctl.management import Management
-from ticketctl.outbox import DEFAULT_DATABASE_URL, targets
 
 
 def test_settings_read_the_services_variables(monkeypatch):

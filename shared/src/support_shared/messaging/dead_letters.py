@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import orjson
 import pika
 
+from ..manifest import DLQ_SUFFIX
 from .topology import Topology
 
 
@@ -123,8 +124,8 @@ def replay_target(dlq: str, headers: Mapping[str, Any] | None, routing_key: str 
         return ReplayTarget(topology.exchange, routing_key) if routing_key else None
     history = deaths(headers)
     original = _text(headers.get(ORIGINAL_QUEUE)) or (history[0].queue if history else None)
-    if original is None and dlq.endswith(".dlq"):
-        original = dlq[: -len(".dlq")]
+    if original is None and dlq.endswith(DLQ_SUFFIX):
+        original = dlq[: -len(DLQ_SUFFIX)]
     if not original or original == dlq:
         return None
     return ReplayTarget("", original)

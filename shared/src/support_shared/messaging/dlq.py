@@ -18,6 +18,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker, NackError, UnroutableError
 
+from ..manifest import DLQ_SUFFIX
 from .connection import connect
 from .dead_letters import (DeadMessage, QueueNotFound, QueueRefused, ReplayTarget, Unavailable,
                            replay_properties)
@@ -26,7 +27,6 @@ from .topology import Topology
 
 logger = logging.getLogger(__name__)
 
-DLQ_SUFFIX = ".dlq"
 SETTLE_TIMEOUT_S = 3.0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pika.adapters.blocking_connection import BlockingChannel
 
 from ..config import CommonSettings
+from ..manifest import dead_letter_queue
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Topology:
 
     @staticmethod
     def dead_letter_queue(queue: str) -> str:
-        return f"{queue}.dlq"
+        return dead_letter_queue(queue)
 
     def queue_arguments(self, queue: str) -> dict[str, object]:
         return {

@@ -23,20 +23,14 @@ import requests
 import sqlalchemy as sa
 
 from ..db import make_engine
+from ..manifest import SUITE, queue_name
 from ..messaging.connection import connect
 from ..suite import Suite
 from .helpers import wait_until
 
-SCHEMAS = {"ticket": "TICKET_SERVICE_", "ai": "AI_SERVICE_", "routing": "ROUTING_SERVICE_",
-           "analytics": "ANALYTICS_SERVICE_"}
-QUEUES = {  # consumer service -> the routing keys it consumes (docs/architecture.md)
-    "ai-categorization-service": ("ticket.created",),
-    "routing-service": ("ticket.created", "ticket.categorized"),
-    "ticket-service": ("ticket.routed",),
-    "analytics-service": ("ticket.created", "ticket.categorized", "ticket.routed",
-                          "ticket.status.updated"),
-}
-PUBLISHERS = ("ticket", "ai", "routing")
+SCHEMAS = {s.short: s.env_prefix for s in SUITE.with_schema}   # short name -> env prefix
+QUEUES = {s.name: tuple(c.routing_key for c in s.consumes) for s in SUITE.consumers}
+PUBLISHERS = tuple(s.short for s in SUITE.publishers)
 FLOW_EVENTS = ("ticket.created", "ticket.categorized", "ticket.routed")
 TEXTS = [  # (title, description, department the keyword rules choose)
     ("Cannot log in to VPN", "My VPN client rejects my password; I cannot reach the network drive."),
@@ -225,7 +219,7 @@ class FaultDriver:
                 for s in PUBLISHERS}
 
     def queue(self, service: str, key: str) -> str:
-        return f"{self.env['QUEUE_PREFIX']}{service}.{key}"
+        return queue_name(self.env['QUEUE_PREFIX'], service, key)
 
     @property
     def queues(self) -> list[str]:

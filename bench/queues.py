@@ -10,17 +10,9 @@ from typing import Any
 import pika
 from pika.exceptions import AMQPError
 
-logger = logging.getLogger(__name__)
+from support_shared.manifest import SUITE
 
-QUEUES = (  # (consumer service, routing key) in pipeline order
-    ("ai-categorization-service", "ticket.created"),
-    ("routing-service", "ticket.created"),
-    ("routing-service", "ticket.categorized"),
-    ("ticket-service", "ticket.routed"),
-    ("analytics-service", "ticket.created"),
-    ("analytics-service", "ticket.categorized"),
-    ("analytics-service", "ticket.routed"),
-)
+logger = logging.getLogger(__name__)
 
 
 class QueueSampler:
@@ -28,7 +20,7 @@ class QueueSampler:
 
     def __init__(self, rabbitmq_url: str, prefix: str, interval_s: float = 1.0) -> None:
         self.url = rabbitmq_url
-        self.names = [f"{prefix}{service}.{key}" for service, key in QUEUES]
+        self.names = SUITE.queues(prefix)
         self.prefix = prefix
         self.interval_s = interval_s
         self.samples: list[tuple[float, dict[str, int]]] = []

@@ -7,31 +7,19 @@ import logging
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support_shared.db import drop_schema, ensure_database, make_engine
+from support_shared.db import ensure_database
 from support_shared.suite import Suite, migrate_all
-from support_shared.testing.helpers import delete_broker_objects, unique_suffix
+from support_shared.testing.helpers import unique_suffix
+from support_shared.testing.isolated import isolated_env, remove_isolated
 
 logger = logging.getLogger(__name__)
 
 DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage_bench"
-SERVICES = {  # env prefix -> (schema base name, URL variable the gateway reads)
-    "TICKET_SERVICE_": ("ticket_service", "TICKET_SERVICE_URL"),
-    "AI_SERVICE_": ("ai_categorization", "AI_SERVICE_URL"),
-    "ROUTING_SERVICE_": ("routing", "ROUTING_SERVICE_URL"),
-    "ANALYTICS_SERVICE_": ("analytics", "ANALYTICS_SERVICE_URL"),
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_env(suffix: str, database_url: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -39,24 +27,9 @@ def bench_env(suffix: str, database_url: str, overrides: dict[str, str]) -> dict
 
     ``overrides`` (the levers: WEB_WORKERS, PREFETCH_COUNT, ...) are applied last.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env.update(
-        EVENT_EXCHANGE=f"tickets.{suffix}",
-        DEAD_LETTER_EXCHANGE=f"tickets.{suffix}.dlx",
-        QUEUE_PREFIX=f"{suffix}.",
-        LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
-        GATEWAY_PORT=str(free_port()),
-        # One key sends every request of the bench: the limit is not what is measured.
-        GATEWAY_RATE_LIMIT="100000000/minute",
-    )
-    for prefix, (schema, url_var) in SERVICES.items():
-        port = free_port()
-        env[f"{prefix}DATABASE_URL"] = database_url
-        env[f"{prefix}DB_SCHEMA"] = f"{schema}_{suffix}"
-        env[f"{prefix}PORT"] = str(port)
-        env[url_var] = f"http://127.0.0.1:{port}"
-    env.update(overrides)
-    return env
+    # One key sends every request of the bench: the limit is not what is measured.
+    return isolated_env(suffix, database_url, LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+                        GATEWAY_RATE_LIMIT="100000000/minute", **overrides)
 
 
 @dataclass
@@ -124,11 +97,5 @@ class SuiteInstance:
         try:
             self.suite.stop()
         finally:
-            engine = make_engine(self.database_url, "public")
-            try:
-                for prefix in SERVICES:
-                    drop_schema(engine, self.env[f"{prefix}DB_SCHEMA"])
-            finally:
-                engine.dispose()
-            delete_broker_objects(f"{self.suffix}.", f"tickets.{self.suffix}")
+            remove_isolated(self.env, self.database_url, self.suffix)
             logger.info("private suite %s stopped and removed", self.suffix)

@@ -7,8 +7,6 @@ tenants and keys with ``running.tenant(...)`` / ``running.ctl(...)``.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,46 +18,18 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from support_shared.db import drop_schema, make_engine
 from support_shared.manifest import SUITE
 from support_shared.suite import Suite, migrate_all
-from support_shared.testing.helpers import MANAGEMENT_URL, delete_broker_objects, unique_suffix
+from support_shared.testing.helpers import MANAGEMENT_URL, unique_suffix
+from support_shared.testing.isolated import isolated_env, remove_isolated
 from ticketctl.cli import cli as ticketctl_cli
 
-SERVICES = {s.env_prefix: s.schema for s in SUITE.with_schema}  # env prefix -> schema base name
-# env prefix -> the variable the gateway (and ticketctl) read the service's base URL from
-URL_VARS = {prefix: f"{prefix}URL" for prefix in SERVICES}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    env.update(
-        RABBITMQ_URL=rabbitmq_url,
-        EVENT_EXCHANGE=f"tickets.{suffix}",
-        DEAD_LETTER_EXCHANGE=f"tickets.{suffix}.dlx",
-        QUEUE_PREFIX=f"{suffix}.",
-        LOG_FORMAT="text",
-        WEB_WORKERS="1",
-        GATEWAY_PORT=str(free_port()),
+    return isolated_env(
+        suffix, database_url, rabbitmq_url, LOG_FORMAT="text", WEB_WORKERS="1",
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
-        GATEWAY_RATE_LIMIT="1000000/minute",
-        GATEWAY_AUTH_CACHE_TTL_S="1",
-    )
-    for prefix, schema in SERVICES.items():
-        port = free_port()
-        env[f"{prefix}DATABASE_URL"] = database_url
-        env[f"{prefix}DB_SCHEMA"] = f"{schema}_{suffix}"
-        env[f"{prefix}PORT"] = str(port)
-        env[f"{prefix}RELAY_POLL_SECONDS"] = "0.5"
-        env[URL_VARS[prefix]] = f"http://127.0.0.1:{port}"
-    env.update(extra)
-    return env
+        GATEWAY_RATE_LIMIT="1000000/minute", GATEWAY_AUTH_CACHE_TTL_S="1",
+        **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}, **extra)
 
 
 class ApiClient:
@@ -167,13 +137,7 @@ def start_suite(tmp: Path, database_url: str, rabbitmq_url: str, **extra: str) -
         raise
     finally:
         suite.stop()
-        engine = make_engine(database_url, "public")
-        try:
-            for prefix in SERVICES:
-                drop_schema(engine, env[f"{prefix}DB_SCHEMA"])
-        finally:
-            engine.dispose()
-        delete_broker_objects(f"{suffix}.", f"tickets.{suffix}")
+        remove_isolated(env, database_url, suffix)
 
 
 @pytest.fixture(scope="module")

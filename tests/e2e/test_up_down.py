@@ -9,11 +9,11 @@ import sys
 import pytest
 import requests
 
-from support_shared.db import drop_schema, make_engine
 from support_shared.suite import migrate_all
-from support_shared.testing.helpers import delete_broker_objects, unique_suffix
+from support_shared.testing.helpers import unique_suffix
+from support_shared.testing.isolated import remove_isolated
 
-from tests.e2e.conftest import SERVICES, suite_env
+from tests.e2e.conftest import suite_env
 
 pytestmark = pytest.mark.e2e
 
@@ -49,13 +49,7 @@ def test_up_then_down_stops_every_recorded_process(tmp_path, database_url, rabbi
     finally:
         down = subprocess.run([*suite, "down", "--var", str(var)], env=env, capture_output=True,
                               text=True, timeout=60)
-        engine = make_engine(database_url, "public")
-        try:
-            for prefix in SERVICES:
-                drop_schema(engine, env[f"{prefix}DB_SCHEMA"])
-        finally:
-            engine.dispose()
-        delete_broker_objects(f"{suffix}.", f"tickets.{suffix}")
+        remove_isolated(env, database_url, suffix)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "stopped 12 processes" in down.stdout
     assert not any(_alive(p["pid"]) for p in recorded)

@@ -18,18 +18,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from support_shared.manifest import SUITE
 from support_shared.suite import Suite, migrate_all
 from support_shared.testing.helpers import unique_suffix
 from support_shared.testing.pipeline import FaultDriver
-from support_shared.testing.servers import (ServerUnavailable, ThrowawayPostgres, ThrowawayRabbit,
-                                            free_port)
+from support_shared.testing.isolated import isolated_env
+from support_shared.testing.servers import ServerUnavailable, ThrowawayPostgres, ThrowawayRabbit
 
-SERVICES = {  # env prefix -> (schema base name, base URL variable)
-    "TICKET_SERVICE_": ("ticket_service", "TICKET_SERVICE_URL"),
-    "AI_SERVICE_": ("ai_categorization", "AI_SERVICE_URL"),
-    "ROUTING_SERVICE_": ("routing", "ROUTING_SERVICE_URL"),
-    "ANALYTICS_SERVICE_": ("analytics", "ANALYTICS_SERVICE_URL"),
-}
 FIGURES: list[str] = []
 
 
@@ -67,16 +62,12 @@ def throwaway_rabbit() -> Iterator[ThrowawayRabbit]:
 
 
 def suite_env(suffix: str, database_url: str, rabbitmq_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "RABBITMQ_"))}
-    env.update(RABBITMQ_URL=rabbitmq_url, EVENT_EXCHANGE=f"tickets.{suffix}",
-               DEAD_LETTER_EXCHANGE=f"tickets.{suffix}.dlx", QUEUE_PREFIX=f"{suffix}.",
-               LOG_FORMAT="text", WEB_WORKERS="1", GATEWAY_PORT=str(free_port()),
-               GATEWAY_RATE_LIMIT="1000000/minute", GATEWAY_AUTH_CACHE_TTL_S="60")
-    for prefix, (schema, url_var) in SERVICES.items():
-        port = free_port()
-        env.update({f"{prefix}DATABASE_URL": database_url, f"{prefix}DB_SCHEMA": f"{schema}_{suffix}",
-                    f"{prefix}PORT": str(port), f"{prefix}RELAY_POLL_SECONDS": "0.5",
-                    url_var: f"http://127.0.0.1:{port}"})
+    env = isolated_env(suffix, database_url, rabbitmq_url, LOG_FORMAT="text", WEB_WORKERS="1",
+                       GATEWAY_RATE_LIMIT="1000000/minute", GATEWAY_AUTH_CACHE_TTL_S="60",
+                       **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema})
+    # The throwaway broker only: a RABBITMQ_* variable of the machine must not leak in.
+    for name in [k for k in env if k.startswith("RABBITMQ_") and k != "RABBITMQ_URL"]:
+        del env[name]
     return env
 
 

@@ -14,7 +14,7 @@ from support_shared.messaging.topology import Topology
 from support_shared.relay import OutboxRelay
 from support_shared.testing.helpers import wait_until
 from support_shared.testing.pipeline import PUBLISHERS, TEXTS
-from ticketctl import dlq
+from support_shared.messaging import dlq
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 

@@ -16,10 +16,11 @@ from typing import Any, Iterator
 import click
 from pydantic import ValidationError
 
+from support_shared.messaging import dlq
 from support_shared.messaging.dead_letters import Unavailable as BrokerUnavailable
 from support_shared.messaging.management import Management
 
-from . import dlq, outbox, render, status
+from . import outbox, render, status
 from .accounts_cli import keys_group, tenants_group
 from .analytics_cli import analytics_group
 from .config import CtlSettings

@@ -6,7 +6,6 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from support_shared.config import CommonSettings
-from support_shared.messaging.dlq import redact  # noqa: F401 (re-exported)
 from support_shared.messaging.topology import Topology
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from .dlq import QueueDepth, ReplayResult, original_queue_of
-from .messages import DeadMessage
+from support_shared.messaging.dlq import QueueDepth, ReplayResult, original_queue_of
+from support_shared.messaging.dead_letters import DeadMessage
 from .outbox import OutboxReport
 from .status import GatewayHealth, QueueRow
 

@@ -10,7 +10,7 @@ import requests
 from support_shared.messaging.management import Management, error_reason
 from support_shared.messaging.topology import Topology
 
-from .dlq import DLQ_SUFFIX, original_queue_of, queue_depths
+from support_shared.messaging.dlq import DLQ_SUFFIX, original_queue_of, queue_depths
 
 _NOT_CHECKS = frozenset({"status", "service", "services", "checks"})
 

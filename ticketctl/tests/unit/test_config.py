@@ -4,9 +4,10 @@ import pytest
 from support_shared.messaging.dead_letters import QueueRefused
 from support_shared.messaging.management import Management
 from support_shared.messaging.topology import Topology
-from ticketctl.config import CtlSettings, redact
+from support_shared.messaging.dlq import redact
+from ticketctl.config import CtlSettings
 from ticketctl.database import DEFAULT_DATABASE_URL, targets
-from ticketctl.dlq import check_dead_letter_queue, original_queue_of
+from support_shared.messaging.dlq import check_dead_letter_queue, original_queue_of
 
 
 def test_settings_read_the_services_variables(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 from pika.compat import long
 
 from support_shared.messaging.topology import Topology
-from ticketctl.messages import (
+from support_shared.messaging.dead_letters import (
     DeadMessage, ReplayTarget, plain, replay_headers, replay_properties, replay_target,
 )
 

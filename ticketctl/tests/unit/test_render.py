@@ -6,8 +6,8 @@ import pika
 from support_shared.messaging.topology import Topology
 from support_shared.relay import OutboxStatus
 from ticketctl import render
-from ticketctl.dlq import Outcome, QueueDepth, ReplayResult
-from ticketctl.messages import DeadMessage, ReplayTarget
+from support_shared.messaging.dlq import Outcome, QueueDepth, ReplayResult
+from support_shared.messaging.dead_letters import DeadMessage, ReplayTarget
 from ticketctl.outbox import OutboxReport
 from ticketctl.status import GatewayHealth, QueueRow
 

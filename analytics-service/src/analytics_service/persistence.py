@@ -117,8 +117,8 @@ class SqlEventLog(EventLog):
 class AnalyticsUnitOfWork(UnitOfWork):
     """Inbox, event log and facts in one transaction (analytics publishes nothing)."""
 
-    def __init__(self, engine: Engine, *, consumer: str = SERVICE_NAME) -> None:
-        super().__init__(engine, consumer=consumer)
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, consumer=SERVICE_NAME)
 
     def _start(self, conn: Connection) -> None:
         self.facts = SqlFactsRepository(conn)

@@ -34,9 +34,6 @@ class FakeSession:
             raise answer
         return answer
 
-    def close(self) -> None:
-        pass
-
 
 QUEUES = [WatchedQueue("routing-service", "ticket.created", "p.routing-service.ticket.created"),
           WatchedQueue("ticket-service", "ticket.routed", "p.ticket-service.ticket.routed")]

@@ -11,5 +11,4 @@ from .persistence import AnalyticsUnitOfWork
 
 
 def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
-    return build(SERVICE_NAME, settings, engine,
-                 {"uow": lambda: AnalyticsUnitOfWork(engine, consumer=SERVICE_NAME)})
+    return build(SERVICE_NAME, settings, engine, {"uow": lambda: AnalyticsUnitOfWork(engine)})

@@ -8,9 +8,10 @@ from flask.typing import ResponseReturnValue
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from support_shared.config import ServiceSettings
+from support_shared.messaging.management import Management, direct_session, vhost_of
 from support_shared.messaging.topology import Topology
 
-from .queue_depths import QueueDepths, suite_queues, vhost_of
+from .queue_depths import QueueDepths, suite_queues
 
 EXTENSION = "analytics_service.dashboard"
 # Everything the page loads comes from this origin: no CDN, works without internet.
@@ -55,12 +56,12 @@ def init_dashboard(app: Flask, settings: ServiceSettings,
                    dashboard: DashboardSettings | None = None) -> None:
     """Serve the dashboard on ``app``; queue names follow ``settings``' prefix and exchange."""
     dashboard = dashboard or DashboardSettings()
+    management = Management(dashboard.rabbitmq_management_url, vhost_of(settings.rabbitmq_url),
+                            dashboard.management_timeout_s, session=direct_session())
     depths = QueueDepths(
-        dashboard.rabbitmq_management_url,
-        vhost_of(settings.rabbitmq_url),
-        suite_queues(settings),
+        management,
+        suite_queues(settings.queue_prefix),
         Topology.from_settings(settings).unroutable_queue,
-        timeout_s=dashboard.management_timeout_s,
         cache_s=dashboard.queue_cache_s,
     )
     app.extensions[EXTENSION] = Dashboard(settings=dashboard, queues=depths)

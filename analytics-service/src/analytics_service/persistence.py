@@ -11,7 +11,7 @@ from support_shared.db import UnitOfWork
 from support_shared.events import Envelope
 
 from .config import SERVICE_NAME
-from .projection import EventLog, FactsRepository, TicketFacts
+from .projection import EventLog, FactsRepository, Key, TicketFacts
 
 metadata = sa.MetaData()
 
@@ -58,33 +58,21 @@ ticket_facts = sa.Table(
 _FACT_FIELDS = [f.name for f in fields(TicketFacts)]
 
 
-# Statements built once and executed with parameters: building them per event was most of
+# Statements built once and executed with parameters: building them per batch was most of
 # the consumer's CPU.
-_KEY = (ticket_facts.c.tenant_id == sa.bindparam("k_tenant_id"),
-        ticket_facts.c.ticket_id == sa.bindparam("k_ticket_id"))
-# Insert a blank row or lock the existing one, and return it: one round trip. DO UPDATE (a
-# no-op) rather than DO NOTHING, so the row is locked and returned in both cases, and
-# concurrent first events for a ticket serialize on it.
-_ENSURE_AND_LOCK = (
-    pg.insert(ticket_facts)
-    .values(tenant_id=sa.bindparam("k_tenant_id"), ticket_id=sa.bindparam("k_ticket_id"))
-    .on_conflict_do_update(index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
-                           set_={"tenant_id": sa.text("excluded.tenant_id")})
-    .returning(*(ticket_facts.c[name] for name in _FACT_FIELDS))
-)
-_SAVE_FACTS = sa.update(ticket_facts).where(*_KEY)   # SET: the columns given at execution
 _LOG_EVENT = sa.insert(event_log)
-# Many tickets at once: blank rows inserted or existing ones locked, all returned (the rows
-# come in key order, so concurrent consumers lock in the same order); then all written back
-# in one multi-row upsert of every column.
-_ENSURE_AND_LOCK_MANY = (
+# A batch's tickets: blank rows inserted or existing ones locked, all returned (DO UPDATE, a
+# no-op, rather than DO NOTHING, so a row is locked and returned in both cases and concurrent
+# first events of a ticket serialize on it; the keys come sorted, so concurrent consumers lock
+# in the same order); then all written back in one multi-row upsert of every column.
+_ENSURE_AND_LOCK = (
     pg.insert(ticket_facts)
     .on_conflict_do_update(index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
                            set_={"tenant_id": sa.text("excluded.tenant_id")})
     .returning(*(ticket_facts.c[name] for name in _FACT_FIELDS))
 )
 _UPSERT = pg.insert(ticket_facts)
-_SAVE_MANY = _UPSERT.on_conflict_do_update(
+_SAVE = _UPSERT.on_conflict_do_update(
     index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
     set_={name: _UPSERT.excluded[name] for name in _FACT_FIELDS
           if name not in ("tenant_id", "ticket_id")})
@@ -94,21 +82,10 @@ class SqlFactsRepository(FactsRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
-        row = self.conn.execute(_ENSURE_AND_LOCK, {"k_tenant_id": tenant_id,
-                                                   "k_ticket_id": ticket_id}).one()
-        return TicketFacts(**row._asdict())
-
-    def save(self, facts: TicketFacts) -> None:
-        values = asdict(facts)
-        values["k_tenant_id"] = values.pop("tenant_id")
-        values["k_ticket_id"] = values.pop("ticket_id")
-        self.conn.execute(_SAVE_FACTS, values)
-
-    def lock_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], TicketFacts]:
+    def lock_many(self, keys: Sequence[Key]) -> dict[Key, TicketFacts]:
         if not keys:
             return {}
-        rows = self.conn.execute(_ENSURE_AND_LOCK_MANY, [
+        rows = self.conn.execute(_ENSURE_AND_LOCK, [
             {"tenant_id": tenant_id, "ticket_id": ticket_id}
             for tenant_id, ticket_id in sorted(set(keys))])
         found = {(row.tenant_id, row.ticket_id): TicketFacts(**row._asdict()) for row in rows}
@@ -118,7 +95,7 @@ class SqlFactsRepository(FactsRepository):
 
     def save_many(self, facts: Sequence[TicketFacts]) -> None:
         if facts:
-            self.conn.execute(_SAVE_MANY, [asdict(one) for one in facts])
+            self.conn.execute(_SAVE, [asdict(one) for one in facts])
 
 
 def _log_row(envelope: Envelope) -> dict[str, object]:
@@ -132,9 +109,6 @@ class SqlEventLog(EventLog):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, envelope: Envelope) -> None:
-        self.conn.execute(_LOG_EVENT, _log_row(envelope))
-
     def add_many(self, envelopes: Sequence[Envelope]) -> None:
         if envelopes:
             self.conn.execute(_LOG_EVENT, [_log_row(e) for e in envelopes])
@@ -143,8 +117,8 @@ class SqlEventLog(EventLog):
 class AnalyticsUnitOfWork(UnitOfWork):
     """Inbox, event log and facts in one transaction (analytics publishes nothing)."""
 
-    def __init__(self, engine: Engine, *, consumer: str = SERVICE_NAME) -> None:
-        super().__init__(engine, consumer=consumer)
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, consumer=SERVICE_NAME)
 
     def _start(self, conn: Connection) -> None:
         self.facts = SqlFactsRepository(conn)

@@ -17,7 +17,7 @@ import abc
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, cast
 
 from support_shared.events import (
     Envelope,
@@ -27,6 +27,7 @@ from support_shared.events import (
     TicketRouted,
     TicketStatusUpdated,
 )
+from support_shared.inbox import AbstractInbox
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def _apply_status(facts: TicketFacts, status: str, version: int, at: datetime) -
     return facts
 
 
-def apply_created(facts: TicketFacts, envelope: Envelope, data: TicketCreated) -> TicketFacts:
+def apply_created(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketCreated, envelope.payload())
     facts = replace(
         facts,
         created_at=data.created_at,
@@ -90,7 +92,8 @@ def apply_created(facts: TicketFacts, envelope: Envelope, data: TicketCreated) -
     return _apply_status(facts, data.status, envelope.ticket_version, data.created_at)
 
 
-def apply_categorized(facts: TicketFacts, envelope: Envelope, data: TicketCategorized) -> TicketFacts:
+def apply_categorized(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketCategorized, envelope.payload())
     routed = facts.routing_version > 0
     return replace(
         facts,
@@ -103,7 +106,8 @@ def apply_categorized(facts: TicketFacts, envelope: Envelope, data: TicketCatego
     )
 
 
-def apply_routed(facts: TicketFacts, envelope: Envelope, data: TicketRouted) -> TicketFacts:
+def apply_routed(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketRouted, envelope.payload())
     facts = replace(facts, first_routed_at=_earliest(facts.first_routed_at, envelope.occurred_at))
     if data.routing_version <= facts.routing_version:
         logger.info("stale routing v%s for ticket %s (have v%s)", data.routing_version,
@@ -121,14 +125,15 @@ def apply_routed(facts: TicketFacts, envelope: Envelope, data: TicketRouted) -> 
     )
 
 
-def apply_status_updated(facts: TicketFacts, envelope: Envelope, data: TicketStatusUpdated) -> TicketFacts:
+def apply_status_updated(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketStatusUpdated, envelope.payload())
     if envelope.ticket_version <= facts.status_version:
         logger.info("stale status v%s for ticket %s (have v%s)", envelope.ticket_version,
                     facts.ticket_id, facts.status_version)
     return _apply_status(facts, data.new_status, envelope.ticket_version, envelope.occurred_at)
 
 
-_APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope, Any], TicketFacts]] = {
+_APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope], TicketFacts]] = {
     EventType.TICKET_CREATED: apply_created,
     EventType.TICKET_CATEGORIZED: apply_categorized,
     EventType.TICKET_ROUTED: apply_routed,
@@ -137,85 +142,58 @@ _APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope, Any], TicketFacts]] 
 
 
 def project(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
-    """The ticket's facts after ``envelope``; raises ``InvalidEventError`` for bad ``data``."""
+    """The ticket's facts after ``envelope``.
+
+    The event type selects the payload type (the consumer dead-letters a mismatch before the
+    handler); data that does not fit it still raises ``InvalidEventError`` from ``payload()``.
+    """
     if (facts.tenant_id, facts.ticket_id) != (envelope.tenant_id, envelope.ticket_id):
         raise ValueError("event applied to another ticket's facts")
-    data = envelope.payload()
-    facts = _APPLIERS[envelope.event_type](facts, envelope, data)
+    facts = _APPLIERS[envelope.event_type](facts, envelope)
     return replace(facts, updated_at=_latest(facts.updated_at, envelope.occurred_at))
 
 
+Key = tuple[str, int]   # (tenant_id, ticket_id)
+
+
 class FactsRepository(abc.ABC):
-    @abc.abstractmethod
-    def lock(self, tenant_id: str, ticket_id: int) -> TicketFacts:
-        """The ticket's facts, locked for this transaction (blank if it has none yet)."""
+    """The tickets' facts, read and written a batch at a time."""
 
     @abc.abstractmethod
-    def save(self, facts: TicketFacts) -> None:
-        """Store ``facts`` (a row ``lock`` returned)."""
+    def lock_many(self, keys: Sequence[Key]) -> dict[Key, TicketFacts]:
+        """The facts of each ticket, locked for this transaction (blank if it has none yet)."""
 
-    def lock_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], TicketFacts]:
-        """``lock`` for many ``(tenant_id, ticket_id)``, keyed by them."""
-        return {key: self.lock(*key) for key in keys}
-
+    @abc.abstractmethod
     def save_many(self, facts: Sequence[TicketFacts]) -> None:
-        for one in facts:
-            self.save(one)
+        """Store ``facts`` (rows ``lock_many`` returned, changed)."""
 
 
 class EventLog(abc.ABC):
+    """Every applied event, in the order applied: the basis of a rebuild."""
+
     @abc.abstractmethod
-    def add(self, envelope: Envelope) -> None:
-        """Record an applied event (the basis of a rebuild)."""
-
     def add_many(self, envelopes: Sequence[Envelope]) -> None:
-        for envelope in envelopes:
-            self.add(envelope)
-
-
-class Inbox(Protocol):
-    def claim(self, event_id: Any) -> bool: ...
-    def fresh(self, envelopes: Sequence[Envelope]) -> list[Envelope]: ...
+        """Record applied events."""
 
 
 class ProjectionUnitOfWork(Protocol):
-    inbox: Inbox
+    inbox: AbstractInbox
     facts: FactsRepository
     events: EventLog
 
-    def __enter__(self) -> "ProjectionUnitOfWork": ...
+    def __enter__(self) -> Any: ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
 
 
-def handle_event(envelope: Envelope, *, uow: ProjectionUnitOfWork) -> bool:
-    """Apply one ticket event once; False when it was already applied (duplicate delivery)."""
-    envelope.payload()  # fail before opening a transaction if the data can never fit
-    with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("duplicate event %s (%s) for ticket %s ignored", envelope.event_id,
-                        envelope.event_type, envelope.ticket_id)
-            return False
-        uow.events.add(envelope)
-        facts = uow.facts.lock(envelope.tenant_id, envelope.ticket_id)
-        uow.facts.save(project(facts, envelope))
-        uow.commit()
-    logger.info("applied %s %s to ticket %s", envelope.event_type, envelope.event_id,
-                envelope.ticket_id)
-    return True
-
-
 def handle_events(envelopes: Sequence[Envelope], *, uow: ProjectionUnitOfWork) -> int:
-    """``handle_event`` for a batch, set-based: the same facts, in four statements in all.
+    """Apply a batch of ticket events, each once; how many were new (the rest: duplicates).
 
-    Each event is claimed once; the new ones are logged and projected in batch order onto
-    their tickets' facts, which are locked together (in key order, so two consumers cannot
-    deadlock) and saved together. Returns how many events were applied. An event whose data
-    cannot be read raises before anything is written (the consumer then takes them one by one
-    and dead-letters that one alone).
+    Set-based: the new events are logged together, their tickets' facts locked together (in
+    key order, so two consumers cannot deadlock), each event projected in batch order onto its
+    ticket, and the facts saved together. Data that does not fit its event type raises before
+    the commit, so nothing of the batch is written.
     """
-    for envelope in envelopes:
-        envelope.payload()
     with uow:
         fresh = uow.inbox.fresh(envelopes)
         uow.events.add_many(fresh)

@@ -13,30 +13,32 @@ lock is the better trade.
 
 In the transaction: lock, read the dashboard counts per tenant ("before"), delete every
 ticket_facts row, replay the event_log per ticket in the order it was applied (received_at,
-then occurred_at, then event_id) through the same ``project()`` the consumer uses, read the
-counts again ("after"). Then commit, or roll back: on ``dry_run``, and when the counts differ
+then occurred_at, then event_id) in batches through the consumer's own ``handle_events``, read
+the counts again ("after"). Then commit, or roll back: on ``dry_run``, and when the counts differ
 unless ``force`` (a rebuild that would change the dashboard is shown, not applied).
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from support_shared.events import Envelope, InvalidEventError
+from support_shared.inbox import AbstractInbox
 
 from . import queries
-from .persistence import event_log, ticket_facts
-from .projection import TicketFacts, project
+from .persistence import SqlFactsRepository, event_log, ticket_facts
+from .projection import EventLog, handle_events
 
 logger = logging.getLogger(__name__)
 
-INSERT_BATCH = 1000
+REPLAY_BATCH = 1000
 LOCK_NOT_AVAILABLE = "55P03"
 UNDEFINED_TABLE = "42P01"
 Counts = dict[str, dict[str, int]]          # tenant -> "status.pending" -> count
@@ -113,51 +115,70 @@ def compare(before: Counts, after: Counts) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def _envelopes(conn: Connection) -> Iterator[Envelope]:
+class _ReplayInbox(AbstractInbox):
+    """Every logged event is applied again: the inbox guards against redelivery, not replay."""
+
+    def claim_many(self, event_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        return set(event_ids)
+
+
+class _LoggedAlready(EventLog):
+    """The log being replayed holds these events already."""
+
+    def add_many(self, envelopes: Sequence[Envelope]) -> None:
+        pass
+
+
+class ReplayUnitOfWork:
+    """The projection's unit of work inside the rebuild's transaction, which alone commits."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.inbox = _ReplayInbox()
+        self.events = _LoggedAlready()
+        self.facts = SqlFactsRepository(conn)
+
+    def __enter__(self) -> ReplayUnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """An error propagates and rolls back the rebuild's transaction as a whole."""
+
+    def commit(self) -> None:
+        """Nothing to do: ``rebuild`` commits or rolls back the whole replay."""
+
+
+def _logged_batches(conn: Connection) -> Iterator[list[Envelope]]:
+    """The event_log in the order it was applied, ``REPLAY_BATCH`` events at a time."""
     c = event_log.c
     stmt = (sa.select(c.event_id, c.event_type, c.tenant_id, c.ticket_id, c.ticket_version,
                       c.occurred_at, c.data)
             .order_by(c.tenant_id, c.ticket_id, c.received_at, c.occurred_at, c.event_id)
-            .execution_options(yield_per=INSERT_BATCH))      # a server-side cursor
-    for row in conn.execute(stmt):
-        yield Envelope(**row._asdict())
+            .execution_options(yield_per=REPLAY_BATCH))      # a server-side cursor
+    for rows in conn.execute(stmt).partitions():
+        yield [Envelope(**row._asdict()) for row in rows]
 
 
-def _apply(facts: TicketFacts | None, envelope: Envelope) -> TicketFacts:
-    try:
-        return project(facts or TicketFacts(envelope.tenant_id, envelope.ticket_id), envelope)
-    except InvalidEventError as exc:
-        raise RebuildError(f"event {envelope.event_id} in the event_log no longer fits its "
-                           f"type: {exc}") from exc
+def _readable(envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+    """``envelopes``, or ``RebuildError`` naming the first whose data no longer fits its type."""
+    for envelope in envelopes:
+        try:
+            envelope.payload()
+        except InvalidEventError as exc:
+            raise RebuildError(f"event {envelope.event_id} in the event_log no longer fits its "
+                               f"type: {exc}") from exc
+    return envelopes
 
 
 def replay(conn: Connection) -> tuple[int, int]:
-    """Replace every ticket_facts row by the replay of the event_log; (events, tickets)."""
+    """Replace every ticket_facts row by the replay of the event_log; (events, tickets).
+
+    The events go through the consumer's own ``handle_events``, in batches.
+    """
     conn.execute(sa.delete(ticket_facts))
-    events = tickets = 0
-    current: TicketFacts | None = None
-    batch: list[dict[str, Any]] = []
-
-    def keep(facts: TicketFacts) -> None:
-        batch.append(asdict(facts))
-        if len(batch) >= INSERT_BATCH:
-            conn.execute(sa.insert(ticket_facts), batch)
-            batch.clear()
-
-    for envelope in _envelopes(conn):
-        events += 1
-        if current is not None and (current.tenant_id, current.ticket_id) != (
-                envelope.tenant_id, envelope.ticket_id):
-            keep(current)
-            tickets += 1
-            current = None
-        current = _apply(current, envelope)
-    if current is not None:
-        keep(current)
-        tickets += 1
-    if batch:
-        conn.execute(sa.insert(ticket_facts), batch)
-    return events, tickets
+    uow = ReplayUnitOfWork(conn)
+    events = sum(handle_events(_readable(batch), uow=uow) for batch in _logged_batches(conn))
+    tickets = conn.scalar(sa.select(sa.func.count()).select_from(ticket_facts))
+    return events, tickets or 0
 
 
 def lock_projection(conn: Connection, lock_timeout_s: float) -> None:

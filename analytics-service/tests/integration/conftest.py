@@ -5,7 +5,7 @@ import pytest
 
 from analytics_service.config import Settings
 from analytics_service.persistence import AnalyticsUnitOfWork
-from analytics_service.projection import handle_event
+from analytics_service.projection import handle_events
 from support_shared.db import migrate
 from support_shared.events import (
     Envelope,
@@ -34,10 +34,10 @@ def engine(settings):
 
 @pytest.fixture
 def feed(engine):
-    """Apply envelopes through the real handler, one transaction each."""
+    """Apply envelopes through the real handler one by one (batches of one); which were new."""
 
     def apply(*envelopes: Envelope) -> list[bool]:
-        return [handle_event(e, uow=AnalyticsUnitOfWork(engine)) for e in envelopes]
+        return [handle_events([e], uow=AnalyticsUnitOfWork(engine)) == 1 for e in envelopes]
 
     return apply
 

@@ -1,4 +1,4 @@
-"""handle_events (a consumer batch, set-based) gives the same facts as one event at a time."""
+"""handle_events on a consumer batch gives the same facts as on one event at a time."""
 import random
 from datetime import datetime, timezone
 
@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics_service.persistence import AnalyticsUnitOfWork
-from analytics_service.projection import handle_event, handle_events
+from analytics_service.projection import handle_events
 from support_shared.db import drop_schema, migrate
 from support_shared.events import InvalidEventError
 from support_shared.service import engine_for
@@ -48,9 +48,9 @@ def test_a_shuffled_batch_with_duplicates_ends_as_one_by_one(engine, other_engin
     stream += _ticket_events(events, 1, tenant="other")          # same ticket id, other tenant
     random.Random(7).shuffle(stream)
     stream += stream[:10]                                        # redelivered copies
-    # Reference: every event alone, in the same order, in another schema.
+    # Reference: every event alone (a batch of one), in the same order, in another schema.
     for envelope in stream:
-        handle_event(envelope, uow=AnalyticsUnitOfWork(other_engine))
+        handle_events([envelope], uow=AnalyticsUnitOfWork(other_engine))
     reference = _state(other_engine)
 
     applied = sum(handle_events(stream[i:i + 17], uow=AnalyticsUnitOfWork(engine))
@@ -74,7 +74,7 @@ def test_a_batch_uses_the_same_few_statements_whatever_its_size(engine, events):
     assert _state(engine)[1:] == (180, 180)
 
 
-def test_an_unreadable_event_fails_the_batch_before_any_write(engine, events):
+def test_an_unreadable_event_fails_the_batch_and_nothing_is_written(engine, events):
     good = _ticket_events(events, 1)
     bad = good[1].model_copy(update={"data": {"department": 5}})
     with pytest.raises(InvalidEventError):

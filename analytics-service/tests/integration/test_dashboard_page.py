@@ -115,7 +115,7 @@ def test_unknown_asset_is_404_and_no_app_static_route(client):
 def _declare_suite_queues(channel, settings):
     topology = Topology.from_settings(settings)
     topology.declare_exchanges(channel)
-    for queue in suite_queues(settings):
+    for queue in suite_queues(settings.queue_prefix):
         topology.declare_queue(channel, queue.name, [queue.routing_key])
     return topology
 
@@ -139,7 +139,8 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
 
     body = wait_until(settled, timeout=30, interval=0.5, message="queue stats from the broker")
     by_name = {q["name"]: q for q in body["queues"]}
-    assert set(by_name) == {q.name for q in suite_queues(settings)} and len(by_name) == 9
+    watched = {q.name for q in suite_queues(settings.queue_prefix)}
+    assert set(by_name) == watched and len(by_name) == 9
     routed = settings.queue("ticket-service", "ticket.routed")
     assert by_name[routed] == {
         "name": routed, "service": "ticket-service", "routing_key": "ticket.routed",

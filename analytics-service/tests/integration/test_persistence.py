@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics_service.persistence import AnalyticsUnitOfWork, SqlFactsRepository
-from analytics_service.projection import handle_event
+from analytics_service.projection import handle_events
 from support_shared.db import migrate
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_event_is_logged_and_projected_once(engine, feed, events):
 
 
 class _BrokenFacts(SqlFactsRepository):
-    def save(self, facts):
+    def save_many(self, facts):
         raise RuntimeError("disk full")
 
 
@@ -60,7 +60,7 @@ class _BrokenUnitOfWork(AnalyticsUnitOfWork):
 def test_failure_rolls_back_inbox_log_and_facts(engine, feed, events):
     event = events(8, T0).created()
     with pytest.raises(RuntimeError):
-        handle_event(event, uow=_BrokenUnitOfWork(engine))
+        handle_events([event], uow=_BrokenUnitOfWork(engine))
     assert [_count(engine, t) for t in ("inbox", "event_log", "ticket_facts")] == [0, 0, 0]
     assert feed(event) == [True]      # the redelivery is applied
     assert _count(engine, "ticket_facts") == 1
@@ -71,12 +71,12 @@ def test_first_events_of_a_ticket_serialize_on_its_row(engine, feed, events):
     first, second = ticket.status(60, "pending", "in_progress", 2), ticket.routed(30, "HR", 0.7)
     with AnalyticsUnitOfWork(engine) as uow:
         assert uow.inbox.claim(first.event_id)
-        facts = uow.facts.lock("acme", 9)
+        facts = uow.facts.lock_many([("acme", 9)])[("acme", 9)]
         worker = threading.Thread(target=feed, args=(second,), daemon=True)
         worker.start()
         worker.join(0.5)
         assert worker.is_alive()                 # waits on the row lock, no duplicate-key error
-        uow.facts.save(replace(facts, status="in_progress", status_version=2))
+        uow.facts.save_many([replace(facts, status="in_progress", status_version=2)])
         uow.commit()
     worker.join(10)
     assert not worker.is_alive()

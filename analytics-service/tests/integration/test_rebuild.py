@@ -136,6 +136,25 @@ def test_a_busy_projection_makes_the_rebuild_give_up(engine, history):
             rebuild(engine, lock_timeout_s=0.3)
 
 
+def test_a_logged_event_that_no_longer_fits_is_named_and_nothing_changes(engine, history):
+    rows = _facts(engine)
+    with engine.begin() as conn:
+        bad = conn.scalar(sa.text("UPDATE event_log SET data = '{\"department\": 5}' WHERE "
+                                  "event_id = (SELECT event_id FROM event_log WHERE "
+                                  "event_type = 'ticket.routed' LIMIT 1) RETURNING event_id"))
+    with pytest.raises(RebuildError, match=f"event {bad} in the event_log no longer fits"):
+        rebuild(engine, force=True)
+    assert _facts(engine) == rows
+
+
+def test_replay_spans_batches(engine, history, monkeypatch):
+    rows = _facts(engine)
+    monkeypatch.setattr("analytics_service.rebuild.REPLAY_BATCH", 7)   # tickets cut across
+    report = rebuild(engine)
+    assert report.matches and (report.events, report.tickets) == (len(history) - 2, 20)
+    assert _facts(engine) == rows
+
+
 def test_an_empty_log_rebuilds_an_empty_projection(engine):
     report = rebuild(engine)
     assert report.matches and (report.events, report.tickets) == (0, 0)

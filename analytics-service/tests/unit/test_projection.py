@@ -1,4 +1,5 @@
-"""Projection rules: each event's columns, reordering, staleness and duplicates (in memory)."""
+"""Projection rules through ``handle_events`` on batches of 1 and N: each event's columns,
+reordering, staleness and duplicates (against the fakes, in memory)."""
 import itertools
 import uuid
 from dataclasses import replace
@@ -6,13 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analytics_service.projection import (
-    EventLog,
-    FactsRepository,
-    TicketFacts,
-    handle_event,
-    project,
-)
+from analytics_service.projection import TicketFacts, handle_events, project
 from support_shared.events import (
     Envelope,
     EventType,
@@ -23,48 +18,10 @@ from support_shared.events import (
     TicketStatusUpdated,
     new_event,
 )
-from support_shared.testing.fakes import FakeInbox
+
+from .fakes import FakeFacts, FakeProjectionUnitOfWork
 
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=timezone.utc)
-
-
-class InMemoryFacts(FactsRepository):
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, int], TicketFacts] = {}
-
-    def lock(self, tenant_id, ticket_id):
-        return self.rows.get((tenant_id, ticket_id)) or TicketFacts(tenant_id, ticket_id)
-
-    def save(self, facts):
-        self.rows[(facts.tenant_id, facts.ticket_id)] = facts
-
-
-class InMemoryEventLog(EventLog):
-    def __init__(self) -> None:
-        self.events: list[Envelope] = []
-
-    def add(self, envelope):
-        self.events.append(envelope)
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
-        self.inbox = FakeInbox()
-        self.facts = InMemoryFacts()
-        self.events = InMemoryEventLog()
-        self.commits = 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def commit(self):
-        self.commits += 1
-
-    def get(self, ticket_id=1, tenant="acme"):
-        return self.facts.rows[(tenant, ticket_id)]
 
 
 def created(ticket_id=1, tenant="acme", priority="low", at=T0):
@@ -106,14 +63,26 @@ def status(new, version, ticket_id=1, tenant="acme", at=None, old="pending"):
     )
 
 
-def apply_all(*events):
-    uow = FakeUnitOfWork()
+def one_by_one(*events):
+    """Each event a batch of one, as single deliveries and the isolation fallback give them."""
+    uow = FakeProjectionUnitOfWork()
     for event in events:
-        handle_event(event, uow=uow)
+        handle_events([event], uow=uow)
     return uow
 
 
-def test_created_fills_its_columns_and_the_initial_status():
+def one_batch(*events):
+    uow = FakeProjectionUnitOfWork()
+    handle_events(events, uow=uow)
+    return uow
+
+
+@pytest.fixture(params=[one_by_one, one_batch], ids=["batches_of_1", "one_batch"])
+def apply_all(request):
+    return request.param
+
+
+def test_created_fills_its_columns_and_the_initial_status(apply_all):
     facts = apply_all(created(priority="medium")).get()
     assert facts.created_at == T0
     assert (facts.priority, facts.requested_priority) == ("medium", "medium")
@@ -122,7 +91,7 @@ def test_created_fills_its_columns_and_the_initial_status():
     assert facts.updated_at == T0
 
 
-def test_categorized_sets_priority_method_and_confidence_and_keeps_earliest_time():
+def test_categorized_sets_priority_method_and_confidence_and_keeps_earliest_time(apply_all):
     first = categorized(at=T0 + timedelta(seconds=30))
     again = categorized(at=T0 + timedelta(seconds=90), priority="critical", confidence=0.5,
                         method="keywords")
@@ -135,7 +104,7 @@ def test_categorized_sets_priority_method_and_confidence_and_keeps_earliest_time
         "high", 0.82, "claude", "m-1")
 
 
-def test_routed_applies_only_a_newer_routing_version():
+def test_routed_applies_only_a_newer_routing_version(apply_all):
     auto = routed(version=1, at=T0 + timedelta(minutes=1), department="IT Support")
     reroute = routed(version=2, at=T0 + timedelta(minutes=5), department="Finance",
                      confidence=None, needs_review=True, priority=None)
@@ -146,13 +115,13 @@ def test_routed_applies_only_a_newer_routing_version():
     assert facts.confidence == 0.82 and facts.priority == "high"  # None in a reroute keeps values
 
 
-def test_late_categorization_keeps_the_routing_confidence():
+def test_late_categorization_keeps_the_routing_confidence(apply_all):
     facts = apply_all(routed(confidence=0.9), categorized(confidence=0.4)).get()
     assert facts.confidence == 0.9
     assert facts.categorization_method == "claude"
 
 
-def test_out_of_order_status_events_highest_version_wins():
+def test_out_of_order_status_events_highest_version_wins(apply_all):
     events = [status("in_progress", 2), status("resolved", 3, old="in_progress"),
               status("closed", 4, old="resolved")]
     for order in itertools.permutations(events):
@@ -163,38 +132,37 @@ def test_out_of_order_status_events_highest_version_wins():
         assert facts.closed_at == T0 + timedelta(hours=4)
 
 
-def test_late_status_event_never_rolls_back():
+def test_late_status_event_never_rolls_back(apply_all):
     uow = apply_all(created(), status("resolved", 3))
-    assert handle_event(status("in_progress", 2), uow=uow) is True
+    assert handle_events([status("in_progress", 2)], uow=uow) == 1
     facts = uow.get()
     assert (facts.status, facts.status_version) == ("resolved", 3)
     assert facts.in_progress_at == T0 + timedelta(hours=2)
     assert len(uow.events.events) == 3        # logged (for a rebuild) though it changed no status
 
 
-def test_status_and_routed_before_created_create_the_row():
+def test_status_and_routed_before_created_create_the_row(apply_all):
     uow = apply_all(status("in_progress", 2), routed())
     facts = uow.get()
     assert (facts.status, facts.department, facts.created_at) == ("in_progress", "IT Support", None)
-    handle_event(created(priority="medium"), uow=uow)
+    handle_events([created(priority="medium")], uow=uow)
     facts = uow.get()
     assert facts.created_at == T0
     assert (facts.status, facts.status_version) == ("in_progress", 2)  # created v1 is older
     assert (facts.priority, facts.requested_priority) == ("high", "medium")
 
 
-def test_duplicate_event_is_applied_once():
+def test_duplicate_event_is_applied_once(apply_all):
     uow = apply_all(created())
     event = routed()
-    assert handle_event(event, uow=uow) is True
+    assert handle_events([event], uow=uow) == 1
     before = uow.get()
-    assert handle_event(event, uow=uow) is False
+    assert handle_events([event], uow=uow) == 0
     assert uow.get() == before
     assert [e.event_type for e in uow.events.events] == [EventType.TICKET_CREATED, EventType.TICKET_ROUTED]
-    assert uow.commits == 2
 
 
-def test_every_order_of_the_full_lifecycle_gives_the_same_facts():
+def test_every_order_of_the_full_lifecycle_gives_the_same_facts(apply_all):
     events = [created(), categorized(), routed(), status("in_progress", 3),
               status("resolved", 4, old="in_progress")]
     results = {apply_all(*order).get() for order in itertools.permutations(events)}
@@ -204,20 +172,61 @@ def test_every_order_of_the_full_lifecycle_gives_the_same_facts():
     assert facts.updated_at == T0 + timedelta(hours=4)
 
 
-def test_tickets_and_tenants_are_kept_apart():
+def test_tickets_and_tenants_are_kept_apart(apply_all):
     uow = apply_all(created(ticket_id=1, tenant="acme"), created(ticket_id=1, tenant="globex"),
                     routed(ticket_id=1, tenant="globex"))
     assert uow.get(1, "acme").department is None
     assert uow.get(1, "globex").department == "IT Support"
 
 
-def test_invalid_data_fails_before_claiming():
+def test_a_batch_with_a_duplicate_and_a_stale_version_equals_one_by_one():
+    """Copies inside the batch count once, and a status older than one before it in the same
+    batch is logged but changes nothing: ticket_version decides, not the order in the batch."""
+    first = [created(), categorized(), routed(), status("resolved", 4, old="in_progress")]
+    stale = status("in_progress", 3)
+    batch = [*first, first[1], stale, first[3], created(ticket_id=2)]
+    reference = one_by_one(*batch)
+    uow = FakeProjectionUnitOfWork()
+    assert handle_events(batch, uow=uow) == 6
+    assert uow.facts.rows == reference.facts.rows
+    assert uow.events.events == reference.events.events == [*first, stale, batch[-1]]
+    facts = uow.get()
+    assert (facts.status, facts.status_version) == ("resolved", 4)
+    assert facts.in_progress_at == T0 + timedelta(hours=3)   # the stale event still tells when
+    assert uow.commits == 1
+    assert uow.facts.locked == [[("acme", 1), ("acme", 2)]]  # once, in key order
+
+
+def test_a_batch_of_duplicates_only_changes_nothing():
+    uow = one_batch(created(), routed())
+    rows, logged = dict(uow.facts.rows), list(uow.events.events)
+    assert handle_events(list(logged) * 2, uow=uow) == 0
+    assert (uow.facts.rows, uow.events.events) == (rows, logged)
+
+
+def test_invalid_data_fails_the_whole_batch_and_writes_nothing():
     bad = Envelope(event_id=uuid.uuid4(), event_type=EventType.TICKET_ROUTED, occurred_at=T0,
                    tenant_id="acme", ticket_id=1, ticket_version=1, data={"department": "HR"})
-    uow = FakeUnitOfWork()
+    good = created(ticket_id=2)
+    uow = FakeProjectionUnitOfWork()
     with pytest.raises(InvalidEventError):
-        handle_event(bad, uow=uow)
-    assert not uow.inbox.seen and not uow.facts.rows
+        handle_events([good, bad], uow=uow)
+    assert not uow.inbox.seen and not uow.facts.rows and not uow.events.events
+    assert handle_events([good], uow=uow) == 1                # a redelivery of the good one
+
+
+class _FullDisk(FakeFacts):
+    def save_many(self, facts):
+        raise RuntimeError("disk full")
+
+
+def test_a_failure_rolls_back_inbox_log_and_facts():
+    uow = FakeProjectionUnitOfWork()
+    uow.facts = _FullDisk()
+    with pytest.raises(RuntimeError):
+        handle_events([created(), routed()], uow=uow)
+    assert not uow.inbox.seen and not uow.events.events and not uow.facts.rows
+    assert uow.commits == 0
 
 
 def test_project_refuses_another_tickets_facts():

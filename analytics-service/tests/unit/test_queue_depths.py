@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from analytics_service.config import Settings
-from analytics_service.queue_depths import QueueDepths, WatchedQueue, suite_queues, vhost_of
+from analytics_service.queue_depths import QueueDepths, WatchedQueue, suite_queues
+from support_shared.manifest import SUITE
+from support_shared.messaging.management import Management
 
 
 class FakeResponse:
@@ -33,33 +34,26 @@ class FakeSession:
             raise answer
         return answer
 
-    def close(self) -> None:
-        pass
-
 
 QUEUES = [WatchedQueue("routing-service", "ticket.created", "p.routing-service.ticket.created"),
           WatchedQueue("ticket-service", "ticket.routed", "p.ticket-service.ticket.routed")]
 
 
 def _depths(session: FakeSession, clock=lambda: 0.0, cache_s: float = 3.0) -> QueueDepths:
-    return QueueDepths("http://ops:s3cret@mq.local:15672/", "/", QUEUES, "tickets.unroutable",
-                       cache_s=cache_s, clock=clock, session=session)
+    management = Management("http://ops:s3cret@mq.local:15672/", "/", 2.0, session=session)
+    return QueueDepths(management, QUEUES, "tickets.unroutable", cache_s=cache_s, clock=clock)
 
 
-def test_suite_queues_follow_the_prefix_and_cover_every_consumer():
-    queues = suite_queues(Settings(queue_prefix="t1."))
+def test_suite_queues_are_the_manifests_subscriptions_under_the_prefix():
+    queues = suite_queues("t1.")
     names = [q.name for q in queues]
-    assert len(names) == 9 and len(set(names)) == 9
+    assert names == SUITE.queues("t1.") and len(set(names)) == len(names) == 9
     assert "t1.ai-categorization-service.ticket.routed" in names
     assert "t1.ai-categorization-service.ticket.created" in names
     assert "t1.analytics-service.ticket.status.updated" in names
-    assert queues[0].dlq == queues[0].name + ".dlq"
-
-
-@pytest.mark.parametrize("url,vhost", [("amqp://g:g@h:5672/%2F", "/"), ("amqp://h:5672", "/"),
-                                       ("amqp://h/", "/"), ("amqp://h/tickets", "tickets")])
-def test_vhost_of(url, vhost):
-    assert vhost_of(url) == vhost
+    assert {(q.service, q.routing_key) for q in queues} == {
+        (service, c.routing_key) for service, c in SUITE.subscriptions()}
+    assert all(q.dlq == q.name + ".dlq" for q in queues)
 
 
 def test_rows_become_depths_and_totals():
@@ -79,7 +73,8 @@ def test_rows_become_depths_and_totals():
     assert first["messages_ready"] == 2 and first["dead_letters"] == 4 and first["exists"] is True
     assert second["exists"] is True and second["messages"] is None and second["dead_letters"] is None
     call = session.calls[0]
-    assert call["url"] == "http://mq.local:15672/api/queues/%2F"
+    assert call["url"] == ("http://mq.local:15672/api/queues/%2F"
+                           "?columns=name,messages,messages_ready,messages_unacknowledged,consumers")
     assert call["auth"] == ("ops", "s3cret") and call["timeout"]
 
 
@@ -95,8 +90,10 @@ def test_answers_are_cached_for_the_period():
 
 
 @pytest.mark.parametrize("answer,reason", [
-    (requests.ConnectTimeout("boom"), "unreachable (ConnectTimeout)"),
-    (FakeResponse(401, {}), "answered HTTP 401"),
+    (requests.ConnectTimeout("boom"), "unreachable: boom"),
+    (FakeResponse(401, {}), "refused the login (HTTP 401)"),
+    (FakeResponse(404, {}), "has no vhost '/'"),
+    (FakeResponse(500, {}), "answered HTTP 500"),
     (FakeResponse(200, ValueError("not json")), "did not answer JSON"),
     (FakeResponse(200, {"error": "x"}), "did not answer a queue list"),
 ])

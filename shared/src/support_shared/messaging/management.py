@@ -1,12 +1,29 @@
-"""The RabbitMQ management HTTP API, read-only: which queues an exchange routes to (DLQ listing)."""
+"""The RabbitMQ management HTTP API, read-only: queues with their counters, and which queues an
+exchange routes to (DLQ listing, the dashboard's queue panel)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
 from .dead_letters import Unavailable
+
+
+QUEUE_COLUMNS = ("name", "messages", "messages_ready", "messages_unacknowledged", "consumers")
+
+
+def vhost_of(amqp_url: str) -> str:
+    """The virtual host an AMQP URL names (``/`` when its path names none)."""
+    path = urlsplit(amqp_url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def direct_session() -> requests.Session:
+    """A session that goes straight to the broker: no proxy or ``.netrc`` from the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def error_reason(exc: requests.RequestException) -> str:
@@ -62,6 +79,16 @@ class Management:
             row["destination"] for row in rows
             if isinstance(row, dict) and row.get("destination_type") == "queue"
         })
+
+    def queues(self, columns: Sequence[str] = QUEUE_COLUMNS) -> list[dict[str, Any]]:
+        """The vhost's queues in one call, each with ``columns`` (a counter is absent until the
+        broker has published the queue's stats); ``Unavailable`` if no queue list comes back."""
+        body = self._get(f"queues/{quote(self.vhost, safe='')}?columns={','.join(columns)}")
+        if body is None:
+            raise Unavailable(f"RabbitMQ management API at {self.base} has no vhost {self.vhost!r}")
+        if not isinstance(body, list):
+            raise Unavailable(f"RabbitMQ management API at {self.base} did not answer a queue list")
+        return [row for row in body if isinstance(row, dict)]
 
     def close(self) -> None:
         self.session.close()

@@ -4,6 +4,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from ticket_service.db import claim_key
+
 pytestmark = pytest.mark.integration
 
 BODY = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
@@ -98,11 +100,7 @@ def _hold_key(engine, tenant, key):
     """Another transaction in flight with (tenant, key): the lock the create handler takes."""
     conn = engine.connect()
     conn.begin()
-    held = conn.scalar(sa.text(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended("
-        "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))"),
-        {"tenant": tenant, "key": key})
-    assert held
+    assert claim_key(conn, "tickets", tenant, key)
     return conn
 
 

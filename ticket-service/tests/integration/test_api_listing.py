@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from support_shared.events import EventType, TicketRouted, new_event
-from ticket_service.handlers import handle_ticket_routed
+from ticket_service.tickets.handlers import handle_ticket_routed
 
 pytestmark = pytest.mark.integration
 

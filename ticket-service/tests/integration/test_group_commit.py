@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from ticket_service.api import GROUP_COMMIT_EXTENSION
-from ticket_service.domain import IdempotencyKeyReusedError
-from ticket_service.handlers import CreateResult, CreateTicket, create_ticket, create_tickets
+from ticket_service.web import EXTENSION
+from ticket_service.tickets.domain import IdempotencyKeyReusedError
+from ticket_service.tickets.handlers import CreateResult, CreateTicket, create_ticket, create_tickets
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +92,7 @@ def test_a_batch_that_fails_leaves_nothing_behind(make_uow, engine):
 
 
 def test_concurrent_posts_through_the_app_each_get_their_own_ticket(app, client, engine):
-    committer = app.extensions[GROUP_COMMIT_EXTENSION]
+    committer = app.extensions[EXTENSION].committer
 
     def post(i):
         with app.test_client() as c:

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from support_shared.db import migrate
 from support_shared.events import utcnow
 from support_shared.testing.helpers import wait_until
-from ticket_service.domain import Ticket
-from ticket_service.handlers import CreateTicket, create_ticket
-from ticket_service.persistence import TicketFilter
+from ticket_service.tickets.domain import Ticket
+from ticket_service.tickets.handlers import CreateTicket, create_ticket
+from ticket_service.tickets.persistence import TicketFilter
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from support_shared.events import EventType, TicketRouted, new_event
 from support_shared.messaging.consumer import PermanentError
-from ticket_service.handlers import (CreateTicket, create_ticket, create_tickets,
+from ticket_service.tickets.handlers import (CreateTicket, create_ticket, create_tickets,
                                      handle_ticket_routed, handle_tickets_routed)
 
 pytestmark = pytest.mark.integration

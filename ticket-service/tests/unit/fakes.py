@@ -4,10 +4,10 @@ from __future__ import annotations
 import dataclasses
 
 from support_shared.testing.fakes import FakeInbox, FakeOutbox
-from ticket_service.entries import AuditEntry, Comment, User
-from ticket_service.domain import Ticket
-from ticket_service.persistence import AbstractTicketRepository, TicketFilter, TicketUnitOfWork
-from ticket_service.records import (AbstractAuditRepository, AbstractCommentRepository,
+from ticket_service.activity.domain import AuditEntry, Comment, User
+from ticket_service.tickets.domain import Ticket
+from ticket_service.tickets.persistence import AbstractTicketRepository, TicketFilter, TicketUnitOfWork
+from ticket_service.activity.persistence import (AbstractAuditRepository, AbstractCommentRepository,
                                     AbstractUserRepository)
 
 

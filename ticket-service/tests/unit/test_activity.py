@@ -2,11 +2,11 @@
 import pytest
 
 from support_shared.events import EventType, TicketRouted, new_event
-from ticket_service import activity
-from ticket_service.domain import (IdempotencyKeyInFlightError, TicketNotFoundError,
+from ticket_service.activity import handlers as activity
+from ticket_service.tickets.domain import (IdempotencyKeyInFlightError, TicketNotFoundError,
                                    VersionMismatchError)
-from ticket_service.entries import UserExistsError, UserNotFoundError
-from ticket_service.handlers import (CreateTicket, EditTicket, UpdateStatus, create_ticket,
+from ticket_service.activity.domain import UserExistsError, UserNotFoundError
+from ticket_service.tickets.handlers import (CreateTicket, EditTicket, UpdateStatus, create_ticket,
                                      edit_ticket, handle_ticket_routed, update_ticket_status)
 
 from .fakes import FakeUnitOfWork

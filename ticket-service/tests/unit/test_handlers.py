@@ -3,13 +3,13 @@ import pytest
 
 from support_shared.events import EventType, TicketRouted, new_event
 from support_shared.messaging.consumer import PermanentError
-from ticket_service.domain import (
+from ticket_service.tickets.domain import (
     IdempotencyKeyReusedError,
     InvalidTransitionError,
     TicketNotFoundError,
     VersionMismatchError,
 )
-from ticket_service.handlers import (
+from ticket_service.tickets.handlers import (
     CreateTicket,
     UpdateStatus,
     create_ticket,
@@ -18,7 +18,7 @@ from ticket_service.handlers import (
     list_tickets,
     update_ticket_status,
 )
-from ticket_service.persistence import TicketFilter
+from ticket_service.tickets.persistence import TicketFilter
 
 from .fakes import FakeUnitOfWork, RacingTicketRepository
 

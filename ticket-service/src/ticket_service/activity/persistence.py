@@ -1,4 +1,4 @@
-"""Repositories of what hangs off a ticket: requesters (users), comments, the audit trail."""
+"""Tables and repositories of what hangs off a ticket: requesters (users), comments, audit trail."""
 from __future__ import annotations
 
 import abc
@@ -10,8 +10,47 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from .entries import AuditEntry, Comment, User
-from .tables import audit, comments, users
+from ..db import TS, created_at, metadata
+from .domain import AuditEntry, Comment, User
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    created_at(),
+)
+# One requester per address and tenant, whatever the case of the address.
+USERS_EMAIL_INDEX = "users_tenant_lower_email"
+sa.Index(USERS_EMAIL_INDEX, users.c.tenant_id, sa.func.lower(users.c.email), unique=True)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("author_email", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    created_at(),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("ticket_version", sa.Integer, nullable=False),
+    sa.Column("details", pg.JSONB, nullable=False, server_default="{}"),
+    sa.Column("actor", sa.Text),
+    sa.Column("request_id", sa.Text),
+    sa.Column("occurred_at", TS, nullable=False, server_default=sa.func.now()),
+)
 
 E = TypeVar("E")
 

@@ -16,7 +16,8 @@ from support_shared.events import (
 )
 from support_shared.messaging.consumer import PermanentError
 
-from .activity import audit_entry, record, requester_for, requesters_for
+from ..activity.domain import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
+from ..activity.handlers import audit_entry, record, requester_for, requesters_for
 from .domain import (
     DomainError,
     IdempotencyKeyInFlightError,
@@ -26,7 +27,6 @@ from .domain import (
     TicketNotFoundError,
     request_fingerprint,
 )
-from .entries import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from .persistence import TicketFilter, TicketUnitOfWork
 
 logger = logging.getLogger(__name__)

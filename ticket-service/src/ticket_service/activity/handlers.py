@@ -7,9 +7,9 @@ from typing import Any, Sequence
 
 from support_shared.events import utcnow
 
-from .domain import Ticket, TicketNotFoundError
-from .entries import COMMENTED, AuditEntry, Comment, User, UserExistsError, UserNotFoundError
-from .persistence import TicketUnitOfWork
+from ..tickets.domain import Ticket, TicketNotFoundError
+from ..tickets.persistence import TicketUnitOfWork
+from .domain import COMMENTED, AuditEntry, Comment, User, UserExistsError, UserNotFoundError
 
 logger = logging.getLogger(__name__)
 

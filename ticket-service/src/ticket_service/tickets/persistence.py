@@ -1,4 +1,5 @@
-"""The ticket repository and the unit of work that carries it with users, comments and audit."""
+"""The tickets table and repository, and the unit of work that carries them with users, comments
+and the audit trail (``unit_of_work``: the one every entrypoint uses)."""
 from __future__ import annotations
 
 import abc
@@ -13,12 +14,38 @@ from sqlalchemy.engine import Connection, Engine
 from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
-from .config import SERVICE_NAME
+from ..activity.persistence import (AbstractAuditRepository, AbstractCommentRepository,
+                                    AbstractUserRepository, SqlAuditRepository,
+                                    SqlCommentRepository, SqlUserRepository)
+from ..config import SERVICE_NAME
+from ..db import TS, claim_key, created_at, metadata
 from .domain import Ticket
-from .records import (AbstractAuditRepository, AbstractCommentRepository,
-                      AbstractUserRepository, SqlAuditRepository, SqlCommentRepository,
-                      SqlUserRepository)
-from .tables import tickets as tickets_table
+
+tickets_table = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("user_name", sa.Text, nullable=False),
+    sa.Column("user_email", sa.Text, nullable=False),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("department", sa.Text),
+    sa.Column("confidence_score", sa.Float),
+    sa.Column("categorization_method", sa.Text),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("routing_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    created_at(),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("requester_id", sa.BigInteger, sa.ForeignKey("users.id")),
+    sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
+)
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
@@ -28,9 +55,6 @@ _MUTABLE = ("status", "department", "confidence_score", "categorization_method",
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
-# A transaction-scoped advisory lock per (schema, tenant, idempotency key).
-_KEY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended("
-                    "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))")
 
 
 @dataclass(frozen=True)
@@ -159,7 +183,7 @@ class SqlTicketRepository(AbstractTicketRepository):
         return _to_ticket(row) if row is not None else None
 
     def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
-        return bool(self.conn.scalar(_KEY_LOCK, {"tenant": tenant_id, "key": key}))
+        return claim_key(self.conn, "tickets", tenant_id, key)
 
     def save(self, ticket: Ticket) -> None:
         self.conn.execute(_SAVE, _saved_values(ticket))

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .domain import DomainError
+from ..tickets.domain import DomainError
 
 # Audit actions, in the words the history endpoint shows.
 CREATED = "created"

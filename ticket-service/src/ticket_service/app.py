@@ -18,7 +18,7 @@ from .activity import api as activity_api
 from .config import SERVICE_NAME, Settings
 from .tickets import api as tickets_api
 from .tickets import persistence as tickets_persistence
-from .tickets.handlers import CreateResult, CreateTicket, create_ticket, create_tickets
+from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Dependencies:
         if settings.group_commit_max > 0:
             committer = GroupCommitter(
                 lambda cmds: create_tickets(cmds, uow=uow()),
-                lambda cmd: create_ticket(cmd, uow=uow()),
+                lambda cmd: single(create_tickets([cmd], uow=uow())),
                 max_batch=settings.group_commit_max,
                 timeout_s=2 * settings.db_statement_timeout_ms / 1000 + 5,
                 name="ticket-create-writer")

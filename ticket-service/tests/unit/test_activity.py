@@ -6,8 +6,9 @@ from ticket_service.activity import handlers as activity
 from ticket_service.tickets.domain import (IdempotencyKeyInFlightError, TicketNotFoundError,
                                    VersionMismatchError)
 from ticket_service.activity.domain import UserExistsError, UserNotFoundError
-from ticket_service.tickets.handlers import (CreateTicket, EditTicket, UpdateStatus, create_ticket,
-                                     edit_ticket, handle_ticket_routed, update_ticket_status)
+from ticket_service.tickets.handlers import (CreateTicket, EditTicket, UpdateStatus,
+                                             create_tickets, edit_ticket, handle_tickets_routed,
+                                             single, update_ticket_status)
 
 from .fakes import FakeUnitOfWork
 
@@ -17,7 +18,7 @@ FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "An
 
 def _create(uow, tenant="a", email="ann@example.com", key=None, actor="key:7"):
     fields = {**FIELDS, "user_email": email}
-    return create_ticket(CreateTicket(tenant, fields, key, "req-1", actor), uow=uow).ticket
+    return single(create_tickets([CreateTicket(tenant, fields, key, "req-1", actor)], uow=uow)).ticket
 
 
 def _routed(ticket_id, version, department="IT Support", tenant="a"):
@@ -55,7 +56,7 @@ def test_a_key_held_by_an_in_flight_request_is_refused_and_nothing_is_written():
 
     with pytest.raises(IdempotencyKeyInFlightError):
         _create(uow, key="k1")
-    assert uow.tickets.rows == {} and uow.outbox.events == [] and uow.commits == 0
+    assert uow.tickets.rows == {} and uow.outbox.events == [] and uow.users.rows == {}
     assert _create(uow, tenant="b", key="k1").id == 1          # other tenants are not blocked
 
 
@@ -101,8 +102,8 @@ def test_refused_edits_change_nothing(cmd, error):
 def test_status_changes_and_applied_routings_are_audited_stale_ones_not():
     uow = FakeUnitOfWork()
     ticket = _create(uow)
-    handle_ticket_routed(_routed(ticket.id, 2, "HR"), uow=uow)
-    handle_ticket_routed(_routed(ticket.id, 1, "Finance"), uow=uow)          # stale
+    handle_tickets_routed([_routed(ticket.id, 2, "HR")], uow=uow)
+    handle_tickets_routed([_routed(ticket.id, 1, "Finance")], uow=uow)          # stale
     update_ticket_status(UpdateStatus("a", ticket.id, "in_progress", None, "req-3"), uow=uow)
 
     assert uow.audit.actions(ticket.id) == ["created", "routed", "status_changed"]

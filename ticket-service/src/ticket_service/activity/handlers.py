@@ -31,24 +31,11 @@ def record(uow: TicketUnitOfWork, ticket: Ticket, action: str, details: dict[str
     return entry
 
 
-def requester_for(uow: TicketUnitOfWork, tenant_id: str, name: str, email: str,
-                  now: Any) -> User:
-    """The tenant's user with ``email``, created with ``name`` if there is none yet."""
-    if existing := uow.users.by_email(tenant_id, email):
-        return existing
-    user = User(tenant_id=tenant_id, name=name, email=email, created_at=now)
-    if uow.users.add(user):
-        return user
-    winner = uow.users.by_email(tenant_id, email)  # a concurrent request created it first
-    if winner is None:
-        raise RuntimeError(f"user {email!r} conflicted but cannot be found")
-    return winner
-
-
 def requesters_for(uow: TicketUnitOfWork, people: Sequence[tuple[str, str, str]],
                    now: Any) -> dict[tuple[str, str], User]:
-    """``requester_for`` for many ``(tenant_id, name, email)`` at once, keyed by
-    ``(tenant_id, lower-cased email)``; a new address keeps the first name and spelling given."""
+    """The tenant's users with these ``(tenant_id, name, email)``, created where there is none
+    yet, keyed by ``(tenant_id, lower-cased email)``; a new address keeps the first name and
+    spelling given."""
     wanted: dict[str, dict[str, User]] = {}  # tenant -> lower email -> the user to create
     for tenant_id, name, email in people:
         wanted.setdefault(tenant_id, {}).setdefault(

@@ -90,14 +90,13 @@ class AbstractUserRepository(abc.ABC):
              email: str | None = None) -> list[User]:
         """Newest first, ids below ``before_id``."""
 
+    @abc.abstractmethod
     def by_emails(self, tenant_id: str, emails: Sequence[str]) -> dict[str, User]:
         """The tenant's users with these addresses, keyed by the lower-cased address."""
-        found = (self.by_email(tenant_id, email) for email in set(e.lower() for e in emails))
-        return {user.email.lower(): user for user in found if user is not None}
 
+    @abc.abstractmethod
     def add_many(self, new_users: Sequence[User]) -> list[User]:
         """Insert each user whose address is free and set its id; return the ones inserted."""
-        return [user for user in new_users if self.add(user)]
 
 
 class AbstractCommentRepository(abc.ABC):
@@ -116,10 +115,9 @@ class AbstractAuditRepository(abc.ABC):
     def add(self, entry: AuditEntry) -> None:
         """Append ``entry`` (in the transaction of the change it records)."""
 
+    @abc.abstractmethod
     def add_many(self, entries: Sequence[AuditEntry]) -> None:
         """Append several entries (their ids are not read back)."""
-        for entry in entries:
-            self.add(entry)
 
     @abc.abstractmethod
     def list(self, tenant_id: str, ticket_id: int, limit: int,

@@ -10,8 +10,8 @@ from support_shared.web import decode_cursor, error_response, parse_body, parse_
 
 from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page, path_id
 from .domain import InvalidTransitionError, Ticket, TicketNotFoundError, VersionMismatchError
-from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_ticket,
-                       edit_ticket, get_ticket, list_tickets, update_ticket_status)
+from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_tickets,
+                       edit_ticket, get_ticket, list_tickets, single, update_ticket_status)
 from .persistence import TicketFilter
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -50,10 +50,11 @@ def _ticket_response(ticket: Ticket, status: int = 200) -> Response:
 
 
 def _create(cmd: CreateTicket) -> CreateResult:
+    """Through the group commit's writer, or (group commit off) as a batch of one."""
     dependencies = deps()
     if dependencies.committer is not None:
         return dependencies.committer.submit(cmd)
-    return create_ticket(cmd, uow=dependencies.uow())
+    return single(create_tickets([cmd], uow=dependencies.uow()))
 
 
 @bp.post("")

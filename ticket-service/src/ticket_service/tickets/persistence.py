@@ -68,21 +68,21 @@ class TicketFilter:
 
 
 class AbstractTicketRepository(abc.ABC):
-    """Tickets of every tenant; every method is scoped to one ``tenant_id``."""
+    """Tickets of every tenant; every method is scoped to tenants, and set-based where a
+    batch needs it (``add_many``, ``get_many_for_update``, ``save_many``)."""
 
     @abc.abstractmethod
-    def add(self, ticket: Ticket) -> bool:
-        """Insert ``ticket`` and set its id; False if its idempotency key is already taken."""
-
     def add_many(self, tickets: Sequence[Ticket]) -> None:
         """Insert new tickets (none may reuse a taken idempotency key) and set their ids."""
-        for ticket in tickets:
-            if not self.add(ticket):
-                raise ValueError(f"idempotency key {ticket.idempotency_key!r} is taken")
 
     @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         """The tenant's ticket, row-locked until commit when ``for_update``."""
+
+    @abc.abstractmethod
+    def get_many_for_update(self, keys: Collection[tuple[str, int]]
+                            ) -> dict[tuple[str, int], Ticket]:
+        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
 
     @abc.abstractmethod
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
@@ -96,15 +96,9 @@ class AbstractTicketRepository(abc.ABC):
     def save(self, ticket: Ticket) -> None:
         """Write the mutable fields of an existing ticket."""
 
-    def get_many_for_update(self, keys: Collection[tuple[str, int]]
-                            ) -> dict[tuple[str, int], Ticket]:
-        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
-        found = {key: self.get(*key, for_update=True) for key in sorted(keys)}
-        return {key: ticket for key, ticket in found.items() if ticket is not None}
-
+    @abc.abstractmethod
     def save_many(self, tickets: Sequence[Ticket]) -> None:
-        for ticket in tickets:
-            self.save(ticket)
+        """``save`` each of ``tickets``."""
 
     @abc.abstractmethod
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
@@ -129,9 +123,6 @@ _GET_FOR_UPDATE = _GET.with_for_update()
 _BY_KEY = sa.select(tickets_table).where(
     tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
     tickets_table.c.idempotency_key == sa.bindparam("k_key"))
-_ADD = (pg.insert(tickets_table)   # VALUES: the columns given at execution
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(tickets_table.c.id))
 # Many rows in one statement, ids returned in the order of the rows (SQLAlchemy's
 # "insertmanyvalues" with a sentinel); a taken idempotency key fails the whole statement.
 _ADD_MANY = tickets_table.insert().returning(tickets_table.c.id, sort_by_parameter_order=True)
@@ -152,16 +143,6 @@ def _saved_values(ticket: Ticket) -> dict[str, object]:
 class SqlTicketRepository(AbstractTicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def add(self, ticket: Ticket) -> bool:
-        values = {name: getattr(ticket, name) for name in _FIELDS if name != "id"}
-        # ON CONFLICT waits for a concurrent insert of the same key and then yields no row,
-        # so a racing duplicate becomes a replay instead of an aborted transaction.
-        new_id = self.conn.execute(_ADD, values).scalar_one_or_none()
-        if new_id is None:
-            return False
-        ticket.id = new_id
-        return True
 
     def add_many(self, tickets: Sequence[Ticket]) -> None:
         if not tickets:

@@ -58,7 +58,8 @@ class Rule:
 # NewConnectionError, is a ConnectTimeoutError, itself a TimeoutError). A connect timeout or a
 # refused connection means the request never left the gateway: 503, safe to retry. A read
 # timeout may have been processed: 504. A connection dropped mid-answer: 503, as before.
-# A downstream 503 is not in the table: it passes through (see ``upstream_error_response``).
+# A downstream 503 or 504 is not in the table: it passes through (see
+# ``upstream_error_response``).
 RULES: tuple[Rule, ...] = (
     Rule(CircuitOpenError, 503, "service_unavailable", "{service} is unavailable, retry later"),
     Rule(ConnectTimeoutError, 503, "service_unavailable", "{service} is unreachable"),
@@ -67,6 +68,12 @@ RULES: tuple[Rule, ...] = (
     Rule(ServerError, 502, "bad_gateway", "{service} failed to handle the request"),
     Rule(HTTPError, 502, "bad_gateway", "{service} sent an invalid response"),
 )
+
+
+# A service's own 503 (say, its database is down) keeps its body and Retry-After; its own 504
+# (ticket-service's ``outcome_unknown``: a create that may still commit) keeps its code, so
+# the client knows to retry with the same Idempotency-Key rather than take it for not done.
+PASSTHROUGH_STATUSES = frozenset({503, 504})
 
 
 def rule_for(reason: Exception) -> Rule:
@@ -79,8 +86,7 @@ def rule_for(reason: Exception) -> Rule:
 def upstream_error_response(exc: UpstreamFailure) -> Response:
     """The client's answer to a failed downstream call."""
     reason = exc.reason
-    if isinstance(reason, ServerError) and reason.response.status_code == 503:
-        # The service's own "unavailable" (say, its database is down) keeps body and Retry-After.
+    if isinstance(reason, ServerError) and reason.response.status_code in PASSTHROUGH_STATUSES:
         return passthrough(reason.response)
     rule = rule_for(reason)
     logger.warning("upstream %s failed: %r -> %s", exc.service, reason, rule.status)

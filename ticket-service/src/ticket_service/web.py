@@ -1,9 +1,11 @@
 """What every feature's routes share: the app's dependencies, ids, preconditions, pages, keys."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from flask import Flask, Response, current_app, request
+from support_shared.group_commit import GroupCommitTimeout
 from support_shared.web import (REQUEST_ID_ORIGIN_HEADER, ApiError, encode_cursor,
                                 error_response, not_found, request_id)
 
@@ -11,6 +13,8 @@ from .tickets.domain import IdempotencyKeyInFlightError, IdempotencyKeyReusedErr
 
 if TYPE_CHECKING:
     from .app import Dependencies
+
+logger = logging.getLogger(__name__)
 
 EXTENSION = "ticket_service"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -91,7 +95,22 @@ def _key_in_flight(exc: IdempotencyKeyInFlightError) -> Response:
     return resp
 
 
+def _outcome_unknown(exc: GroupCommitTimeout) -> Response:
+    """The create writer did not answer in time, but the create may still commit.
+
+    Not 503 (which says "not done, retry"): a retry without an Idempotency-Key could then
+    create a second ticket. With the same key a retry is safe: it replays the first create,
+    or is 409 while that is still in flight. No Retry-After, so nothing invites a blind retry.
+    """
+    logger.warning("outcome unknown: %s", exc)
+    return error_response(504, "outcome_unknown",
+                          "the request timed out and may still complete; retry with the same "
+                          "Idempotency-Key to get its outcome")
+
+
 def register_error_handlers(app: Flask) -> None:
-    """The errors every feature's creates may raise -> JSON errors."""
+    """The errors every feature's creates may raise -> JSON errors (after ``init_app``, so
+    these replace support_shared's generic answers)."""
+    app.register_error_handler(GroupCommitTimeout, _outcome_unknown)
     app.register_error_handler(IdempotencyKeyReusedError, _key_reused)
     app.register_error_handler(IdempotencyKeyInFlightError, _key_in_flight)

@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from support_shared.testing.helpers import wait_until
 from ticket_service.web import EXTENSION
 from ticket_service.tickets.domain import IdempotencyKeyReusedError
 from ticket_service.tickets.handlers import CreateResult, CreateTicket, create_tickets, single
@@ -121,3 +122,29 @@ def test_an_id_the_gateway_made_up_is_not_an_idempotency_key(client, engine):
     assert "Idempotent-Replayed" not in second.headers
     assert rows(engine, "SELECT count(*) FROM tickets WHERE idempotency_key IS NULL") == [(2,)]
 
+
+
+def test_a_writer_that_does_not_answer_in_time_is_504_outcome_unknown(app, client, engine):
+    # Another transaction inserts the requester the create needs and holds it uncommitted:
+    # the writer's insert waits for it, longer than the request waits for the writer.
+    app.extensions[EXTENSION].committer.timeout_s = 0.3
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(sa.text("INSERT INTO users (tenant_id, name, email) "
+                           "VALUES ('default', 'Held', 'held@example.com')"))
+    headers = {"Idempotency-Key": "k-held"}
+    try:
+        resp = client.post("/api/tickets", json=fields("held", "held@example.com"),
+                           headers=headers)
+    finally:
+        holder.rollback()     # the writer goes on: the create commits after all
+        holder.close()
+    assert resp.status_code == 504
+    assert resp.get_json()["error"]["code"] == "outcome_unknown"
+    assert "Retry-After" not in resp.headers
+    wait_until(lambda: rows(engine, "SELECT count(*) FROM tickets") == [(1,)],
+               message="the held create to commit")
+    again = client.post("/api/tickets", json=fields("held", "held@example.com"),
+                        headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert rows(engine, "SELECT count(*) FROM tickets") == [(1,)]

@@ -4,10 +4,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, jsonify, request
 from support_shared.group_commit import GroupCommitTimeout
-from support_shared.web import (REQUEST_ID_ORIGIN_HEADER, ApiError, encode_cursor,
-                                error_response, not_found, request_id)
+from support_shared.web import ApiError, encode_cursor, error_response, not_found
 
 from .tickets.domain import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 
@@ -18,7 +17,6 @@ logger = logging.getLogger(__name__)
 
 EXTENSION = "ticket_service"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-REQUEST_ID_HEADER = "X-Request-ID"
 MAX_KEY_LENGTH = 200
 # Set by the gateway from the verified API key; names who made a change in the audit trail.
 KEY_ID_HEADER = "X-Key-ID"
@@ -54,14 +52,24 @@ def actor() -> str | None:
 
 
 def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key``: the only header that makes a create idempotent
+    (``X-Request-ID`` is a trace id, never a key)."""
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > MAX_KEY_LENGTH:
         raise bad_request(IDEMPOTENCY_HEADER, f"at most {MAX_KEY_LENGTH} characters")
-    if key:
-        return key
-    if request.headers.get(REQUEST_ID_ORIGIN_HEADER, "") == "gateway":
-        return None
-    return request_id() if request.headers.get(REQUEST_ID_HEADER, "").strip() else None
+    return key or None
+
+
+def created_response(body: dict[str, Any], replayed: bool, location: str | None = None
+                     ) -> Response:
+    """201 with the created item; a replay of an earlier create says so."""
+    resp = jsonify(body)
+    resp.status_code = 201
+    if location:
+        resp.headers["Location"] = location
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 def page(name: str, items: Sequence[Any], limit: int,

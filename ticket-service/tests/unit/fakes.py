@@ -80,9 +80,27 @@ class FakeTicketRepository(AbstractTicketRepository):
         return [_copy(r) for r in rows[:limit]]
 
 
-class FakeUserRepository(AbstractUserRepository):
+class _FakeKeyedCreates:
+    """Idempotency keys of a fake repository whose ``rows`` hold what was created."""
+
+    rows: Any
+    held_keys: set[tuple[str, str]]
+
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        return (tenant_id, key) not in self.held_keys
+
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        rows = self.rows.values() if isinstance(self.rows, dict) else self.rows
+        for row in rows:
+            if row.tenant_id == tenant_id and row.idempotency_key == key:
+                return dataclasses.replace(row)
+        return None
+
+
+class FakeUserRepository(_FakeKeyedCreates, AbstractUserRepository):
     def __init__(self) -> None:
         self.rows: dict[int, User] = {}
+        self.held_keys: set[tuple[str, str]] = set()
 
     def add(self, user: User) -> bool:
         if self.by_email(user.tenant_id, user.email):
@@ -120,6 +138,7 @@ class FakeUserRepository(AbstractUserRepository):
 class _AppendOnly:
     def __init__(self) -> None:
         self.rows: list[Any] = []
+        self.held_keys: set[tuple[str, str]] = set()
 
     def add(self, item: Any) -> None:
         item.id = len(self.rows) + 1
@@ -131,7 +150,7 @@ class _AppendOnly:
                 and (after_id is None or r.id > after_id)][:limit]
 
 
-class FakeCommentRepository(_AppendOnly, AbstractCommentRepository):
+class FakeCommentRepository(_FakeKeyedCreates, _AppendOnly, AbstractCommentRepository):
     rows: list[Comment]
 
 

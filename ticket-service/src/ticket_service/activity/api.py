@@ -11,7 +11,7 @@ from support_shared.schemas import User as UserOut
 from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
                                 request_id, tenant_id)
 
-from ..web import actor, deps, not_found_error, page, path_id
+from ..web import actor, created_response, deps, idempotency_key, not_found_error, page, path_id
 from . import handlers as activity
 from .domain import AuditEntry, Comment, User, UserExistsError, UserNotFoundError
 
@@ -47,11 +47,9 @@ def add_comment(raw_id: str) -> Response:
     ticket_id = path_id(raw_id)
     body = parse_body(CommentCreate)
     cmd = activity.AddComment(tenant_id(), ticket_id, body.author_name, body.author_email,
-                              body.body, request_id(), actor())
-    comment = activity.add_comment(cmd, uow=deps().uow())
-    resp = jsonify(_comment(comment))
-    resp.status_code = 201
-    return resp
+                              body.body, request_id(), actor(), idempotency_key())
+    created = activity.add_comment(cmd, uow=deps().uow())
+    return created_response(_comment(created.item), created.replayed)
 
 
 @bp.get("/tickets/<raw_id>/comments")
@@ -75,11 +73,10 @@ def history(raw_id: str) -> Response:
 @bp.post("/users")
 def create_user() -> Response:
     body = parse_body(UserCreate)
-    user = activity.create_user(tenant_id(), body.name, body.email, uow=deps().uow())
-    resp = jsonify(_user(user))
-    resp.status_code = 201
-    resp.headers["Location"] = f"/api/users/{user.id}"
-    return resp
+    created = activity.create_user(tenant_id(), body.name, body.email, uow=deps().uow(),
+                                   idempotency_key=idempotency_key())
+    return created_response(_user(created.item), created.replayed,
+                            f"/api/users/{created.item.id}")
 
 
 @bp.get("/users")

@@ -37,6 +37,8 @@ class User:
     email: str
     created_at: datetime
     id: int | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Comment:
     body: str
     created_at: datetime
     id: int | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
 @dataclass

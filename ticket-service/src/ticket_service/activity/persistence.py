@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from ..db import TS, created_at, metadata
+from ..db import TS, claim_key, created_at, metadata
 from .domain import AuditEntry, Comment, User
 
 users = sa.Table(
@@ -21,6 +21,9 @@ users = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     created_at(),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="users_tenant_idempotency_key"),
 )
 # One requester per address and tenant, whatever the case of the address.
 USERS_EMAIL_INDEX = "users_tenant_lower_email"
@@ -36,6 +39,9 @@ comments = sa.Table(
     sa.Column("author_email", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     created_at(),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="comments_tenant_idempotency_key"),
 )
 
 audit = sa.Table(
@@ -73,7 +79,37 @@ def _insert(conn: Connection, table: sa.Table, entity: Any) -> int:
     return conn.execute(stmt, values).scalar_one()
 
 
-class AbstractUserRepository(abc.ABC):
+class KeyedCreates(abc.ABC):
+    """What a repository of idempotent creates offers: hold a key, find what it created."""
+
+    @abc.abstractmethod
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        """Hold ``key`` until the transaction ends; False while another transaction holds it."""
+
+    @abc.abstractmethod
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        """What the tenant created with ``key``, or None."""
+
+
+class _SqlKeyedCreates(KeyedCreates):
+    """``KeyedCreates`` on ``table`` (its ``tenant_id``/``idempotency_key`` columns)."""
+
+    conn: Connection
+    table: sa.Table
+    entity: type
+    time_field = "created_at"
+
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        return claim_key(self.conn, self.table.name, tenant_id, key)
+
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        t = self.table
+        row = self.conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id,
+                                                   t.c.idempotency_key == key)).first()
+        return _build(self.entity, row, self.time_field) if row else None
+
+
+class AbstractUserRepository(KeyedCreates):
     @abc.abstractmethod
     def add(self, user: User) -> bool:
         """Insert and set ``user.id``; False if the tenant has a user with that e-mail."""
@@ -99,7 +135,7 @@ class AbstractUserRepository(abc.ABC):
         """Insert each user whose address is free and set its id; return the ones inserted."""
 
 
-class AbstractCommentRepository(abc.ABC):
+class AbstractCommentRepository(KeyedCreates):
     @abc.abstractmethod
     def add(self, comment: Comment) -> None:
         """Insert and set ``comment.id``."""
@@ -143,7 +179,9 @@ _ADD_USERS = (pg.insert(users)
 _ADD_AUDIT = audit.insert()   # VALUES: the columns given at execution
 
 
-class SqlUserRepository(AbstractUserRepository):
+class SqlUserRepository(_SqlKeyedCreates, AbstractUserRepository):
+    table, entity = users, User
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
@@ -198,7 +236,9 @@ class SqlUserRepository(AbstractUserRepository):
         return [_build(User, r, "created_at") for r in rows]
 
 
-class SqlCommentRepository(AbstractCommentRepository):
+class SqlCommentRepository(_SqlKeyedCreates, AbstractCommentRepository):
+    table, entity = comments, Comment
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 

@@ -30,7 +30,8 @@ def test_migration_creates_every_table_and_is_repeatable(engine, settings):
     migrate(engine, settings.db_schema, "ticket_service")
     assert _tables(engine, settings.db_schema) == expected
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003_idempotent_activity"
+        head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        assert head == "0003_idempotent_activity"
 
 
 def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):

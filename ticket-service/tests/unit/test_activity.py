@@ -18,7 +18,8 @@ FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "An
 
 def _create(uow, tenant="a", email="ann@example.com", key=None, actor="key:7"):
     fields = {**FIELDS, "user_email": email}
-    return single(create_tickets([CreateTicket(tenant, fields, key, "req-1", actor)], uow=uow)).ticket
+    cmd = CreateTicket(tenant, fields, key, "req-1", actor)
+    return single(create_tickets([cmd], uow=uow)).ticket
 
 
 def _routed(ticket_id, version, department="IT Support", tenant="a"):

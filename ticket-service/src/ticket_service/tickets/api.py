@@ -6,7 +6,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from support_shared.schemas import StatusUpdate, TicketCreate, TicketPatch, TicketQuery
 from support_shared.schemas import Ticket as TicketOut
-from support_shared.web import decode_cursor, error_response, parse_body, parse_query, request_id, tenant_id
+from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
+                                request_id, tenant_id)
 
 from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page, path_id
 from .domain import InvalidTransitionError, Ticket, TicketNotFoundError, VersionMismatchError

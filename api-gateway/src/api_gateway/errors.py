@@ -51,7 +51,8 @@ class Rule:
 # NewConnectionError, is a ConnectTimeoutError, itself a TimeoutError). A connect timeout or a
 # refused connection means the request never left the gateway: 503, safe to retry. A read
 # timeout may have been processed: 504. A connection dropped mid-answer: 503, as before.
-# A downstream 503 is not in the table: it passes through (see ``upstream_error_response``).
+# A downstream 503, and a 504 outcome_unknown, are not in the table: they pass through (see
+# ``upstream_error_response``).
 RULES: tuple[Rule, ...] = (
     Rule(CircuitOpenError, 503, "service_unavailable", "{service} is unavailable, retry later"),
     Rule(ConnectTimeoutError, 503, "service_unavailable", "{service} is unreachable"),
@@ -60,6 +61,25 @@ RULES: tuple[Rule, ...] = (
     Rule(ServerError, 502, "bad_gateway", "{service} failed to handle the request"),
     Rule(HTTPError, 502, "bad_gateway", "{service} sent an invalid response"),
 )
+
+
+# The one downstream 504 a client must see as it is: ticket-service's create that may still
+# commit, to be retried with the same Idempotency-Key (any other 504 stays a 502, its body unseen).
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
+def _passes_through(response: "UpstreamResponse") -> bool:
+    """A service's own 503 (say, its database is down: body and Retry-After kept), or its
+    504 ``outcome_unknown``."""
+    if response.status_code == 503:
+        return True
+    if response.status_code != 504:
+        return False
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(error, dict) and error.get("code") == OUTCOME_UNKNOWN
 
 
 def rule_for(reason: Exception) -> Rule:
@@ -72,8 +92,7 @@ def rule_for(reason: Exception) -> Rule:
 def upstream_error_response(exc: UpstreamFailure) -> Response:
     """The client's answer to a failed downstream call."""
     reason = exc.reason
-    if isinstance(reason, ServerError) and reason.response.status_code == 503:
-        # The service's own "unavailable" (say, its database is down) keeps body and Retry-After.
+    if isinstance(reason, ServerError) and _passes_through(reason.response):
         return passthrough(reason.response)
     rule = rule_for(reason)
     logger.warning("upstream %s failed: %r -> %s", exc.service, reason, rule.status)

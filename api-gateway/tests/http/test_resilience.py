@@ -55,6 +55,18 @@ def test_server_errors_become_502_bad_gateway(services, client, status):
     assert "internal detail" not in resp.get_data(as_text=True)
 
 
+def test_a_create_with_outcome_unknown_passes_through_as_504(services, client):
+    body = {"error": {"code": "outcome_unknown", "message": "may still complete",
+                      "details": None}}
+    services["ticket-service"].on("POST", "/api/tickets", 504, body)
+
+    resp = client.post("/api/tickets", json={"title": "x"}, headers={"Idempotency-Key": "k"})
+
+    assert _error(resp) == (504, "outcome_unknown")
+    assert resp.json == body
+    assert len(services["ticket-service"].calls) == 1        # never retried by the gateway
+
+
 @pytest.mark.parametrize("status", [503, 429])
 def test_a_service_503_or_429_passes_through_with_retry_after_and_once(services, client, status):
     body = {"error": {"code": "service_unavailable", "message": "database unavailable, retry later",

@@ -59,3 +59,15 @@ def test_a_service_503_passes_through(app_ctx):
     assert resp.status_code == 503
     assert resp.get_data() == b'{"error": {"code": "service_unavailable"}}'
     assert resp.headers["Retry-After"] == "5"
+
+
+def test_a_service_504_outcome_unknown_passes_through(app_ctx):
+    body = (b'{"error": {"code": "outcome_unknown", "message": "the request timed out and '
+            b'may still complete"}}')
+    upstream = _response(504, body, {"Content-Type": "application/json"})
+
+    resp = upstream_error_response(UpstreamFailure("ticket-service", ServerError(upstream)))
+
+    assert resp.status_code == 504
+    assert resp.json["error"]["code"] == "outcome_unknown"
+    assert "Retry-After" not in resp.headers

@@ -116,7 +116,7 @@ SUITE = Suite(services=(
     Service(
         "ticket-service", "ticket_service", "ticket", "TICKET_SERVICE_", 5001,
         schema="ticket_service", commands=("web", "relay", "consumer"),
-        consumes=(Consumes(_E.TICKET_ROUTED, "ticket_service.handlers:handle_tickets_routed"),),
+        consumes=(Consumes(_E.TICKET_ROUTED, "ticket_service.tickets.handlers:handle_tickets_routed"),),
     ),
     Service(
         "ai-categorization-service", "ai_categorization_service", "ai", "AI_SERVICE_", 5002,

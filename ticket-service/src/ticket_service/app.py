@@ -1,32 +1,69 @@
-"""The Flask application factory: engine, JSON error handling, public and internal routes, /health."""
+"""The Flask application factory: the app's dependencies, JSON errors, every feature's routes."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Callable
 
 from flask import Flask
+from sqlalchemy.engine import Engine
+from support_shared.group_commit import GroupCommitter
 from support_shared.service import engine_for
 from support_shared.web import init_app, register_health
 
-from .accounts_store import accounts_unit_of_work
-from .api import init_api
+from . import web
+from .accounts import api as accounts_api
+from .accounts import persistence as accounts_persistence
+from .activity import api as activity_api
 from .config import SERVICE_NAME, Settings
-from .internal_api import TOKEN_EXTENSION
-from .persistence import unit_of_work
+from .tickets import api as tickets_api
+from .tickets import persistence as tickets_persistence
+from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
 
-ENGINE_EXTENSION = "ticket_service.engine"
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the routes use, built once per app: ``web.deps()`` hands it to them."""
+
+    settings: Settings
+    engine: Engine
+    uow: Callable[[], tickets_persistence.TicketUnitOfWork]
+    accounts_uow: Callable[[], accounts_persistence.AccountsUnitOfWork]
+    # Creates arriving together share one transaction; None: each its own, in its request.
+    committer: GroupCommitter[CreateTicket, CreateResult] | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Dependencies:
+        """Nothing connects here: the engine's pool opens at the first request."""
+        engine = engine_for(settings)
+        uow = functools.partial(tickets_persistence.unit_of_work, engine, settings.db_schema)
+        committer = None
+        if settings.group_commit_max > 0:
+            committer = GroupCommitter(
+                lambda cmds: create_tickets(cmds, uow=uow()),
+                lambda cmd: single(create_tickets([cmd], uow=uow())),
+                max_batch=settings.group_commit_max,
+                timeout_s=2 * settings.db_statement_timeout_ms / 1000 + 5,
+                name="ticket-create-writer")
+        return cls(settings, engine, uow,
+                   functools.partial(accounts_persistence.unit_of_work, engine), committer)
+
+    def close(self) -> None:
+        """Let the create writer finish, then close the database connections."""
+        if self.committer is not None:
+            self.committer.close()
+        self.engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; nothing connects until the first request."""
-    settings = settings or Settings()
-    engine = engine_for(settings)
+    dependencies = Dependencies.build(settings or Settings())
     app = Flask(__name__)
-    app.extensions[ENGINE_EXTENSION] = engine
-    app.extensions[TOKEN_EXTENSION] = settings.internal_token
+    app.extensions[web.EXTENSION] = dependencies
     init_app(app)
-    init_api(app, functools.partial(unit_of_work, engine, settings.db_schema),
-             functools.partial(accounts_unit_of_work, engine),
-             group_commit_max=settings.group_commit_max,
-             group_commit_timeout_s=2 * settings.db_statement_timeout_ms / 1000 + 5)
-    register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
+    web.register_error_handlers(app)
+    tickets_api.init_app(app)
+    activity_api.init_app(app)
+    accounts_api.init_app(app)
+    register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     return app

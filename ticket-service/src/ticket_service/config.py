@@ -15,7 +15,6 @@ class Settings(ServiceSettings):
 
     db_schema: str = "ticket_service"
     port: int = 5001
-    # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
     # Creates arriving together share one transaction, up to this many (0: one each).
     group_commit_max: int = Field(64, ge=0, le=1000)
     # A create's request thread only waits for the group commit, so more threads make larger
@@ -25,4 +24,5 @@ class Settings(ServiceSettings):
                              ge=1, le=256)
     # Up to twice this many connections per worker: one per thread plus the writer's.
     db_pool_size: int = Field(9, ge=1, le=100)
+    # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))

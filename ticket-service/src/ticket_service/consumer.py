@@ -7,7 +7,7 @@ from support_shared.messaging.consumer import Consumer
 from support_shared.messaging.wiring import build_consumer as build
 
 from .config import SERVICE_NAME
-from .persistence import unit_of_work
+from .tickets.persistence import unit_of_work
 
 
 def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:

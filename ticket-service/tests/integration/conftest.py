@@ -3,10 +3,10 @@ import pytest
 
 from support_shared.db import migrate
 from support_shared.service import engine_for
-from ticket_service.api import GROUP_COMMIT_EXTENSION
-from ticket_service.app import ENGINE_EXTENSION, create_app
+from ticket_service.app import create_app
 from ticket_service.config import Settings
-from ticket_service.persistence import unit_of_work
+from ticket_service.tickets.persistence import unit_of_work
+from ticket_service.web import EXTENSION
 
 
 @pytest.fixture
@@ -26,10 +26,7 @@ def engine(settings):
 def app(settings, engine):
     application = create_app(settings)
     yield application
-    committer = application.extensions.get(GROUP_COMMIT_EXTENSION)
-    if committer is not None:
-        committer.close()
-    application.extensions[ENGINE_EXTENSION].dispose()
+    application.extensions[EXTENSION].close()
 
 
 @pytest.fixture

@@ -197,7 +197,8 @@ def test_health(client):
 
 
 def test_health_reports_a_dead_database(make_settings):
-    from ticket_service.app import ENGINE_EXTENSION, create_app
+    from ticket_service.app import create_app
+    from ticket_service.web import EXTENSION
     from ticket_service.config import Settings
 
     settings = make_settings(Settings, schema="ticket",
@@ -210,4 +211,4 @@ def test_health_reports_a_dead_database(make_settings):
         resp = app.test_client().get("/api/tickets")
         assert resp.status_code == 503
     finally:
-        app.extensions[ENGINE_EXTENSION].dispose()
+        app.extensions[EXTENSION].close()

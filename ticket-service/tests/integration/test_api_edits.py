@@ -217,7 +217,7 @@ def test_search_uses_postgres_text_search_with_filters_and_pages(client, engine)
         "count"] == 0
 
 def test_the_search_condition_matches_the_gin_index(make_uow):
-    from ticket_service.persistence import _SEARCH
+    from ticket_service.tickets.persistence import _SEARCH
 
     with make_uow() as uow:        # planned without seq scans: only the GIN index can serve it
         uow.conn.execute(sa.text("SET LOCAL enable_seqscan = off"))

@@ -4,6 +4,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from ticket_service.db import claim_key
+
 pytestmark = pytest.mark.integration
 
 BODY = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
@@ -42,17 +44,16 @@ def test_reused_idempotency_key_with_other_body_is_422(client, engine):
     assert counts(engine) == (1, 1)
 
 
-def test_request_id_is_the_key_when_no_idempotency_key(client, engine):
-    first = post(client, headers={"X-Request-ID": "rid-1"})
-    again = post(client, headers={"X-Request-ID": "rid-1"})
-    assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.get_json()["id"] == first.get_json()["id"]
-    reused = post(client, {**BODY, "title": "x"}, headers={"X-Request-ID": "rid-1"})
-    assert reused.status_code == 422
-    # An explicit Idempotency-Key wins over the request id.
-    other = post(client, headers={"X-Request-ID": "rid-1", "Idempotency-Key": "k2"})
-    assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
-    assert post(client).status_code == 201      # neither header: always a new ticket
+@pytest.mark.parametrize("origin", [{}, {"X-Request-ID-Origin": "gateway"}])
+def test_a_request_id_is_a_trace_id_never_an_idempotency_key(client, engine, origin):
+    headers = {"X-Request-ID": "rid-1", **origin}
+    first = post(client, headers=headers)
+    again = post(client, headers=headers)
+    other_body = post(client, {**BODY, "title": "x"}, headers=headers)
+    assert [r.status_code for r in (first, again, other_body)] == [201, 201, 201]
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] != first.get_json()["id"]
+    assert again.headers["X-Request-ID"] == "rid-1"          # still the trace id
     assert counts(engine) == (3, 3)
 
 
@@ -98,11 +99,7 @@ def _hold_key(engine, tenant, key):
     """Another transaction in flight with (tenant, key): the lock the create handler takes."""
     conn = engine.connect()
     conn.begin()
-    held = conn.scalar(sa.text(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended("
-        "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))"),
-        {"tenant": tenant, "key": key})
-    assert held
+    assert claim_key(conn, "tickets", tenant, key)
     return conn
 
 
@@ -125,3 +122,44 @@ def test_duplicate_while_the_first_is_in_flight_is_409_then_retry_creates(client
     retry = post(client, headers={"Idempotency-Key": "slow"})
     assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
     assert counts(engine) == (3, 3)
+
+
+def _count(engine, table):
+    with engine.connect() as conn:
+        return conn.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+
+
+@pytest.mark.parametrize("table,path,body,other", [
+    ("users", "/api/users", {"name": "Bo", "email": "bo@example.com"},
+     {"name": "Bo", "email": "bob@example.com"}),
+    ("comments", "/api/tickets/1/comments",
+     {"author_name": "Bo", "author_email": "bo@example.com", "body": "any news?"},
+     {"author_name": "Bo", "author_email": "bo@example.com", "body": "hello?"}),
+])
+def test_every_create_is_idempotent_with_a_key(client, engine, table, path, body, other):
+    assert post(client).status_code == 201                  # ticket 1 and its requester
+    before = _count(engine, table)
+    headers = {"Idempotency-Key": f"{table}-1"}
+    first = client.post(path, json=body, headers=headers)
+    again = client.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    reused = client.post(path, json=other, headers=headers)
+    assert reused.status_code == 422
+    assert reused.get_json()["error"]["code"] == "idempotency_key_reused"
+    # Without a key (a trace id is not one) each request creates.
+    plain = {"X-Request-ID": "trace-1"}
+    assert client.post(path, json=other, headers=plain).status_code == 201
+    assert _count(engine, table) == before + 2
+
+
+def test_a_comment_key_reused_on_another_ticket_is_422(client, engine):
+    post(client)
+    post(client, {**BODY, "title": "Printer jam"})
+    body = {"author_name": "Bo", "author_email": "bo@example.com", "body": "any news?"}
+    headers = {"Idempotency-Key": "c-1"}
+    assert client.post("/api/tickets/1/comments", json=body, headers=headers).status_code == 201
+    resp = client.post("/api/tickets/2/comments", json=body, headers=headers)
+    assert resp.status_code == 422 and _count(engine, "comments") == 1

@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from support_shared.events import EventType, TicketRouted, new_event
-from ticket_service.handlers import handle_ticket_routed
+from ticket_service.tickets.handlers import handle_tickets_routed
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +64,8 @@ def test_invalid_list_query_is_400(client, query, code):
 def _route(make_uow, ticket_id, department, tenant="default"):
     payload = TicketRouted(department=department, confidence=0.7, method="auto",
                            routing_version=1)
-    handle_ticket_routed(new_event(EventType.TICKET_ROUTED, payload, tenant_id=tenant,
-                                   ticket_id=ticket_id, ticket_version=1), uow=make_uow())
+    handle_tickets_routed([new_event(EventType.TICKET_ROUTED, payload, tenant_id=tenant,
+                                   ticket_id=ticket_id, ticket_version=1)], uow=make_uow())
 
 
 def test_filters(client, make_uow):

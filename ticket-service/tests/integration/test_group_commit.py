@@ -4,9 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from ticket_service.api import GROUP_COMMIT_EXTENSION
-from ticket_service.domain import IdempotencyKeyReusedError
-from ticket_service.handlers import CreateResult, CreateTicket, create_ticket, create_tickets
+from support_shared.testing.helpers import wait_until
+from ticket_service.web import EXTENSION
+from ticket_service.tickets.domain import IdempotencyKeyReusedError
+from ticket_service.tickets.handlers import CreateResult, CreateTicket, create_tickets, single
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def test_a_batch_commits_in_one_transaction_with_its_events_and_audit(make_uow, 
 
 
 def test_known_requesters_are_reused_whatever_the_case_of_the_address(make_uow, engine):
-    first = create_ticket(cmd("a", email="Bob@Example.com", name="Bob"), uow=make_uow())
+    first = single(create_tickets([cmd("a", email="Bob@Example.com", name="Bob")], uow=make_uow()))
     outcomes = create_tickets([cmd("b", email="bob@example.COM", name="Robert"),
                                cmd("c", email="new@example.com")], uow=make_uow())
     assert outcomes[0].ticket.requester_id == first.ticket.requester_id
@@ -60,7 +61,7 @@ def test_known_requesters_are_reused_whatever_the_case_of_the_address(make_uow, 
 
 
 def test_idempotency_keys_inside_and_across_batches(make_uow, engine):
-    earlier = create_ticket(cmd("old", key="k-old"), uow=make_uow())
+    earlier = single(create_tickets([cmd("old", key="k-old")], uow=make_uow()))
     outcomes = create_tickets([
         cmd("new", key="k-new"),
         cmd("new", key="k-new"),             # same key, same body, same batch: a replay
@@ -92,7 +93,7 @@ def test_a_batch_that_fails_leaves_nothing_behind(make_uow, engine):
 
 
 def test_concurrent_posts_through_the_app_each_get_their_own_ticket(app, client, engine):
-    committer = app.extensions[GROUP_COMMIT_EXTENSION]
+    committer = app.extensions[EXTENSION].committer
 
     def post(i):
         with app.test_client() as c:
@@ -107,17 +108,35 @@ def test_concurrent_posts_through_the_app_each_get_their_own_ticket(app, client,
     assert committer.items == 48   # every create went through the writer
     assert rows(engine, "SELECT count(*), count(DISTINCT payload->>'ticket_id') FROM outbox") == [
         (48, 48)]
-    # A retry with a request id the client sent is a replay, not a second ticket.
-    again = client.post("/api/tickets", json=fields("c5"),
-                        headers={"X-Request-ID": "rid-c5"})
+    # A retry with the same key is a replay, not a second ticket.
+    first = client.post("/api/tickets", json=fields("k"), headers={"Idempotency-Key": "k"})
+    again = client.post("/api/tickets", json=fields("k"), headers={"Idempotency-Key": "k"})
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
 
 
-def test_an_id_the_gateway_made_up_is_not_an_idempotency_key(client, engine):
-    headers = {"X-Request-ID": "gw-1", "X-Request-ID-Origin": "gateway"}
-    first = client.post("/api/tickets", json=fields("same"), headers=headers)
-    second = client.post("/api/tickets", json=fields("same"), headers=headers)
-    assert first.status_code == second.status_code == 201
-    assert "Idempotent-Replayed" not in second.headers
-    assert rows(engine, "SELECT count(*) FROM tickets WHERE idempotency_key IS NULL") == [(2,)]
 
+def test_a_writer_that_does_not_answer_in_time_is_504_outcome_unknown(app, client, engine):
+    # Another transaction inserts the requester the create needs and holds it uncommitted:
+    # the writer's insert waits for it, longer than the request waits for the writer.
+    app.extensions[EXTENSION].committer.timeout_s = 0.3
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(sa.text("INSERT INTO users (tenant_id, name, email) "
+                           "VALUES ('default', 'Held', 'held@example.com')"))
+    headers = {"Idempotency-Key": "k-held"}
+    try:
+        resp = client.post("/api/tickets", json=fields("held", "held@example.com"),
+                           headers=headers)
+    finally:
+        holder.rollback()     # the writer goes on: the create commits after all
+        holder.close()
+    assert resp.status_code == 504
+    assert resp.get_json()["error"]["code"] == "outcome_unknown"
+    assert "Retry-After" not in resp.headers
+    wait_until(lambda: rows(engine, "SELECT count(*) FROM tickets") == [(1,)],
+               message="the held create to commit")
+    again = client.post("/api/tickets", json=fields("held", "held@example.com"),
+                        headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert rows(engine, "SELECT count(*) FROM tickets") == [(1,)]

@@ -2,7 +2,8 @@
 import pytest
 import sqlalchemy as sa
 
-from ticket_service.app import ENGINE_EXTENSION, create_app
+from ticket_service.app import create_app
+from ticket_service.web import EXTENSION
 
 pytestmark = pytest.mark.integration
 
@@ -105,4 +106,4 @@ def test_with_a_token_configured_internal_calls_need_it(settings, engine):
                           ).status_code == 200
         assert client.get("/api/tickets").status_code == 200       # public routes unaffected
     finally:
-        app.extensions[ENGINE_EXTENSION].dispose()
+        app.extensions[EXTENSION].close()

@@ -1,5 +1,4 @@
 """Migrations, the repository and the unit of work on the real PostgreSQL."""
-import threading
 from datetime import timedelta, timezone
 
 import pytest
@@ -7,10 +6,9 @@ import sqlalchemy as sa
 
 from support_shared.db import migrate
 from support_shared.events import utcnow
-from support_shared.testing.helpers import wait_until
-from ticket_service.domain import Ticket
-from ticket_service.handlers import CreateTicket, create_ticket
-from ticket_service.persistence import TicketFilter
+from ticket_service.tickets.domain import IdempotencyKeyInFlightError, Ticket
+from ticket_service.tickets.handlers import CreateTicket, create_tickets, single
+from ticket_service.tickets.persistence import TicketFilter
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +30,16 @@ def test_migration_creates_every_table_and_is_repeatable(engine, settings):
     migrate(engine, settings.db_schema, "ticket_service")
     assert _tables(engine, settings.db_schema) == expected
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002_accounts"
+        head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        assert head == "0003_idempotent_activity"
 
 
 def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):
     with make_uow() as uow:
         ticket = Ticket.open("a", FIELDS, utcnow(), idempotency_key="k1")
-        assert uow.tickets.add(ticket)
         other = Ticket.open("b", FIELDS, utcnow())
-        assert uow.tickets.add(other)
+        uow.tickets.add_many([ticket, other])
+        assert ticket.id is not None and other.id is not None
         uow.commit()
     with make_uow() as uow:
         loaded = uow.tickets.get("a", ticket.id, for_update=True)
@@ -58,49 +57,40 @@ def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):
         assert uow.tickets.list("a", TicketFilter(status="pending"), 10) == []
 
 
-def test_duplicate_key_insert_returns_false(make_uow):
+def test_a_taken_idempotency_key_fails_the_insert(make_uow):
     with make_uow() as uow:
-        assert uow.tickets.add(Ticket.open("a", FIELDS, utcnow(), idempotency_key="k"))
-        assert not uow.tickets.add(Ticket.open("a", FIELDS, utcnow(), idempotency_key="k"))
-        assert uow.tickets.add(Ticket.open("a", FIELDS, utcnow()))   # no key: never conflicts
-        assert uow.tickets.add(Ticket.open("a", FIELDS, utcnow()))
+        uow.tickets.add_many([Ticket.open("a", FIELDS, utcnow(), idempotency_key="k"),
+                              Ticket.open("a", FIELDS, utcnow()),   # no key: never conflicts
+                              Ticket.open("a", FIELDS, utcnow())])
         uow.commit()
+    with pytest.raises(sa.exc.IntegrityError):
+        with make_uow() as uow:
+            uow.tickets.add_many([Ticket.open("a", FIELDS, utcnow(), idempotency_key="k")])
     with make_uow() as uow:
         assert len(uow.tickets.list("a", TicketFilter(), 10)) == 3
 
 
 def test_unit_of_work_rolls_back_unless_committed(make_uow):
     with make_uow() as uow:
-        uow.tickets.add(Ticket.open("a", FIELDS, utcnow()))
+        uow.tickets.add_many([Ticket.open("a", FIELDS, utcnow())])
     with pytest.raises(RuntimeError):
         with make_uow() as uow:
-            uow.tickets.add(Ticket.open("a", FIELDS, utcnow()))
+            uow.tickets.add_many([Ticket.open("a", FIELDS, utcnow())])
             raise RuntimeError("boom")
     with make_uow() as uow:
         assert uow.tickets.list("a", TicketFilter(), 10) == []
 
 
-def _blocked_by(engine, pid):
-    with engine.connect() as conn:
-        return conn.scalar(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-            {"pid": pid})
-
-
-def test_racing_create_waits_for_the_winner_and_replays_it(make_uow, engine):
-    results = []
+def test_a_create_racing_the_holder_of_its_key_is_refused_then_replays(make_uow, engine):
+    cmd = CreateTicket("a", FIELDS, "race", "r2")
     with make_uow() as first:
+        assert first.tickets.claim_idempotency_key("a", "race")
         winner = Ticket.open("a", FIELDS, utcnow(), idempotency_key="race")
-        first.tickets.add(winner)
-        first_pid = first.conn.scalar(sa.text("SELECT pg_backend_pid()"))
-        # The loser looks the key up (not visible yet), then blocks on the insert.
-        thread = threading.Thread(target=lambda: results.append(
-            create_ticket(CreateTicket("a", FIELDS, "race", "r2"), uow=make_uow())))
-        thread.start()
-        wait_until(lambda: _blocked_by(engine, first_pid) > 0, message="second insert to block")
+        first.tickets.add_many([winner])
+        [in_flight] = create_tickets([cmd], uow=make_uow())
+        assert isinstance(in_flight, IdempotencyKeyInFlightError)
         first.commit()
-    thread.join(10)
-    [result] = results
+    result = single(create_tickets([cmd], uow=make_uow()))
     assert result.replayed is True and result.ticket.id == winner.id
     assert result.ticket.created_at.tzinfo is not None
     with engine.connect() as conn:

@@ -4,8 +4,8 @@ import sqlalchemy as sa
 
 from support_shared.events import EventType, TicketRouted, new_event
 from support_shared.messaging.consumer import PermanentError
-from ticket_service.handlers import (CreateTicket, create_ticket, create_tickets,
-                                     handle_ticket_routed, handle_tickets_routed)
+from ticket_service.tickets.handlers import (CreateTicket, create_tickets, handle_tickets_routed,
+                                             single)
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ def test_routed_events_in_a_batch_end_as_one_by_one(make_uow, engine):
                              "needs_review = false, version = 1, confidence_score = NULL, "
                              "categorization_method = NULL"))
     for envelope in batch:
-        handle_ticket_routed(envelope, uow=make_uow())
+        handle_tickets_routed([envelope], uow=make_uow())
     assert bulk == _tickets_and_audit(engine)
     tickets, audit = bulk
     assert [t.department for t in tickets] == ["IT Support", "HR", "Finance", None]
@@ -64,7 +64,7 @@ def test_routed_events_in_a_batch_end_as_one_by_one(make_uow, engine):
 
 
 def test_a_routed_event_for_an_unknown_ticket_fails_the_batch(make_uow, engine):
-    created = create_ticket(cmd("known"), uow=make_uow())
+    created = single(create_tickets([cmd("known")], uow=make_uow()))
     with pytest.raises(PermanentError):
         handle_tickets_routed([_routed(created.ticket.id, 1, "HR"), _routed(999999, 1, "HR")],
                               uow=make_uow())

@@ -1,14 +1,27 @@
-"""Hand-written fakes of the ticket-service repositories and unit of work (no I/O)."""
+"""Complete in-memory fakes of the ticket-service repositories and unit of work (no I/O).
+
+They subclass the abstract repositories and ``support_shared.testing.fakes.FakeUnitOfWork``,
+so the handlers run the same calls as in production, and a unit of work left without
+``commit()`` rolls back the repositories too.
+"""
 from __future__ import annotations
 
+import copy
 import dataclasses
+from typing import Any, Collection, Sequence
 
-from support_shared.testing.fakes import FakeInbox, FakeOutbox
-from ticket_service.entries import AuditEntry, Comment, User
-from ticket_service.domain import Ticket
-from ticket_service.persistence import AbstractTicketRepository, TicketFilter, TicketUnitOfWork
-from ticket_service.records import (AbstractAuditRepository, AbstractCommentRepository,
-                                    AbstractUserRepository)
+from support_shared.testing.fakes import FakeUnitOfWork as SharedFakeUnitOfWork
+from ticket_service.activity.domain import AuditEntry, Comment, User
+from ticket_service.activity.persistence import (AbstractAuditRepository,
+                                                 AbstractCommentRepository,
+                                                 AbstractUserRepository)
+from ticket_service.tickets.domain import Ticket
+from ticket_service.tickets.persistence import (AbstractTicketRepository, TicketFilter,
+                                                TicketUnitOfWork)
+
+
+def _copy(ticket: Ticket) -> Ticket:
+    return dataclasses.replace(ticket, tags=list(ticket.tags))
 
 
 class FakeTicketRepository(AbstractTicketRepository):
@@ -18,36 +31,45 @@ class FakeTicketRepository(AbstractTicketRepository):
         self.rows: dict[int, Ticket] = {}
         self.held_keys: set[tuple[str, str]] = set()   # keys another transaction holds
 
-    def add(self, ticket: Ticket) -> bool:
-        key = ticket.idempotency_key
-        if key and self.get_by_idempotency_key(ticket.tenant_id, key):
-            return False
-        ticket.id = len(self.rows) + 1
-        self.rows[ticket.id] = dataclasses.replace(ticket, tags=list(ticket.tags))
-        return True
+    def add_many(self, tickets: Sequence[Ticket]) -> None:
+        for ticket in tickets:
+            key = ticket.idempotency_key
+            if key and self.get_by_idempotency_key(ticket.tenant_id, key):
+                raise ValueError(f"idempotency key {key!r} is taken")
+            ticket.id = max(self.rows, default=0) + 1
+            self.rows[ticket.id] = _copy(ticket)
 
-    def get(self, tenant_id, ticket_id, *, for_update=False):
+    def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         row = self.rows.get(ticket_id)
-        return dataclasses.replace(row, tags=list(row.tags)) if row and row.tenant_id == tenant_id \
-            else None
+        return _copy(row) if row and row.tenant_id == tenant_id else None
 
-    def get_by_idempotency_key(self, tenant_id, key):
+    def get_many_for_update(self, keys: Collection[tuple[str, int]]
+                            ) -> dict[tuple[str, int], Ticket]:
+        found = {key: self.get(*key, for_update=True) for key in sorted(keys)}
+        return {key: ticket for key, ticket in found.items() if ticket is not None}
+
+    def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
         for row in self.rows.values():
             if row.tenant_id == tenant_id and row.idempotency_key == key:
-                return dataclasses.replace(row)
+                return _copy(row)
         return None
 
-    def claim_idempotency_key(self, tenant_id, key):
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
         return (tenant_id, key) not in self.held_keys
 
-    def save(self, ticket):
+    def save(self, ticket: Ticket) -> None:
         assert ticket.id in self.rows
-        self.rows[ticket.id] = dataclasses.replace(ticket, tags=list(ticket.tags))
+        self.rows[ticket.id] = _copy(ticket)
 
-    def list(self, tenant_id, filters: TicketFilter, limit, before_id=None):
+    def save_many(self, tickets: Sequence[Ticket]) -> None:
+        for ticket in tickets:
+            self.save(ticket)
+
+    def list(self, tenant_id: str, filters: TicketFilter, limit: int,
+             before_id: int | None = None) -> list[Ticket]:
         rows = sorted((r for r in self.rows.values() if r.tenant_id == tenant_id),
-                      key=lambda r: -r.id)
-        rows = [r for r in rows if before_id is None or r.id < before_id]
+                      key=lambda r: -(r.id or 0))
+        rows = [r for r in rows if before_id is None or (r.id or 0) < before_id]
         for name in ("status", "priority", "department", "requester_id"):
             if getattr(filters, name) is not None:
                 rows = [r for r in rows if getattr(r, name) == getattr(filters, name)]
@@ -55,92 +77,108 @@ class FakeTicketRepository(AbstractTicketRepository):
             rows = [r for r in rows if filters.tag in r.tags]
         if filters.q is not None:
             rows = [r for r in rows if filters.q.lower() in f"{r.title} {r.description}".lower()]
-        return [dataclasses.replace(r) for r in rows[:limit]]
+        return [_copy(r) for r in rows[:limit]]
 
 
-class RacingTicketRepository(FakeTicketRepository):
-    """Another request commits the same idempotency key between our lookup and our insert."""
+class _FakeKeyedCreates:
+    """Idempotency keys of a fake repository whose ``rows`` hold what was created."""
 
-    def __init__(self, winner_fields: dict) -> None:
-        super().__init__()
-        self.winner_fields = winner_fields
+    rows: Any
+    held_keys: set[tuple[str, str]]
 
-    def add(self, ticket: Ticket) -> bool:
-        if not self.rows:
-            winner = Ticket.open(ticket.tenant_id, self.winner_fields, ticket.created_at,
-                                 idempotency_key=ticket.idempotency_key)
-            super().add(winner)
-        return super().add(ticket)
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        return (tenant_id, key) not in self.held_keys
+
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        rows = self.rows.values() if isinstance(self.rows, dict) else self.rows
+        for row in rows:
+            if row.tenant_id == tenant_id and row.idempotency_key == key:
+                return dataclasses.replace(row)
+        return None
 
 
-class FakeUserRepository(AbstractUserRepository):
+class FakeUserRepository(_FakeKeyedCreates, AbstractUserRepository):
     def __init__(self) -> None:
         self.rows: dict[int, User] = {}
+        self.held_keys: set[tuple[str, str]] = set()
 
-    def add(self, user):
+    def add(self, user: User) -> bool:
         if self.by_email(user.tenant_id, user.email):
             return False
         user.id = len(self.rows) + 1
         self.rows[user.id] = dataclasses.replace(user)
         return True
 
-    def get(self, tenant_id, user_id):
+    def add_many(self, new_users: Sequence[User]) -> list[User]:
+        return [user for user in new_users if self.add(user)]
+
+    def get(self, tenant_id: str, user_id: int) -> User | None:
         row = self.rows.get(user_id)
         return dataclasses.replace(row) if row and row.tenant_id == tenant_id else None
 
-    def by_email(self, tenant_id, email):
+    def by_email(self, tenant_id: str, email: str) -> User | None:
         for row in self.rows.values():
             if row.tenant_id == tenant_id and row.email.lower() == email.lower():
                 return dataclasses.replace(row)
         return None
 
-    def list(self, tenant_id, limit, before_id=None, email=None):
+    def by_emails(self, tenant_id: str, emails: Sequence[str]) -> dict[str, User]:
+        found = (self.by_email(tenant_id, email) for email in {e.lower() for e in emails})
+        return {user.email.lower(): user for user in found if user is not None}
+
+    def list(self, tenant_id: str, limit: int, before_id: int | None = None,
+             email: str | None = None) -> list[User]:
         rows = sorted((r for r in self.rows.values() if r.tenant_id == tenant_id
-                       and (before_id is None or r.id < before_id)
+                       and (before_id is None or (r.id or 0) < before_id)
                        and (email is None or r.email.lower() == email.lower())),
-                      key=lambda r: -r.id)
+                      key=lambda r: -(r.id or 0))
         return rows[:limit]
 
 
 class _AppendOnly:
     def __init__(self) -> None:
-        self.rows: list = []
+        self.rows: list[Any] = []
+        self.held_keys: set[tuple[str, str]] = set()
 
-    def add(self, item) -> None:
+    def add(self, item: Any) -> None:
         item.id = len(self.rows) + 1
         self.rows.append(dataclasses.replace(item))
 
-    def list(self, tenant_id, ticket_id, limit, after_id=None):
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None) -> list[Any]:
         return [r for r in self.rows if r.tenant_id == tenant_id and r.ticket_id == ticket_id
                 and (after_id is None or r.id > after_id)][:limit]
 
 
-class FakeCommentRepository(_AppendOnly, AbstractCommentRepository):
+class FakeCommentRepository(_FakeKeyedCreates, _AppendOnly, AbstractCommentRepository):
     rows: list[Comment]
 
 
 class FakeAuditRepository(_AppendOnly, AbstractAuditRepository):
     rows: list[AuditEntry]
 
+    def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        for entry in entries:
+            self.add(entry)
+
     def actions(self, ticket_id: int) -> list[str]:
         return [r.action for r in self.rows if r.ticket_id == ticket_id]
 
 
-class FakeUnitOfWork(TicketUnitOfWork):
-    def __init__(self, tickets: AbstractTicketRepository | None = None) -> None:
+class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
+    """Tickets, users, comments and audit in memory; outbox, inbox and all of them take
+    effect only on ``commit()``."""
+
+    def __init__(self, tickets: FakeTicketRepository | None = None) -> None:
+        super().__init__()
         self.tickets = tickets or FakeTicketRepository()
         self.users = FakeUserRepository()
         self.comments = FakeCommentRepository()
         self.audit = FakeAuditRepository()
-        self.outbox = FakeOutbox()
-        self.inbox = FakeInbox()
-        self.commits = 0
 
-    def __enter__(self):
-        return self
+    def _snapshot(self) -> Any:
+        return copy.deepcopy((self.tickets.rows, self.users.rows, self.comments.rows,
+                              self.audit.rows))
 
-    def __exit__(self, *exc):
-        return None
-
-    def commit(self):
-        self.commits += 1
+    def _restore(self, state: Any) -> None:
+        (self.tickets.rows, self.users.rows, self.comments.rows, self.audit.rows) = state

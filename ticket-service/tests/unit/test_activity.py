@@ -2,12 +2,13 @@
 import pytest
 
 from support_shared.events import EventType, TicketRouted, new_event
-from ticket_service import activity
-from ticket_service.domain import (IdempotencyKeyInFlightError, TicketNotFoundError,
-                                   VersionMismatchError)
-from ticket_service.entries import UserExistsError, UserNotFoundError
-from ticket_service.handlers import (CreateTicket, EditTicket, UpdateStatus, create_ticket,
-                                     edit_ticket, handle_ticket_routed, update_ticket_status)
+from ticket_service.activity import handlers as activity
+from ticket_service.activity.domain import UserExistsError, UserNotFoundError
+from ticket_service.tickets.domain import (IdempotencyKeyInFlightError, IdempotencyKeyReusedError,
+                                           TicketNotFoundError, VersionMismatchError)
+from ticket_service.tickets.handlers import (CreateTicket, EditTicket, UpdateStatus,
+                                             create_tickets, edit_ticket, handle_tickets_routed,
+                                             single, update_ticket_status)
 
 from .fakes import FakeUnitOfWork
 
@@ -17,7 +18,8 @@ FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "An
 
 def _create(uow, tenant="a", email="ann@example.com", key=None, actor="key:7"):
     fields = {**FIELDS, "user_email": email}
-    return create_ticket(CreateTicket(tenant, fields, key, "req-1", actor), uow=uow).ticket
+    cmd = CreateTicket(tenant, fields, key, "req-1", actor)
+    return single(create_tickets([cmd], uow=uow)).ticket
 
 
 def _routed(ticket_id, version, department="IT Support", tenant="a"):
@@ -55,7 +57,7 @@ def test_a_key_held_by_an_in_flight_request_is_refused_and_nothing_is_written():
 
     with pytest.raises(IdempotencyKeyInFlightError):
         _create(uow, key="k1")
-    assert uow.tickets.rows == {} and uow.outbox.events == [] and uow.commits == 0
+    assert uow.tickets.rows == {} and uow.outbox.events == [] and uow.users.rows == {}
     assert _create(uow, tenant="b", key="k1").id == 1          # other tenants are not blocked
 
 
@@ -101,8 +103,8 @@ def test_refused_edits_change_nothing(cmd, error):
 def test_status_changes_and_applied_routings_are_audited_stale_ones_not():
     uow = FakeUnitOfWork()
     ticket = _create(uow)
-    handle_ticket_routed(_routed(ticket.id, 2, "HR"), uow=uow)
-    handle_ticket_routed(_routed(ticket.id, 1, "Finance"), uow=uow)          # stale
+    handle_tickets_routed([_routed(ticket.id, 2, "HR")], uow=uow)
+    handle_tickets_routed([_routed(ticket.id, 1, "Finance")], uow=uow)          # stale
     update_ticket_status(UpdateStatus("a", ticket.id, "in_progress", None, "req-3"), uow=uow)
 
     assert uow.audit.actions(ticket.id) == ["created", "routed", "status_changed"]
@@ -120,7 +122,7 @@ def test_comments_are_audited_and_leave_the_version_alone():
     ticket = _create(uow)
     cmd = activity.AddComment("a", ticket.id, "Bo", "bo@example.com", "hello", "req-4", "key:9")
 
-    comment = activity.add_comment(cmd, uow=uow)
+    comment = activity.add_comment(cmd, uow=uow).item
 
     assert comment.id == 1 and uow.tickets.get("a", ticket.id).version == 1
     entry = uow.audit.rows[-1]
@@ -139,7 +141,7 @@ def test_comments_are_audited_and_leave_the_version_alone():
 
 def test_users_are_unique_per_tenant_and_email():
     uow = FakeUnitOfWork()
-    ann = activity.create_user("a", "Ann", "ann@example.com", uow=uow)
+    ann = activity.create_user("a", "Ann", "ann@example.com", uow=uow).item
     with pytest.raises(UserExistsError) as exc:
         activity.create_user("a", "Ann 2", "ANN@example.com", uow=uow)
     assert exc.value.user_id == ann.id
@@ -148,3 +150,27 @@ def test_users_are_unique_per_tenant_and_email():
     with pytest.raises(UserNotFoundError):
         activity.get_user("b", ann.id, uow=uow)
     assert [u.id for u in activity.list_users("a", 10, None, uow=uow)] == [ann.id]
+
+
+@pytest.mark.parametrize("create", [
+    lambda uow, key, name: activity.create_user("a", name, "bo@example.com", uow=uow,
+                                                idempotency_key=key),
+    lambda uow, key, name: activity.add_comment(
+        activity.AddComment("a", 1, name, "bo@example.com", "hello", idempotency_key=key),
+        uow=uow),
+], ids=["user", "comment"])
+def test_an_idempotency_key_replays_the_first_create_and_refuses_another_body(create):
+    uow = FakeUnitOfWork()
+    _create(uow)
+    first = create(uow, "k1", "Bo")
+    again = create(uow, "k1", "Bo")
+    assert not first.replayed and again.replayed and again.item.id == first.item.id
+    audit = len(uow.audit.rows)
+    with pytest.raises(IdempotencyKeyReusedError):
+        create(uow, "k1", "Someone else")
+    assert len(uow.audit.rows) == audit
+    assert len(uow.users.rows) + len(uow.comments.rows) == 2   # the ticket's requester + one
+    uow.users.held_keys.add(("a", "k2"))
+    uow.comments.held_keys.add(("a", "k2"))
+    with pytest.raises(IdempotencyKeyInFlightError):
+        create(uow, "k2", "Bo")

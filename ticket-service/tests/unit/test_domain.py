@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from support_shared.events import STATUSES
-from ticket_service.domain import (
+from ticket_service.tickets.domain import (
     TRANSITIONS,
     InvalidTransitionError,
     Routing,

@@ -3,9 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ticket_service.domain import Ticket
-from ticket_service.keys import (ApiKey, check_tenant_id, hash_key, looks_like_key, new_key,
-                                 normalize_scopes)
+from ticket_service.tickets.domain import Ticket
+from ticket_service.accounts.domain import (ApiKey, check_tenant_id, hash_key, looks_like_key,
+                                            new_key, normalize_scopes)
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 T1 = T0 + timedelta(minutes=5)

@@ -3,31 +3,39 @@ import pytest
 
 from support_shared.events import EventType, TicketRouted, new_event
 from support_shared.messaging.consumer import PermanentError
-from ticket_service.domain import (
+from ticket_service.tickets.domain import (
+    IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     InvalidTransitionError,
     TicketNotFoundError,
     VersionMismatchError,
 )
-from ticket_service.handlers import (
+from ticket_service.tickets.handlers import (
+    CreateResult,
     CreateTicket,
     UpdateStatus,
-    create_ticket,
+    create_tickets,
     get_ticket,
-    handle_ticket_routed,
+    handle_tickets_routed,
     list_tickets,
+    single,
     update_ticket_status,
 )
-from ticket_service.persistence import TicketFilter
+from ticket_service.tickets.persistence import TicketFilter
 
-from .fakes import FakeUnitOfWork, RacingTicketRepository
+from .fakes import FakeUnitOfWork
 
 FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
           "user_email": "ann@example.com", "priority": "high"}
 
 
 def _create(uow, key=None, tenant="default", fields=FIELDS, correlation="req-1"):
-    return create_ticket(CreateTicket(tenant, fields, key, correlation), uow=uow)
+    return single(create_tickets([CreateTicket(tenant, fields, key, correlation)], uow=uow))
+
+
+def _cmd(title="VPN down", key=None, tenant="default", email="ann@example.com"):
+    return CreateTicket(tenant, {**FIELDS, "title": title, "user_email": email}, key,
+                        f"req-{title}")
 
 
 def _routed(ticket_id=1, version=1, department="IT Support", tenant="default"):
@@ -82,18 +90,69 @@ def test_without_key_every_create_is_new():
     assert len(uow.tickets.rows) == 2 and len(uow.outbox.events) == 2
 
 
-def test_concurrent_duplicate_returns_the_winner():
-    uow = FakeUnitOfWork(RacingTicketRepository(FIELDS))
-    result = _create(uow, key="k1")
-    assert result.replayed is True and result.ticket.id == 1
-    assert uow.outbox.events == [] and uow.commits == 0
-
-
-def test_concurrent_duplicate_with_other_body_is_refused():
-    uow = FakeUnitOfWork(RacingTicketRepository({**FIELDS, "title": "other"}))
-    with pytest.raises(IdempotencyKeyReusedError):
+def test_a_key_held_by_another_transaction_is_refused_as_in_flight():
+    uow = FakeUnitOfWork()
+    uow.tickets.held_keys.add(("default", "k1"))
+    with pytest.raises(IdempotencyKeyInFlightError):
         _create(uow, key="k1")
-    assert uow.outbox.events == []
+    assert uow.tickets.rows == {} and uow.outbox.events == []
+
+
+def test_a_batch_of_n_gives_one_outcome_per_command_in_order():
+    uow = FakeUnitOfWork()
+    earlier = _create(uow, key="old").ticket
+    uow.tickets.held_keys.add(("default", "busy"))
+    outcomes = create_tickets([
+        _cmd("a", key="k1"),
+        _cmd("a", key="k1"),                 # duplicate in the batch: a replay of the first
+        _cmd("other", key="k1"),             # same key, other body: refused
+        _cmd("VPN down", key="old"),         # a key committed before: a replay
+        _cmd("busy", key="busy"),            # its key is in flight elsewhere
+        _cmd("b", email="bob@example.com"),
+        _cmd("a", key="k1", tenant="t2"),    # keys are per tenant
+    ], uow=uow)
+    first = outcomes[0]
+    assert isinstance(first, CreateResult) and not first.replayed
+    assert outcomes[1].replayed and outcomes[1].ticket.id == first.ticket.id
+    assert isinstance(outcomes[2], IdempotencyKeyReusedError)
+    assert outcomes[3].replayed and outcomes[3].ticket.id == earlier.id
+    assert isinstance(outcomes[4], IdempotencyKeyInFlightError)
+    assert not outcomes[5].replayed and not outcomes[6].replayed
+    new = [first.ticket.id, outcomes[5].ticket.id, outcomes[6].ticket.id]
+    assert len(set(new)) == 3 and len(uow.tickets.rows) == 4
+    # One created event and one audit entry per new ticket, in one commit.
+    assert [e.ticket_id for e in uow.outbox.events] == [earlier.id, *new]
+    assert [a.ticket_id for a in uow.audit.rows] == [earlier.id, *new]
+    assert uow.commits == 2
+    # Requesters: Ann once per tenant, Bob once.
+    assert sorted((u.tenant_id, u.email) for u in uow.users.rows.values()) == [
+        ("default", "ann@example.com"), ("default", "bob@example.com"), ("t2", "ann@example.com")]
+
+
+def test_a_batch_equals_its_commands_one_by_one():
+    cmds = [_cmd("a", key="k1"), _cmd("a", key="k1"), _cmd("x", key="k1"), _cmd("b"),
+            _cmd("c", email="bob@example.com")]
+    together = FakeUnitOfWork()
+    batch = create_tickets(cmds, uow=together)
+    alone = FakeUnitOfWork()
+    one_by_one = [create_tickets([cmd], uow=alone)[0] for cmd in cmds]
+    assert [type(o) for o in batch] == [type(o) for o in one_by_one]
+    assert together.tickets.rows.keys() == alone.tickets.rows.keys()
+    assert [e.ticket_id for e in together.outbox.events] == [
+        e.ticket_id for e in alone.outbox.events]
+    assert [(u.id, u.email) for u in together.users.rows.values()] == [
+        (u.id, u.email) for u in alone.users.rows.values()]
+
+
+def test_a_failing_batch_leaves_nothing_behind():
+    def fail(entries):
+        raise RuntimeError("disk full")
+
+    uow = FakeUnitOfWork()
+    uow.audit.add_many = fail       # after the requesters and tickets were written
+    with pytest.raises(RuntimeError):
+        create_tickets([_cmd("a"), _cmd("b", email="bob@example.com")], uow=uow)
+    assert uow.tickets.rows == {} and uow.users.rows == {} and uow.outbox.events == []
 
 
 def test_status_update_saves_and_writes_event():
@@ -148,7 +207,7 @@ def test_routed_is_applied():
     uow = FakeUnitOfWork()
     _create(uow)
     env = _routed(version=1)
-    handle_ticket_routed(env, uow=uow)
+    handle_tickets_routed([env], uow=uow)
     ticket = uow.tickets.get("default", 1)
     assert (ticket.department, ticket.confidence_score, ticket.categorization_method) == (
         "IT Support", 0.8, "claude")
@@ -160,9 +219,9 @@ def test_routed_is_applied():
 def test_stale_routed_is_ignored_but_claimed():
     uow = FakeUnitOfWork()
     _create(uow)
-    handle_ticket_routed(_routed(version=2, department="HR"), uow=uow)
+    handle_tickets_routed([_routed(version=2, department="HR")], uow=uow)
     stale = _routed(version=1, department="Finance")
-    handle_ticket_routed(stale, uow=uow)
+    handle_tickets_routed([stale], uow=uow)
     ticket = uow.tickets.get("default", 1)
     assert (ticket.department, ticket.routing_version, ticket.version) == ("HR", 2, 2)
     assert stale.event_id in uow.inbox.seen and uow.commits == 3
@@ -172,12 +231,12 @@ def test_duplicate_routed_delivery_has_no_second_effect():
     uow = FakeUnitOfWork()
     _create(uow)
     env = _routed(version=1)
-    handle_ticket_routed(env, uow=uow)
+    handle_tickets_routed([env], uow=uow)
     # Same event again, even with its ticket moved back: the inbox stops it before any check.
     ticket = uow.tickets.get("default", 1)
     ticket.routing_version = 0
     uow.tickets.save(ticket)
-    handle_ticket_routed(env, uow=uow)
+    handle_tickets_routed([env], uow=uow)
     assert uow.tickets.get("default", 1).version == 2
 
 
@@ -186,15 +245,53 @@ def test_routed_for_unknown_ticket_is_permanent(env_kwargs):
     uow = FakeUnitOfWork()
     _create(uow)
     with pytest.raises(PermanentError):
-        handle_ticket_routed(_routed(**env_kwargs), uow=uow)
+        handle_tickets_routed([_routed(**env_kwargs)], uow=uow)
     assert uow.tickets.get("default", 1).version == 1
 
 
-def test_wrong_event_type_is_permanent():
+def test_a_batch_of_routings_with_a_duplicate_and_a_stale_one():
     uow = FakeUnitOfWork()
-    env = _routed().model_copy(update={"event_type": EventType.TICKET_STATUS_UPDATED,
-                                        "data": {"old_status": "pending", "new_status": "closed"}})
-    with pytest.raises(PermanentError):
-        handle_ticket_routed(env, uow=uow)
-    assert uow.inbox.seen == set()
+    for title in ("a", "b", "c"):
+        _create(uow, fields={**FIELDS, "title": title})
+    first = _routed(1, 1, "IT Support")
+    batch = [first, _routed(2, 2, "HR"),
+             _routed(2, 1, "Facilities"),                        # older than the one before
+             _routed(3, 1, "IT Support"), _routed(3, 2, "Finance"),  # two for one ticket
+             first]                                               # a duplicate delivery
+    handle_tickets_routed(batch, uow=uow)
+    tickets = [uow.tickets.get("default", i) for i in (1, 2, 3)]
+    assert [(t.department, t.routing_version, t.version) for t in tickets] == [
+        ("IT Support", 1, 2), ("HR", 2, 2), ("Finance", 2, 3)]
+    routed = [(a.ticket_id, a.details["department"]) for a in uow.audit.rows
+              if a.action == "routed"]
+    assert routed == [(1, "IT Support"), (2, "HR"), (3, "IT Support"), (3, "Finance")]
+    assert uow.inbox.seen == {e.event_id for e in batch}
+    # The same events again, as a batch or one by one, change nothing.
+    handle_tickets_routed(batch, uow=uow)
+    for envelope in batch:
+        handle_tickets_routed([envelope], uow=uow)
+    assert [uow.tickets.get("default", i).version for i in (1, 2, 3)] == [2, 2, 3]
 
+
+def test_a_batch_equals_its_events_one_by_one():
+    batch = [_routed(1, 2, "HR"), _routed(1, 1, "Finance"), _routed(2, 1, "IT Support")]
+    batch.append(batch[0])
+    results = []
+    for split in (False, True):
+        uow = FakeUnitOfWork()
+        _create(uow)
+        _create(uow, fields={**FIELDS, "title": "b"})
+        for part in ([[e] for e in batch] if split else [batch]):
+            handle_tickets_routed(part, uow=uow)
+        results.append(([(t.id, t.department, t.routing_version, t.version)
+                         for t in uow.tickets.rows.values()],
+                        [(a.ticket_id, a.ticket_version, a.details) for a in uow.audit.rows]))
+    assert results[0] == results[1]
+
+
+def test_an_unknown_ticket_in_a_batch_rolls_the_whole_batch_back():
+    uow = FakeUnitOfWork()
+    _create(uow)
+    with pytest.raises(PermanentError):
+        handle_tickets_routed([_routed(1, 1, "HR"), _routed(42, 1, "HR")], uow=uow)
+    assert uow.tickets.get("default", 1).version == 1 and uow.inbox.seen == set()

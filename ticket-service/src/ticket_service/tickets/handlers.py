@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from support_shared.events import (
     Envelope,
@@ -14,9 +14,10 @@ from support_shared.events import (
     new_event,
     utcnow,
 )
-from support_shared.messaging.consumer import PermanentError
+from support_shared.messaging.errors import PermanentError
 
-from .activity import audit_entry, record, requester_for, requesters_for
+from ..activity.domain import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
+from ..activity.handlers import audit_entry, record, requesters_for
 from .domain import (
     DomainError,
     IdempotencyKeyInFlightError,
@@ -26,7 +27,6 @@ from .domain import (
     TicketNotFoundError,
     request_fingerprint,
 )
-from .entries import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from .persistence import TicketFilter, TicketUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -67,11 +67,20 @@ class EditTicket:
     actor: str | None = None
 
 
-def _replay(existing: Ticket, fingerprint: str, key: str) -> CreateResult:
+def _replay(existing: Ticket, fingerprint: str, key: str) -> CreateResult | DomainError:
+    """The first request's ticket again, or the error for a key reused with another body."""
     if not existing.same_request(fingerprint):
-        raise IdempotencyKeyReusedError(key)
+        return IdempotencyKeyReusedError(key)
     logger.info("replayed ticket %s for idempotency key %s", existing.id, key)
     return CreateResult(existing, replayed=True)
+
+
+def single(outcomes: Sequence[CreateResult | DomainError]) -> CreateResult:
+    """The result of a batch of one create, its error raised."""
+    [outcome] = outcomes
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
 
 def _created_event(ticket: Ticket, correlation_id: str | None) -> Envelope:
@@ -86,40 +95,6 @@ def _created_event(ticket: Ticket, correlation_id: str | None) -> Envelope:
                      correlation_id=correlation_id)
 
 
-def create_ticket(cmd: CreateTicket, *, uow: TicketUnitOfWork) -> CreateResult:
-    """Open a ticket for its requester and announce it, once per idempotency key.
-
-    The key is held for the whole transaction: a duplicate arriving while the first is still
-    in flight is refused (409) instead of waiting; one arriving after it is a replay.
-    """
-    fingerprint = request_fingerprint(cmd.fields)
-    key = cmd.idempotency_key
-    with uow:
-        if key:
-            if not uow.tickets.claim_idempotency_key(cmd.tenant_id, key):
-                raise IdempotencyKeyInFlightError(key)
-            if existing := uow.tickets.get_by_idempotency_key(cmd.tenant_id, key):
-                return _replay(existing, fingerprint, key)
-        now = utcnow()
-        requester = requester_for(uow, cmd.tenant_id, cmd.fields["user_name"],
-                                  cmd.fields["user_email"], now)
-        ticket = Ticket.open(cmd.tenant_id, cmd.fields, now, idempotency_key=key,
-                             requester_id=requester.id)
-        if not uow.tickets.add(ticket):
-            # Only without the key lock (never in this flow): answer with the winner's ticket.
-            winner = uow.tickets.get_by_idempotency_key(cmd.tenant_id, key or "")
-            if winner is None:
-                raise RuntimeError(f"idempotency key {key!r} conflicted but no ticket holds it")
-            return _replay(winner, fingerprint, key or "")
-        record(uow, ticket, CREATED, _created_entry_details(ticket), actor=cmd.actor,
-               request_id=cmd.correlation_id)
-        event = _created_event(ticket, cmd.correlation_id)
-        uow.outbox.add(event)
-        uow.commit()
-    logger.info("created ticket %s (event %s)", ticket.id, event.event_id)
-    return CreateResult(ticket, replayed=False)
-
-
 def _created_entry_details(ticket: Ticket) -> dict[str, Any]:
     return {"title": ticket.title, "priority": ticket.priority,
             "requester_id": ticket.requester_id}
@@ -127,13 +102,16 @@ def _created_entry_details(ticket: Ticket) -> dict[str, Any]:
 
 def create_tickets(cmds: Sequence[CreateTicket], *,
                    uow: TicketUnitOfWork) -> list[CreateResult | DomainError]:
-    """Many creates in one transaction: one outcome per command, as ``create_ticket`` gives.
+    """Open tickets for their requesters and announce them, once per idempotency key.
 
-    The group commit of the web workers calls this with the creates that arrived together:
-    their requesters, tickets, audit entries and events are written with one multi-row
-    statement each and one COMMIT. A refused command (its idempotency key in flight or reused)
-    gets its error as its outcome and costs the others nothing; any other error rolls the
-    whole batch back and reaches the caller, which then runs each command alone.
+    The one create: the group commit of the web workers calls it with the creates that arrived
+    together, a single create is a batch of one (``single``). Requesters, tickets, audit
+    entries and events are written with one multi-row statement each and one COMMIT. Each
+    command gets one outcome, in order: a ``CreateResult`` or the ``DomainError`` refusing it
+    (its key in flight or reused), which costs the others nothing; any other error rolls the
+    whole batch back and reaches the caller. A key is held for the whole transaction: a
+    duplicate arriving while the first is in flight is refused (409) instead of waiting; one
+    arriving after it is a replay.
     """
     outcomes: list[CreateResult | DomainError | None] = [None] * len(cmds)
     fresh: list[int] = []
@@ -151,7 +129,7 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
                     outcomes[i] = IdempotencyKeyInFlightError(key)
                     continue
                 if existing := uow.tickets.get_by_idempotency_key(cmd.tenant_id, key):
-                    outcomes[i] = _replay_outcome(existing, fingerprints[i], key)
+                    outcomes[i] = _replay(existing, fingerprints[i], key)
                     continue
                 first_with_key[(cmd.tenant_id, key)] = i
             fresh.append(i)
@@ -178,20 +156,13 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
     for i, first in duplicates:
         winner = outcomes[first]
         key = cmds[i].idempotency_key or ""
-        outcomes[i] = (_replay_outcome(winner.ticket, fingerprints[i], key)
+        outcomes[i] = (_replay(winner.ticket, fingerprints[i], key)
                        if isinstance(winner, CreateResult) else winner)
     logger.info("created %d tickets in one transaction (%d commands)", len(tickets), len(cmds))
     done = [outcome for outcome in outcomes if outcome is not None]
     if len(done) != len(cmds):
         raise RuntimeError(f"{len(cmds) - len(done)} of {len(cmds)} creates got no outcome")
     return done
-
-
-def _replay_outcome(existing: Ticket, fingerprint: str, key: str) -> CreateResult | DomainError:
-    try:
-        return _replay(existing, fingerprint, key)
-    except IdempotencyKeyReusedError as exc:
-        return exc
 
 
 def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
@@ -254,30 +225,6 @@ def list_tickets(tenant_id: str, filters: TicketFilter, limit: int, before_id: i
         return uow.tickets.list(tenant_id, filters, limit, before_id)
 
 
-def handle_ticket_routed(envelope: Envelope, *, uow: TicketUnitOfWork) -> None:
-    """Store where the ticket was routed; drop duplicates and decisions older than the stored."""
-    routed = _routed_of(envelope)
-    with uow:
-        if not uow.inbox.claim(envelope.event_id):
-            logger.info("event %s already applied; skipped", envelope.event_id)
-            return
-        ticket = uow.tickets.get(envelope.tenant_id, envelope.ticket_id, for_update=True)
-        if ticket is None:
-            raise _unknown_ticket(envelope)
-        entry = _apply_routed(ticket, envelope, routed)
-        if entry is not None:
-            uow.tickets.save(ticket)
-            uow.audit.add(entry)
-        uow.commit()
-
-
-def _routed_of(envelope: Envelope) -> TicketRouted:
-    data = envelope.payload()
-    if not isinstance(data, TicketRouted):
-        raise PermanentError(f"{envelope.event_type} is not ticket.routed")
-    return data
-
-
 def _unknown_ticket(envelope: Envelope) -> PermanentError:
     return PermanentError(
         f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
@@ -305,15 +252,14 @@ def _apply_routed(ticket: Ticket, envelope: Envelope, data: TicketRouted) -> Aud
 
 
 def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWork) -> None:
-    """``handle_ticket_routed`` for a consumer batch, set-based: the same tickets and audit.
+    """Store where each ticket was routed; drop duplicates and decisions older than the stored.
 
-    The batch's tickets are locked together (in id order) and each event is applied in batch
-    order, so two routings of one ticket in a batch end as they would one by one; each changed
-    ticket is written once, with one audit entry per applied routing. A ticket that does not
-    exist raises, and the consumer then takes the batch one event at a time (that event alone
-    is dead-lettered).
+    A single delivery is a batch of one. The batch's tickets are locked together (in id order)
+    and each event is applied in batch order, so two routings of one ticket in a batch end as
+    they would one by one; each changed ticket is written once, with one audit entry per
+    applied routing. A ticket that does not exist raises ``PermanentError``, and the consumer
+    then takes the batch one event at a time (that event alone is dead-lettered).
     """
-    routed = {envelope.event_id: _routed_of(envelope) for envelope in envelopes}
     entries = []
     with uow:
         fresh = uow.inbox.fresh(envelopes)
@@ -325,7 +271,7 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
             ticket = tickets.get(key)
             if ticket is None:
                 raise _unknown_ticket(envelope)
-            entry = _apply_routed(ticket, envelope, routed[envelope.event_id])
+            entry = _apply_routed(ticket, envelope, cast(TicketRouted, envelope.payload()))
             if entry is not None:
                 changed[key] = ticket
                 entries.append(entry)

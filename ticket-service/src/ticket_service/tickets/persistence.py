@@ -1,4 +1,5 @@
-"""The ticket repository and the unit of work that carries it with users, comments and audit."""
+"""The tickets table and repository, and the unit of work that carries them with users, comments
+and the audit trail (``unit_of_work``: the one every entrypoint uses)."""
 from __future__ import annotations
 
 import abc
@@ -13,12 +14,38 @@ from sqlalchemy.engine import Connection, Engine
 from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
-from .config import SERVICE_NAME
+from ..activity.persistence import (AbstractAuditRepository, AbstractCommentRepository,
+                                    AbstractUserRepository, SqlAuditRepository,
+                                    SqlCommentRepository, SqlUserRepository)
+from ..config import SERVICE_NAME
+from ..db import TS, claim_key, created_at, metadata
 from .domain import Ticket
-from .records import (AbstractAuditRepository, AbstractCommentRepository,
-                      AbstractUserRepository, SqlAuditRepository, SqlCommentRepository,
-                      SqlUserRepository)
-from .tables import tickets as tickets_table
+
+tickets_table = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("user_name", sa.Text, nullable=False),
+    sa.Column("user_email", sa.Text, nullable=False),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("department", sa.Text),
+    sa.Column("confidence_score", sa.Float),
+    sa.Column("categorization_method", sa.Text),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("routing_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    created_at(),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("requester_id", sa.BigInteger, sa.ForeignKey("users.id")),
+    sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
+)
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
@@ -28,9 +55,6 @@ _MUTABLE = ("status", "department", "confidence_score", "categorization_method",
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
-# A transaction-scoped advisory lock per (schema, tenant, idempotency key).
-_KEY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended("
-                    "current_schema() || chr(31) || :tenant || chr(31) || :key, 0))")
 
 
 @dataclass(frozen=True)
@@ -44,21 +68,21 @@ class TicketFilter:
 
 
 class AbstractTicketRepository(abc.ABC):
-    """Tickets of every tenant; every method is scoped to one ``tenant_id``."""
+    """Tickets of every tenant; every method is scoped to tenants, and set-based where a
+    batch needs it (``add_many``, ``get_many_for_update``, ``save_many``)."""
 
     @abc.abstractmethod
-    def add(self, ticket: Ticket) -> bool:
-        """Insert ``ticket`` and set its id; False if its idempotency key is already taken."""
-
     def add_many(self, tickets: Sequence[Ticket]) -> None:
         """Insert new tickets (none may reuse a taken idempotency key) and set their ids."""
-        for ticket in tickets:
-            if not self.add(ticket):
-                raise ValueError(f"idempotency key {ticket.idempotency_key!r} is taken")
 
     @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         """The tenant's ticket, row-locked until commit when ``for_update``."""
+
+    @abc.abstractmethod
+    def get_many_for_update(self, keys: Collection[tuple[str, int]]
+                            ) -> dict[tuple[str, int], Ticket]:
+        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
 
     @abc.abstractmethod
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
@@ -72,15 +96,9 @@ class AbstractTicketRepository(abc.ABC):
     def save(self, ticket: Ticket) -> None:
         """Write the mutable fields of an existing ticket."""
 
-    def get_many_for_update(self, keys: Collection[tuple[str, int]]
-                            ) -> dict[tuple[str, int], Ticket]:
-        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
-        found = {key: self.get(*key, for_update=True) for key in sorted(keys)}
-        return {key: ticket for key, ticket in found.items() if ticket is not None}
-
+    @abc.abstractmethod
     def save_many(self, tickets: Sequence[Ticket]) -> None:
-        for ticket in tickets:
-            self.save(ticket)
+        """``save`` each of ``tickets``."""
 
     @abc.abstractmethod
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
@@ -105,9 +123,6 @@ _GET_FOR_UPDATE = _GET.with_for_update()
 _BY_KEY = sa.select(tickets_table).where(
     tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
     tickets_table.c.idempotency_key == sa.bindparam("k_key"))
-_ADD = (pg.insert(tickets_table)   # VALUES: the columns given at execution
-        .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-        .returning(tickets_table.c.id))
 # Many rows in one statement, ids returned in the order of the rows (SQLAlchemy's
 # "insertmanyvalues" with a sentinel); a taken idempotency key fails the whole statement.
 _ADD_MANY = tickets_table.insert().returning(tickets_table.c.id, sort_by_parameter_order=True)
@@ -129,16 +144,6 @@ class SqlTicketRepository(AbstractTicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, ticket: Ticket) -> bool:
-        values = {name: getattr(ticket, name) for name in _FIELDS if name != "id"}
-        # ON CONFLICT waits for a concurrent insert of the same key and then yields no row,
-        # so a racing duplicate becomes a replay instead of an aborted transaction.
-        new_id = self.conn.execute(_ADD, values).scalar_one_or_none()
-        if new_id is None:
-            return False
-        ticket.id = new_id
-        return True
-
     def add_many(self, tickets: Sequence[Ticket]) -> None:
         if not tickets:
             return
@@ -159,7 +164,7 @@ class SqlTicketRepository(AbstractTicketRepository):
         return _to_ticket(row) if row is not None else None
 
     def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
-        return bool(self.conn.scalar(_KEY_LOCK, {"tenant": tenant_id, "key": key}))
+        return claim_key(self.conn, "tickets", tenant_id, key)
 
     def save(self, ticket: Ticket) -> None:
         self.conn.execute(_SAVE, _saved_values(ticket))

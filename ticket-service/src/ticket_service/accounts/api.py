@@ -9,18 +9,31 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from support_shared.web import ApiError, error_response, parse_body
 
-from . import accounts
-from .keys import ApiKey, Tenant, check_tenant_id, normalize_scopes
-from .webutil import accounts_uow, path_id
+from ..web import conflict, deps, not_found_error, path_id
+from . import handlers as accounts
+from .domain import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, TenantNotFoundError,
+                     check_tenant_id, normalize_scopes)
+from .persistence import AccountsUnitOfWork
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 
-TOKEN_EXTENSION = "ticket_service.internal_token"
 TOKEN_HEADER = "X-Internal-Token"
+
+
+def init_app(app: Flask) -> None:
+    """Register the internal routes and the errors of the account rules."""
+    app.register_error_handler(TenantNotFoundError, not_found_error)
+    app.register_error_handler(KeyNotFoundError, not_found_error)
+    app.register_error_handler(TenantExistsError, conflict("tenant_exists"))
+    app.register_blueprint(bp)
+
+
+def accounts_uow() -> AccountsUnitOfWork:
+    return deps().accounts_uow()
 
 
 class _Body(BaseModel):
@@ -54,7 +67,7 @@ class KeyCreate(_Body):
 
 @bp.before_request
 def _check_token() -> None:
-    expected = current_app.extensions.get(TOKEN_EXTENSION) or ""
+    expected = deps().settings.internal_token
     sent = request.headers.get(TOKEN_HEADER, "")
     if expected and not hmac.compare_digest(sent.encode(), expected.encode()):
         raise ApiError(403, "forbidden", "internal endpoints need the internal token")

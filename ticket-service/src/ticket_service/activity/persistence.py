@@ -1,4 +1,4 @@
-"""Repositories of what hangs off a ticket: requesters (users), comments, the audit trail."""
+"""Tables and repositories of what hangs off a ticket: requesters (users), comments, audit trail."""
 from __future__ import annotations
 
 import abc
@@ -10,8 +10,53 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
-from .entries import AuditEntry, Comment, User
-from .tables import audit, comments, users
+from ..db import TS, claim_key, created_at, metadata
+from .domain import AuditEntry, Comment, User
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    created_at(),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="users_tenant_idempotency_key"),
+)
+# One requester per address and tenant, whatever the case of the address.
+USERS_EMAIL_INDEX = "users_tenant_lower_email"
+sa.Index(USERS_EMAIL_INDEX, users.c.tenant_id, sa.func.lower(users.c.email), unique=True)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("author_email", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    created_at(),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="comments_tenant_idempotency_key"),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("ticket_version", sa.Integer, nullable=False),
+    sa.Column("details", pg.JSONB, nullable=False, server_default="{}"),
+    sa.Column("actor", sa.Text),
+    sa.Column("request_id", sa.Text),
+    sa.Column("occurred_at", TS, nullable=False, server_default=sa.func.now()),
+)
 
 E = TypeVar("E")
 
@@ -34,7 +79,37 @@ def _insert(conn: Connection, table: sa.Table, entity: Any) -> int:
     return conn.execute(stmt, values).scalar_one()
 
 
-class AbstractUserRepository(abc.ABC):
+class KeyedCreates(abc.ABC):
+    """What a repository of idempotent creates offers: hold a key, find what it created."""
+
+    @abc.abstractmethod
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        """Hold ``key`` until the transaction ends; False while another transaction holds it."""
+
+    @abc.abstractmethod
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        """What the tenant created with ``key``, or None."""
+
+
+class _SqlKeyedCreates(KeyedCreates):
+    """``KeyedCreates`` on ``table`` (its ``tenant_id``/``idempotency_key`` columns)."""
+
+    conn: Connection
+    table: sa.Table
+    entity: type
+    time_field = "created_at"
+
+    def claim_idempotency_key(self, tenant_id: str, key: str) -> bool:
+        return claim_key(self.conn, self.table.name, tenant_id, key)
+
+    def by_idempotency_key(self, tenant_id: str, key: str) -> Any:
+        t = self.table
+        row = self.conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id,
+                                                   t.c.idempotency_key == key)).first()
+        return _build(self.entity, row, self.time_field) if row else None
+
+
+class AbstractUserRepository(KeyedCreates):
     @abc.abstractmethod
     def add(self, user: User) -> bool:
         """Insert and set ``user.id``; False if the tenant has a user with that e-mail."""
@@ -51,17 +126,16 @@ class AbstractUserRepository(abc.ABC):
              email: str | None = None) -> list[User]:
         """Newest first, ids below ``before_id``."""
 
+    @abc.abstractmethod
     def by_emails(self, tenant_id: str, emails: Sequence[str]) -> dict[str, User]:
         """The tenant's users with these addresses, keyed by the lower-cased address."""
-        found = (self.by_email(tenant_id, email) for email in set(e.lower() for e in emails))
-        return {user.email.lower(): user for user in found if user is not None}
 
+    @abc.abstractmethod
     def add_many(self, new_users: Sequence[User]) -> list[User]:
         """Insert each user whose address is free and set its id; return the ones inserted."""
-        return [user for user in new_users if self.add(user)]
 
 
-class AbstractCommentRepository(abc.ABC):
+class AbstractCommentRepository(KeyedCreates):
     @abc.abstractmethod
     def add(self, comment: Comment) -> None:
         """Insert and set ``comment.id``."""
@@ -77,10 +151,9 @@ class AbstractAuditRepository(abc.ABC):
     def add(self, entry: AuditEntry) -> None:
         """Append ``entry`` (in the transaction of the change it records)."""
 
+    @abc.abstractmethod
     def add_many(self, entries: Sequence[AuditEntry]) -> None:
         """Append several entries (their ids are not read back)."""
-        for entry in entries:
-            self.add(entry)
 
     @abc.abstractmethod
     def list(self, tenant_id: str, ticket_id: int, limit: int,
@@ -106,7 +179,9 @@ _ADD_USERS = (pg.insert(users)
 _ADD_AUDIT = audit.insert()   # VALUES: the columns given at execution
 
 
-class SqlUserRepository(AbstractUserRepository):
+class SqlUserRepository(_SqlKeyedCreates, AbstractUserRepository):
+    table, entity = users, User
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
@@ -161,7 +236,9 @@ class SqlUserRepository(AbstractUserRepository):
         return [_build(User, r, "created_at") for r in rows]
 
 
-class SqlCommentRepository(AbstractCommentRepository):
+class SqlCommentRepository(_SqlKeyedCreates, AbstractCommentRepository):
+    table, entity = comments, Comment
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .domain import DomainError
+from ..tickets.domain import DomainError
 
 # Audit actions, in the words the history endpoint shows.
 CREATED = "created"
@@ -37,6 +37,8 @@ class User:
     email: str
     created_at: datetime
     id: int | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Comment:
     body: str
     created_at: datetime
     id: int | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
 @dataclass

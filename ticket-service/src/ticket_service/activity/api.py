@@ -3,18 +3,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from support_shared.schemas import AuditEntry as AuditOut
 from support_shared.schemas import Comment as CommentOut
 from support_shared.schemas import CommentCreate, Page, UserCreate, UserQuery
 from support_shared.schemas import User as UserOut
-from support_shared.web import decode_cursor, parse_body, parse_query, request_id, tenant_id
+from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
+                                request_id, tenant_id)
 
-from . import activity
-from .entries import AuditEntry, Comment, User
-from .webutil import actor, page, path_id, uow
+from ..web import actor, created_response, deps, idempotency_key, not_found_error, page, path_id
+from . import handlers as activity
+from .domain import AuditEntry, Comment, User, UserExistsError, UserNotFoundError
 
 bp = Blueprint("activity", __name__, url_prefix="/api")
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes of comments, history and users, and their errors."""
+    app.register_error_handler(UserNotFoundError, not_found_error)
+    app.register_error_handler(UserExistsError, _user_exists)
+    app.register_blueprint(bp)
+
+
+def _user_exists(exc: UserExistsError) -> Response:
+    return error_response(409, "user_exists", str(exc),
+                          {"email": exc.email, "user_id": exc.user_id})
 
 
 def _comment(comment: Comment) -> dict[str, Any]:
@@ -34,11 +47,9 @@ def add_comment(raw_id: str) -> Response:
     ticket_id = path_id(raw_id)
     body = parse_body(CommentCreate)
     cmd = activity.AddComment(tenant_id(), ticket_id, body.author_name, body.author_email,
-                              body.body, request_id(), actor())
-    comment = activity.add_comment(cmd, uow=uow())
-    resp = jsonify(_comment(comment))
-    resp.status_code = 201
-    return resp
+                              body.body, request_id(), actor(), idempotency_key())
+    created = activity.add_comment(cmd, uow=deps().uow())
+    return created_response(_comment(created.item), created.replayed)
 
 
 @bp.get("/tickets/<raw_id>/comments")
@@ -46,7 +57,7 @@ def list_comments(raw_id: str) -> Response:
     ticket_id = path_id(raw_id)
     query = parse_query(Page)
     found = activity.list_comments(tenant_id(), ticket_id, query.limit + 1,
-                                   decode_cursor(query.cursor), uow=uow())
+                                   decode_cursor(query.cursor), uow=deps().uow())
     return jsonify(page("comments", found, query.limit, _comment))
 
 
@@ -55,28 +66,27 @@ def history(raw_id: str) -> Response:
     ticket_id = path_id(raw_id)
     query = parse_query(Page)
     found = activity.ticket_history(tenant_id(), ticket_id, query.limit + 1,
-                                    decode_cursor(query.cursor), uow=uow())
+                                    decode_cursor(query.cursor), uow=deps().uow())
     return jsonify({"ticket_id": ticket_id, **page("history", found, query.limit, _entry)})
 
 
 @bp.post("/users")
 def create_user() -> Response:
     body = parse_body(UserCreate)
-    user = activity.create_user(tenant_id(), body.name, body.email, uow=uow())
-    resp = jsonify(_user(user))
-    resp.status_code = 201
-    resp.headers["Location"] = f"/api/users/{user.id}"
-    return resp
+    created = activity.create_user(tenant_id(), body.name, body.email, uow=deps().uow(),
+                                   idempotency_key=idempotency_key())
+    return created_response(_user(created.item), created.replayed,
+                            f"/api/users/{created.item.id}")
 
 
 @bp.get("/users")
 def list_users() -> Response:
     query = parse_query(UserQuery)
     found = activity.list_users(tenant_id(), query.limit + 1, decode_cursor(query.cursor),
-                                query.email, uow=uow())
+                                query.email, uow=deps().uow())
     return jsonify(page("users", found, query.limit, _user))
 
 
 @bp.get("/users/<raw_id>")
 def get_user(raw_id: str) -> Response:
-    return jsonify(_user(activity.get_user(tenant_id(), path_id(raw_id, "user"), uow=uow())))
+    return jsonify(_user(activity.get_user(tenant_id(), path_id(raw_id, "user"), uow=deps().uow())))

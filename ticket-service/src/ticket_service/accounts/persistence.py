@@ -1,4 +1,4 @@
-"""Tenants and API keys in the database, and the unit of work the account commands use."""
+"""The tenants and API keys tables, their repository, and the accounts' unit of work."""
 from __future__ import annotations
 
 import abc
@@ -9,9 +9,30 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 from support_shared.db import UnitOfWork
 
-from .config import SERVICE_NAME
-from .keys import ApiKey, Tenant
-from .tables import api_keys, tenants
+from ..config import SERVICE_NAME
+from ..db import TS, created_at, metadata
+from .domain import ApiKey, Tenant
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    created_at(),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.tenant_id"), nullable=False),
+    sa.Column("prefix", sa.Text, nullable=False, unique=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("scopes", pg.ARRAY(sa.Text), nullable=False),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    created_at(),
+    sa.Column("revoked_at", TS),
+)
 
 
 def _utc(value):  # type: ignore[no-untyped-def]
@@ -115,5 +136,6 @@ class AccountsUnitOfWork(UnitOfWork):
         self.accounts = SqlAccountRepository(conn)
 
 
-def accounts_unit_of_work(engine: Engine) -> AccountsUnitOfWork:
+def unit_of_work(engine: Engine) -> AccountsUnitOfWork:
+    """The unit of work every account entrypoint uses."""
     return AccountsUnitOfWork(engine, consumer=SERVICE_NAME)

@@ -6,9 +6,9 @@ from typing import Iterable
 
 from support_shared.events import utcnow
 
-from .accounts_store import AccountsUnitOfWork
-from .keys import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, TenantNotFoundError,
-                   check_tenant_id, hash_key, looks_like_key, new_key, normalize_scopes)
+from .domain import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, TenantNotFoundError,
+                     check_tenant_id, hash_key, looks_like_key, new_key, normalize_scopes)
+from .persistence import AccountsUnitOfWork
 
 logger = logging.getLogger(__name__)
 

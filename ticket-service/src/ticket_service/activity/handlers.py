@@ -3,15 +3,48 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Generic, Sequence, TypeVar
 
 from support_shared.events import utcnow
 
-from .domain import Ticket, TicketNotFoundError
-from .entries import COMMENTED, AuditEntry, Comment, User, UserExistsError, UserNotFoundError
-from .persistence import TicketUnitOfWork
+from ..tickets.domain import (IdempotencyKeyInFlightError, IdempotencyKeyReusedError, Ticket,
+                              TicketNotFoundError, request_fingerprint)
+from ..tickets.persistence import TicketUnitOfWork
+from .domain import COMMENTED, AuditEntry, Comment, User, UserExistsError, UserNotFoundError
+from .persistence import KeyedCreates
 
 logger = logging.getLogger(__name__)
+
+E = TypeVar("E", User, Comment)
+
+
+@dataclass(frozen=True)
+class Created(Generic[E]):
+    """What a create answers: the new item, or (``replayed``) the one its key created before."""
+
+    item: E
+    replayed: bool = False
+
+
+def _earlier(repo: KeyedCreates, tenant_id: str, key: str | None,
+             fingerprint: str) -> Created[Any] | None:
+    """Hold ``key``; what it created before if this repeats that request (None: create now).
+
+    A key held by a request still in flight is refused (409), one reused for another request
+    too (422): only the same key with the same request replays.
+    """
+    if key is None:
+        return None
+    if not repo.claim_idempotency_key(tenant_id, key):
+        raise IdempotencyKeyInFlightError(key)
+    existing = repo.by_idempotency_key(tenant_id, key)
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(key)
+    logger.info("replayed %s %s for idempotency key %s", type(existing).__name__.lower(),
+                existing.id, key)
+    return Created(existing, replayed=True)
 
 
 def audit_entry(ticket: Ticket, action: str, details: dict[str, Any], *,
@@ -31,24 +64,11 @@ def record(uow: TicketUnitOfWork, ticket: Ticket, action: str, details: dict[str
     return entry
 
 
-def requester_for(uow: TicketUnitOfWork, tenant_id: str, name: str, email: str,
-                  now: Any) -> User:
-    """The tenant's user with ``email``, created with ``name`` if there is none yet."""
-    if existing := uow.users.by_email(tenant_id, email):
-        return existing
-    user = User(tenant_id=tenant_id, name=name, email=email, created_at=now)
-    if uow.users.add(user):
-        return user
-    winner = uow.users.by_email(tenant_id, email)  # a concurrent request created it first
-    if winner is None:
-        raise RuntimeError(f"user {email!r} conflicted but cannot be found")
-    return winner
-
-
 def requesters_for(uow: TicketUnitOfWork, people: Sequence[tuple[str, str, str]],
                    now: Any) -> dict[tuple[str, str], User]:
-    """``requester_for`` for many ``(tenant_id, name, email)`` at once, keyed by
-    ``(tenant_id, lower-cased email)``; a new address keeps the first name and spelling given."""
+    """The tenant's users with these ``(tenant_id, name, email)``, created where there is none
+    yet, keyed by ``(tenant_id, lower-cased email)``; a new address keeps the first name and
+    spelling given."""
     wanted: dict[str, dict[str, User]] = {}  # tenant -> lower email -> the user to create
     for tenant_id, name, email in people:
         wanted.setdefault(tenant_id, {}).setdefault(
@@ -67,16 +87,23 @@ def requesters_for(uow: TicketUnitOfWork, people: Sequence[tuple[str, str, str]]
     return found
 
 
-def create_user(tenant_id: str, name: str, email: str, *, uow: TicketUnitOfWork) -> User:
-    """A new requester; 409 (``UserExistsError``) when the tenant has the address already."""
-    user = User(tenant_id=tenant_id, name=name, email=email, created_at=utcnow())
+def create_user(tenant_id: str, name: str, email: str, *, uow: TicketUnitOfWork,
+                idempotency_key: str | None = None) -> Created[User]:
+    """A new requester, once per idempotency key; 409 (``UserExistsError``) when the tenant
+    has the address already."""
+    fingerprint = request_fingerprint({"name": name, "email": email})
+    user = User(tenant_id=tenant_id, name=name, email=email, created_at=utcnow(),
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint if idempotency_key else None)
     with uow:
+        if earlier := _earlier(uow.users, tenant_id, idempotency_key, fingerprint):
+            return earlier
         if not uow.users.add(user):
             existing = uow.users.by_email(tenant_id, email)
             raise UserExistsError(email, existing.id if existing and existing.id else 0)
         uow.commit()
     logger.info("created user %s", user.id)
-    return user
+    return Created(user)
 
 
 def get_user(tenant_id: str, user_id: int, *, uow: TicketUnitOfWork) -> User:
@@ -102,24 +129,32 @@ class AddComment:
     body: str
     correlation_id: str | None = None
     actor: str | None = None
+    idempotency_key: str | None = None
 
 
-def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Comment:
-    """Comment on a ticket (any status); the ticket's version does not move."""
+def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
+    """Comment on a ticket (any status), once per idempotency key; the ticket's version does
+    not move."""
+    fingerprint = request_fingerprint({"ticket_id": cmd.ticket_id, "author_name": cmd.author_name,
+                                       "author_email": cmd.author_email, "body": cmd.body})
     with uow:
+        if earlier := _earlier(uow.comments, cmd.tenant_id, cmd.idempotency_key, fingerprint):
+            return earlier
         ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id)
         if ticket is None:
             raise TicketNotFoundError(cmd.ticket_id)
         comment = Comment(tenant_id=cmd.tenant_id, ticket_id=cmd.ticket_id,
                           author_name=cmd.author_name, author_email=cmd.author_email,
-                          body=cmd.body, created_at=utcnow())
+                          body=cmd.body, created_at=utcnow(),
+                          idempotency_key=cmd.idempotency_key,
+                          request_fingerprint=fingerprint if cmd.idempotency_key else None)
         uow.comments.add(comment)
         record(uow, ticket, COMMENTED, {"comment_id": comment.id,
                                         "author_email": comment.author_email},
                actor=cmd.actor, request_id=cmd.correlation_id)
         uow.commit()
     logger.info("comment %s on ticket %s", comment.id, cmd.ticket_id)
-    return comment
+    return Created(comment)
 
 
 def _require_ticket(uow: TicketUnitOfWork, tenant_id: str, ticket_id: int) -> None:

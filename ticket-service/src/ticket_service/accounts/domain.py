@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from .domain import DomainError
+from ..tickets.domain import DomainError
 
 SCOPES: tuple[str, ...] = ("read", "write", "admin")
 KEY_PREFIX = "tts"

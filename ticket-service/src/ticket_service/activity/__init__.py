@@ -1,0 +1,1 @@
+"""Activity around tickets: requesters (users), comments and the audit trail."""

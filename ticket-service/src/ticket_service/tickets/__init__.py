@@ -1,0 +1,1 @@
+"""Tickets: the aggregate, its commands and the ticket.routed handler, table, routes."""

@@ -1,0 +1,105 @@
+"""HTTP routes of tickets: validate, call a handler, answer JSON with the ticket's ETag."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify
+from support_shared.schemas import StatusUpdate, TicketCreate, TicketPatch, TicketQuery
+from support_shared.schemas import Ticket as TicketOut
+from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
+                                request_id, tenant_id)
+
+from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page, path_id
+from .domain import InvalidTransitionError, Ticket, TicketNotFoundError, VersionMismatchError
+from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_tickets,
+                       edit_ticket, get_ticket, list_tickets, single, update_ticket_status)
+from .persistence import TicketFilter
+
+bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
+
+
+def init_app(app: Flask) -> None:
+    """Register the ticket routes and the errors of the ticket rules."""
+    app.register_error_handler(TicketNotFoundError, not_found_error)
+    app.register_error_handler(InvalidTransitionError, _invalid_transition)
+    app.register_error_handler(VersionMismatchError, _precondition_failed)
+    app.register_blueprint(bp)
+
+
+def _invalid_transition(exc: InvalidTransitionError) -> Response:
+    details = {"from": exc.from_status, "to": exc.to_status, "allowed": list(exc.allowed)}
+    return error_response(409, "invalid_transition", str(exc), details)
+
+
+def _precondition_failed(exc: VersionMismatchError) -> Response:
+    details = {"current_version": exc.current, "if_match": sorted(exc.expected)}
+    return error_response(412, "precondition_failed", "the ticket changed since you read it",
+                          details)
+
+
+def representation(ticket: Ticket) -> dict[str, Any]:
+    """The public JSON shape of a ticket (support_shared.schemas.Ticket), times in UTC."""
+    out = TicketOut.model_validate(ticket, from_attributes=True)
+    return out.model_dump(mode="json")
+
+
+def _ticket_response(ticket: Ticket, status: int = 200) -> Response:
+    resp = jsonify(representation(ticket))
+    resp.status_code = status
+    resp.set_etag(str(ticket.version))
+    return resp
+
+
+def _create(cmd: CreateTicket) -> CreateResult:
+    """Through the group commit's writer, or (group commit off) as a batch of one."""
+    dependencies = deps()
+    if dependencies.committer is not None:
+        return dependencies.committer.submit(cmd)
+    return single(create_tickets([cmd], uow=dependencies.uow()))
+
+
+@bp.post("")
+def create_route() -> Response:
+    body = parse_body(TicketCreate)
+    cmd = CreateTicket(tenant_id(), body.model_dump(mode="json"), idempotency_key(),
+                       request_id(), actor())
+    result = _create(cmd)
+    resp = _ticket_response(result.ticket, 201)
+    resp.headers["Location"] = f"/api/tickets/{result.ticket.id}"
+    if result.replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+@bp.get("")
+def list_route() -> Response:
+    query = parse_query(TicketQuery)
+    before_id = decode_cursor(query.cursor)
+    filters = TicketFilter(status=query.status, priority=query.priority,
+                           department=query.department, q=query.q, tag=query.tag,
+                           requester_id=query.requester_id)
+    found = list_tickets(tenant_id(), filters, query.limit + 1, before_id, uow=deps().uow())
+    return jsonify(page("tickets", found, query.limit, representation))
+
+
+@bp.get("/<raw_id>")
+def get_route(raw_id: str) -> Response:
+    return _ticket_response(get_ticket(tenant_id(), path_id(raw_id), uow=deps().uow()))
+
+
+@bp.patch("/<raw_id>")
+def patch_route(raw_id: str) -> Response:
+    ticket_id = path_id(raw_id)
+    body = parse_body(TicketPatch)
+    cmd = EditTicket(tenant_id(), ticket_id, body.changes(), expected_versions(), request_id(),
+                     actor())
+    return _ticket_response(edit_ticket(cmd, uow=deps().uow()))
+
+
+@bp.put("/<raw_id>/status")
+def status_route(raw_id: str) -> Response:
+    ticket_id = path_id(raw_id)
+    body = parse_body(StatusUpdate)
+    cmd = UpdateStatus(tenant_id(), ticket_id, body.status, expected_versions(), request_id(),
+                       actor())
+    return _ticket_response(update_ticket_status(cmd, uow=deps().uow()))

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from analytics_service.config import Settings
 from analytics_service.persistence import AnalyticsUnitOfWork
-from analytics_service.projection import handle_event
+from analytics_service.projection import handle_events
 from support_shared.db import migrate
 from support_shared.events import (EventType, TicketCategorized, TicketCreated, TicketRouted,
                                    new_event)
@@ -39,7 +39,7 @@ def analytics(make_settings):
                                              (EventType.TICKET_ROUTED, routed, 2)):
             envelope = new_event(event_type, payload, tenant_id="acme", ticket_id=n,
                                  ticket_version=version, occurred_at=at)
-            handle_event(envelope, uow=AnalyticsUnitOfWork(engine))
+            handle_events([envelope], uow=AnalyticsUnitOfWork(engine))
     yield settings, engine
     engine.dispose()
 

@@ -19,7 +19,7 @@ from support_shared.events import (
     new_event,
 )
 
-from .fakes import FakeFacts, FakeProjectionUnitOfWork
+from analytics_service.testing import FakeFacts, FakeProjectionUnitOfWork
 
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=timezone.utc)
 

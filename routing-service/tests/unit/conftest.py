@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fakes import FakeRoutingUnitOfWork
+from routing_service.testing import FakeRoutingUnitOfWork
 
 
 @pytest.fixture

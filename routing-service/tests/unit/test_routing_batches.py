@@ -6,8 +6,8 @@ import pytest
 from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
 from support_shared.messaging.errors import PermanentError
 
-from .builders import categorized, created
-from .fakes import FakeRoutingUnitOfWork
+from routing_service.testing import categorized, created
+from routing_service.testing import FakeRoutingUnitOfWork
 
 NOW = datetime(2025, 1, 2, 4, 0, tzinfo=timezone.utc)
 

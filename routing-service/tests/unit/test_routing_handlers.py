@@ -15,7 +15,7 @@ from routing_service.handlers import (
 from support_shared.events import EventType
 from support_shared.messaging.errors import PermanentError
 
-from .builders import CREATED_AT, categorized, created
+from routing_service.testing import CREATED_AT, categorized, created
 
 def apply_created(envelope, *, uow):
     handle_tickets_created([envelope], uow=uow)

@@ -10,7 +10,7 @@ from ticket_service.tickets.handlers import (CreateTicket, EditTicket, UpdateSta
                                              create_tickets, edit_ticket, handle_tickets_routed,
                                              single, update_ticket_status)
 
-from .fakes import FakeUnitOfWork
+from ticket_service.testing import FakeUnitOfWork
 
 FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
           "user_email": "ann@example.com", "priority": "high"}

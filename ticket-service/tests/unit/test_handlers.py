@@ -23,7 +23,7 @@ from ticket_service.tickets.handlers import (
 )
 from ticket_service.tickets.persistence import TicketFilter
 
-from .fakes import FakeUnitOfWork
+from ticket_service.testing import FakeUnitOfWork
 
 FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
           "user_email": "ann@example.com", "priority": "high"}

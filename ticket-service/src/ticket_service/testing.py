@@ -11,12 +11,12 @@ import dataclasses
 from typing import Any, Collection, Sequence
 
 from support_shared.testing.fakes import FakeUnitOfWork as SharedFakeUnitOfWork
-from ticket_service.activity.domain import AuditEntry, Comment, User
-from ticket_service.activity.persistence import (AbstractAuditRepository,
+from .activity.domain import AuditEntry, Comment, User
+from .activity.persistence import (AbstractAuditRepository,
                                                  AbstractCommentRepository,
                                                  AbstractUserRepository)
-from ticket_service.tickets.domain import Ticket
-from ticket_service.tickets.persistence import (AbstractTicketRepository, TicketFilter,
+from .tickets.domain import Ticket
+from .tickets.persistence import (AbstractTicketRepository, TicketFilter,
                                                 TicketUnitOfWork)
 
 

@@ -1,11 +1,16 @@
-"""Complete in-memory fakes of the routing repositories and unit of work (no I/O)."""
+"""For tests: complete in-memory fakes of the routing repositories and unit of work (no I/O),
+and the events routing-service consumes as tests build them."""
 from __future__ import annotations
 
 import copy
 import dataclasses
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from routing_service.domain import (
+from support_shared.events import EventType, TicketCategorized, TicketCreated, new_event
+from support_shared.testing.fakes import FakeUnitOfWork
+
+from .domain import (
     DEFAULT_DEPARTMENTS,
     Department,
     RoutedTicket,
@@ -13,7 +18,7 @@ from routing_service.domain import (
     RoutingRecord,
     find_department,
 )
-from routing_service.repositories import (
+from .repositories import (
     CreatedTicket,
     DepartmentRepository,
     HistoryRepository,
@@ -23,7 +28,6 @@ from routing_service.repositories import (
     TicketKey,
     TicketRepository,
 )
-from support_shared.testing.fakes import FakeUnitOfWork
 
 # What SqlTicketRepository.save_many writes: never title, creation time or ticket version.
 _ROUTING_FIELDS = ("department", "routing_version", "last_method", "confidence", "priority",
@@ -144,3 +148,21 @@ class FakeRoutingUnitOfWork(FakeUnitOfWork):
     def _restore(self, state: Any) -> None:
         (self.departments.rows, self.tickets.rows, self.history.records,
          self.idempotency.requests) = state
+
+
+CREATED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def created(ticket_id=1, tenant="default", version=1):
+    payload = TicketCreated(title="Laptop broken", description="screen dead", user_name="Ann",
+                            user_email="ann@example.com", priority="high", created_at=CREATED_AT)
+    return new_event(EventType.TICKET_CREATED, payload, tenant_id=tenant, ticket_id=ticket_id,
+                     ticket_version=version, correlation_id="req-created")
+
+
+def categorized(ticket_id=1, department="IT Support", confidence=0.9, tenant="default",
+                version=1):
+    payload = TicketCategorized(department=department, priority="high", confidence=confidence,
+                                method="claude", ticket_created_at=CREATED_AT)
+    return new_event(EventType.TICKET_CATEGORIZED, payload, tenant_id=tenant,
+                     ticket_id=ticket_id, ticket_version=version, correlation_id="req-cat")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from analytics_service.projection import EventLog, FactsRepository, Key, TicketFacts
+from .projection import EventLog, FactsRepository, Key, TicketFacts
 from support_shared.events import Envelope
 from support_shared.testing.fakes import FakeUnitOfWork
 

@@ -25,11 +25,12 @@ from support_shared.testing.isolated import isolated_env, remove_isolated
 from ticketctl.cli import cli as ticketctl_cli
 
 def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -> dict[str, str]:
-    return isolated_env(
-        suffix, database_url, rabbitmq_url, LOG_FORMAT="text", WEB_WORKERS="1",
+    settings = {
+        "LOG_FORMAT": "text", "WEB_WORKERS": "1",
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
-        GATEWAY_RATE_LIMIT="1000000/minute", GATEWAY_AUTH_CACHE_TTL_S="1",
-        **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}, **extra)
+        "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
+        **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
+    return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})
 
 
 class ApiClient:

@@ -6,16 +6,18 @@ message whose effects are already committed; the inbox claim must make that a no
 
 That window is about a millisecond wide, so random kills alone rarely land in it. So, for
 this test only, PostgreSQL waits 20 ms in every commit (``commit_delay``, a server setting;
-nothing in the services changes), and each round freezes PostgreSQL (SIGSTOP) in the middle of
-a burst: every consumer hangs in its current database call, most of them in a COMMIT. They
-are all SIGKILLed, PostgreSQL is thawed, and the COMMITs it had received take effect with no
-consumer left to ack them. The consumers log each redelivery their inbox drops ("already ...",
+nothing in the services changes), and each round, while a burst is being created, watches
+``pg_stat_activity`` until a consumer (its ``application_name``) is executing a COMMIT, and
+freezes PostgreSQL (SIGSTOP) then: every consumer hangs in its current database call, at least
+one of them in a COMMIT. They are all SIGKILLed, PostgreSQL is thawed, and the COMMITs it had
+received take effect with no consumer left to ack them. The consumers log each redelivery their inbox drops ("already ...",
 "duplicate event ..."): that count shows the window was really hit.
 """
 from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -33,16 +35,20 @@ def _consuming(suite, name: str, marks) -> bool:
 
 def _round(suite, pg, rng: random.Random, start: int) -> list[int]:
     """A burst; mid-way PostgreSQL hangs, every consumer is killed, PostgreSQL resumes."""
-    accepted = suite.create_tickets(80, start=start)
-    time.sleep(rng.uniform(0.2, 0.8))        # the consumers are busy with the burst
-    pg.freeze()
-    try:
-        time.sleep(0.3)                      # each consumer is now stuck in a database call
-        restarted = suite.log_marks()
-        for name in CONSUMERS:
-            suite.suite.kill(name)           # SIGKILL: no ack, no rollback, no goodbye
-    finally:
-        pg.thaw()                            # COMMITs already received now take effect
+    with ThreadPoolExecutor(1) as pool:
+        burst = pool.submit(suite.create_tickets, 80, start=start)
+        # Not a guess at timing: freeze the moment a consumer is inside a COMMIT.
+        wait_until(lambda: pg.busy_committing("-consumer") > 0, timeout=60, interval=0.001,
+                   message="a consumer executing a COMMIT")
+        pg.freeze()
+        try:
+            time.sleep(rng.uniform(0.1, 0.3))    # each consumer is now stuck in a database call
+            restarted = suite.log_marks()
+            for name in CONSUMERS:
+                suite.suite.kill(name)           # SIGKILL: no ack, no rollback, no goodbye
+        finally:
+            pg.thaw()                            # COMMITs already received now take effect
+        accepted = burst.result(timeout=60)
     for name in CONSUMERS:
         suite.suite.start_process(name)
     for name in CONSUMERS:
@@ -58,9 +64,9 @@ def test_consumers_killed_mid_commit_apply_every_event_once(suite, throwaway_pg,
     rounds = 0
     throwaway_pg.configure(fsync="on", commit_delay="20000", commit_siblings="0")
     try:
-        # At least two rounds, then until a redelivery has met its inbox claim: each round
-        # hits that window with a good chance, not with certainty (a quiet machine finishes
-        # its commits quickly), so allow up to eight.
+        # At least two rounds, then until a redelivery has met its inbox claim: a round
+        # freezes a COMMIT in flight, which still may complete between the look and the
+        # freeze, so allow up to eight.
         while rounds < 8:
             accepted += _round(suite, throwaway_pg, rng, start=len(accepted))
             rounds += 1

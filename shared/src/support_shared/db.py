@@ -35,8 +35,12 @@ def make_engine(
     pool_size: int = 5,
     statement_timeout_ms: int = 5000,
     connect_timeout_s: int = 3,
+    application_name: str | None = None,
 ) -> Engine:
-    """Engine whose connections see only ``schema`` (then ``public``) on their search path."""
+    """Engine whose connections see only ``schema`` (then ``public``) on their search path.
+
+    ``application_name`` names the process in ``pg_stat_activity`` (``routing-service-consumer``).
+    """
     check_schema_name(schema)
     options = f"-csearch_path={schema},public -cstatement_timeout={statement_timeout_ms}"
     return sa.create_engine(
@@ -46,7 +50,8 @@ def make_engine(
         pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=5,
-        connect_args={"options": options, "connect_timeout": connect_timeout_s},
+        connect_args={"options": options, "connect_timeout": connect_timeout_s,
+                      **({"application_name": application_name} if application_name else {})},
     )
 
 

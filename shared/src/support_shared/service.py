@@ -38,12 +38,13 @@ class ServiceSpec:
     more_commands: str = ""
 
 
-def engine_for(settings: ServiceSettings) -> Engine:
+def engine_for(settings: ServiceSettings, application_name: str | None = None) -> Engine:
     return make_engine(
         settings.database_url,
         settings.db_schema,
         pool_size=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        application_name=application_name,
     )
 
 
@@ -72,7 +73,7 @@ def declare_queues(consumer: Consumer, settings: ServiceSettings) -> None:
 
 
 def run_relay(spec: ServiceSpec, settings: ServiceSettings) -> None:
-    engine = engine_for(settings)
+    engine = engine_for(settings, f"{spec.name}-relay")
     publisher = Publisher(settings.rabbitmq_url, Topology.from_settings(settings),
                           f"{spec.name}-relay", settings.heartbeat_seconds)
     relay = OutboxRelay(engine, publisher, schema=settings.db_schema,
@@ -87,7 +88,7 @@ def run_relay(spec: ServiceSpec, settings: ServiceSettings) -> None:
 
 def run_consumer(spec: ServiceSpec, settings: ServiceSettings) -> None:
     assert spec.consumer is not None
-    engine = engine_for(settings)
+    engine = engine_for(settings, f"{spec.name}-consumer")
     consumer = spec.consumer(settings, engine)
     start_worker_endpoint(settings.bind_host)
     consumer.install_signal_handlers()

@@ -124,6 +124,22 @@ class ThrowawayPostgres:
         finally:
             conn.close()
 
+    def busy_committing(self, application_suffix: str) -> int:
+        """How many sessions whose ``application_name`` ends with ``application_suffix`` are
+        executing a COMMIT right now."""
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                dbname="postgres", connect_timeout=5)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                            "AND application_name LIKE %s AND query ILIKE 'commit%%'",
+                            (f"%{application_suffix}",))
+                row = cur.fetchone()
+                return int(row[0]) if row else 0
+        finally:
+            conn.close()
+
     def freeze(self) -> None:
         """SIGSTOP the postmaster, then every backend: sessions hang mid-statement, mid-commit
         or between statements, and sockets stay open (a hung database)."""

@@ -1,10 +1,12 @@
 """Public request and response shapes: services validate with them, the gateway documents them."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator,
+                      model_validator)
 
 from .events import Priority, Status
 
@@ -40,7 +42,28 @@ class _Strict(_NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
+# Characters that only steer display (bidi overrides and isolates) are as unwelcome in a one-line
+# label as control characters, which include the ESC of terminal escape sequences.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")   # fillers that render blank
+
+
+def _visible(char: str) -> bool:
+    return not (char.isspace() or char in _INVISIBLE
+                or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp", "Mn"))
+
+
+def _plain_label(value: str) -> str:
+    """A one-line name or title: no control characters, and something visible in it."""
+    if any(unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS for c in value):
+        raise ValueError("control characters and escape sequences are not allowed")
+    if not any(_visible(c) for c in value):
+        raise ValueError("must contain visible characters")
+    return value
+
+
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_label)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_label)]
 Description = Annotated[str, Field(min_length=1, max_length=10_000)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True})]
@@ -54,9 +77,9 @@ def _no_defaults(schema: dict[str, Any]) -> None:
 
 
 class TicketCreate(_Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: Title
     description: str = Field(min_length=1, max_length=10_000)
-    user_name: str = Field(min_length=1, max_length=200)
+    user_name: Name
     user_email: EmailStr
     priority: Priority = "medium"
 
@@ -100,22 +123,22 @@ class RouteRequest(_Strict):
 
 
 class RerouteRequest(_Strict):
-    department: str = Field(min_length=1, max_length=100)
+    department: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_label)]
 
 
 class CategorizeRequest(_Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: Title
     description: str = Field(min_length=1, max_length=10_000)
 
 
 class CommentCreate(_Strict):
-    author_name: str = Field(min_length=1, max_length=200)
+    author_name: Name
     author_email: EmailStr
     body: str = Field(min_length=1, max_length=MAX_COMMENT_LENGTH)
 
 
 class UserCreate(_Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     email: EmailStr
 
 

@@ -24,6 +24,10 @@ from .relay import OutboxRelay
 
 logger = logging.getLogger(__name__)
 
+WORKER_CLASS = "support_shared.gunicorn_worker.GreenWorker"
+WORKER_CONNECTIONS = 5000     # per worker; each idle client costs a greenlet and a descriptor
+HEADER_DEADLINE_S = 10
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -111,11 +115,12 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
         "--config", "python:support_shared.gunicorn_conf",
         "--bind", f"{settings.bind_host}:{settings.port}",
         "--workers", str(settings.web_workers),
-        "--worker-class", "gthread",
-        "--threads", str(settings.web_threads),
+        # A greenlet per connection: slow and idle clients hold no thread (see gunicorn_worker).
+        "--worker-class", WORKER_CLASS,
+        "--worker-connections", str(WORKER_CONNECTIONS),
         "--timeout", "30",
         "--graceful-timeout", "10",
-        "--keep-alive", "30",
+        "--keep-alive", str(HEADER_DEADLINE_S),   # also the deadline for a request's headers
         "--no-control-socket",  # one per host otherwise ($HOME/.gunicorn): processes would clash
         "--name", spec.name,
         spec.app_factory,

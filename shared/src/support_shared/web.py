@@ -3,6 +3,7 @@ Prometheus metrics."""
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import re
 import time
@@ -17,7 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import metrics
+from . import jsonbody, metrics
 from .group_commit import GroupCommitTimeout
 from .logging import correlation_id
 
@@ -69,9 +70,11 @@ def parse_body(model: type[M]) -> M:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length or 0) > limit:
         raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "malformed_json", "request body is not valid JSON")
+    raw = request.get_data(cache=True)
+    try:
+        data = jsonbody.loads(raw)
+    except jsonbody.BodyError as exc:
+        raise ApiError(400, exc.code, str(exc)) from exc
     if not isinstance(data, dict):
         raise ApiError(400, "validation_error", "request body must be a JSON object")
     try:
@@ -96,6 +99,21 @@ def tenant_id() -> str:
 
 def request_id() -> str:
     return g.get("request_id") or ""
+
+
+def _buffer_chunked_body() -> None:
+    """Read a chunked body (no Content-Length) up front, at most one byte past the limit, and
+    declare its length: one over the limit is then refused with 413 like a declared one, where
+    Werkzeug would cut it at the limit without a word."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit or request.content_length is not None or "chunked" not in \
+            request.headers.get("Transfer-Encoding", "").lower():
+        return
+    raw = request.environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
+    request.environ["wsgi.input"] = io.BytesIO(raw)
+    request.environ["CONTENT_LENGTH"] = str(len(raw))
 
 
 def _before() -> None:
@@ -180,9 +198,12 @@ def register_outbox_gauge(app: Flask, engine: Engine, ttl_s: float = 5.0) -> Non
 
 def init_app(app: Flask) -> None:
     """Install JSON error handling, the body limit, request-id handling and metrics on ``app``."""
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:   # Flask's default config holds None
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
+    app.wsgi_app = jsonbody.DeadlineMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     init_metrics(app)
+    app.before_request(_buffer_chunked_body)
     app.before_request(_before)
     app.after_request(_after)
     app.teardown_request(_teardown)
@@ -203,6 +224,8 @@ def init_app(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name.lower() not in ("content-type", "content-length"):
                 resp.headers[name] = value  # e.g. Allow on 405
+        if exc.code == 408:   # the rest of the body may still come: never reuse the connection
+            resp.headers["Connection"] = "close"
         return resp
 
     @app.errorhandler(OperationalError)

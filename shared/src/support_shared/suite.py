@@ -107,7 +107,7 @@ class Suite:
             time.sleep(0.2)
         raise RuntimeError(f"suite not healthy after {timeout:.0f}s: {last}")
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 20.0) -> None:
         stop_groups([p.pid for p in self.procs.values() if p.poll() is None], grace)
         for p in self.procs.values():
             p.wait(timeout=grace)
@@ -120,8 +120,10 @@ def _prefix(name: str, proc: subprocess.Popen) -> None:
         sys.stdout.flush()
 
 
-def stop_groups(pids: list[int], grace: float = 10.0) -> None:
-    """SIGTERM each process group, then SIGKILL whatever is left after ``grace`` seconds."""
+def stop_groups(pids: list[int], grace: float = 20.0) -> None:
+    """SIGTERM each process group, then SIGKILL whatever is left after ``grace`` seconds
+    (longer than gunicorn's graceful timeout, which lets kept-alive connections finish), and
+    return once every group is gone."""
     for pid in pids:
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -138,6 +140,10 @@ def stop_groups(pids: list[int], grace: float = 10.0) -> None:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + 5.0
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if _group_alive(pid)]
+        time.sleep(0.05)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -15,16 +15,10 @@ from .consumer import build_consumer
 from .rebuild import RebuildError, format_report, rebuild
 
 SPEC = ServiceSpec(
-    name=SERVICE_NAME,
-    package="analytics_service",
-    settings=Settings,
-    app_factory="analytics_service.app:create_app()",
-    consumer=build_consumer,
-    publishes=False,
+    SERVICE_NAME, Settings, consumer=build_consumer,
     more_commands="also: rebuild (replay the event log into ticket_facts and compare the "
                   "dashboard counts; see `analytics-service rebuild --help`)",
 )
-
 
 def rebuild_main(argv: list[str]) -> int:
     """``analytics-service rebuild``: 0 counts match, 1 they differ or refused, 2 unreachable."""

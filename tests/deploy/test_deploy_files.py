@@ -82,7 +82,8 @@ def test_every_process_runs_its_service_image(services: dict[str, dict[str, Any]
         svc = services[name]
         assert svc["command"] == command, name
         assert interpolate(svc["image"]) == f"ticket-triage/{folder}:latest", name
-        assert svc["build"] == {"context": ".", "dockerfile": f"{folder}/Dockerfile"}, name
+        assert svc["build"]["dockerfile"] == "Dockerfile", name
+        assert svc["build"]["args"]["SERVICE"] == folder, name
         assert svc["restart"] == "unless-stopped", name
 
 

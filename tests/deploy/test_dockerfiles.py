@@ -1,4 +1,5 @@
-"""The Dockerfiles: what they copy exists, multi-stage, non-root, a role-aware healthcheck."""
+"""The one Dockerfile: what it copies exists for every service, multi-stage, non-root, a
+role-aware healthcheck; docker-compose.yml builds every service's image from it."""
 from __future__ import annotations
 
 import json
@@ -8,17 +9,18 @@ import threading
 import tomllib
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+import yaml
 
-# service folder -> (port variable, port, health path)
-IMAGES = {
-    "ticket-service": ("TICKET_SERVICE_PORT", 5001, "/health"),
-    "ai-categorization-service": ("AI_SERVICE_PORT", 5002, "/health"),
-    "routing-service": ("ROUTING_SERVICE_PORT", 5003, "/health"),
-    "analytics-service": ("ANALYTICS_SERVICE_PORT", 5004, "/health"),
-    "api-gateway": ("GATEWAY_PORT", 5000, "/api/health"),
+from support_shared.manifest import SUITE
+
+IMAGES = [s.name for s in SUITE.services]   # one image per service folder
+# Build arguments beyond SERVICE and PORT that an image needs.
+EXTRA_ARGS = {
+    "ai-categorization-service": {"SYSTEM_PACKAGES": "libgomp1"},   # lightgbm's OpenMP runtime
+    "api-gateway": {"HEALTH_PATH": "/api/health"},
 }
 
 
@@ -48,26 +50,46 @@ def dockerignored(root: Path) -> set[str]:
     return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
 
 
-@pytest.fixture(params=sorted(IMAGES))
+@pytest.fixture(scope="module")
+def steps(root: Path) -> list[tuple[str, str]]:
+    return instructions(root / "Dockerfile")
+
+
+@pytest.fixture(scope="module")
+def builds(root: Path) -> dict[str, dict[str, Any]]:
+    """Image name -> its compose ``build``, for every compose service that builds one."""
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    found: dict[str, dict[str, Any]] = {}
+    for name, svc in services.items():
+        if "build" in svc:
+            image = svc["image"].split("/")[-1].split(":")[0]
+            assert found.setdefault(image, svc["build"]) == svc["build"], name
+    return found
+
+
+@pytest.fixture(params=IMAGES)
 def service(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_every_copied_path_exists_and_is_in_the_build_context(root: Path, service: str) -> None:
-    steps = instructions(root / service / "Dockerfile")
+def test_the_service_folders_have_no_dockerfile_of_their_own(root: Path) -> None:
+    assert [f for f in IMAGES if (root / f / "Dockerfile").exists()] == []
+
+
+def test_every_copied_path_exists_and_is_in_the_build_context(
+        root: Path, steps: list[tuple[str, str]], service: str) -> None:
     ignored = dockerignored(root)
-    copies = [args.split() for op, args in steps if op == "COPY"]
+    copies = [args.replace("${SERVICE}", service).split() for op, args in steps if op == "COPY"]
     local = [a for a in copies if not any(x.startswith("--from") for x in a)]
     assert local, "nothing copied from the context"
     for args in local:
         for source in [x for x in args[:-1] if not x.startswith("--")]:
-            assert (root / source).exists(), f"{service}/Dockerfile copies missing {source}"
+            assert (root / source).exists(), f"the Dockerfile copies missing {source}"
             assert source.rstrip("/").split("/")[0] not in ignored, f"{source} is dockerignored"
     assert {"constraints.txt", "shared/", f"{service}/"} <= {a[0] for a in local}
 
 
-def test_multi_stage_non_root_with_healthcheck(root: Path, service: str) -> None:
-    steps = instructions(root / service / "Dockerfile")
+def test_multi_stage_non_root_with_healthcheck(steps: list[tuple[str, str]]) -> None:
     froms = [args for op, args in steps if op == "FROM"]
     assert len(froms) == 2 and froms[0].endswith(" AS builder"), froms
     runtime = final_stage(steps)
@@ -76,25 +98,36 @@ def test_multi_stage_non_root_with_healthcheck(root: Path, service: str) -> None
     assert users and users[-1].split(":")[0] not in ("0", "root"), users
     assert [op for op, _ in runtime].count("HEALTHCHECK") == 1
     install = [args for op, args in steps if op == "RUN" and "pip install" in args]
-    assert install == [f"/opt/venv/bin/pip install -c constraints.txt ./shared ./{service}"]
+    assert install == ["/opt/venv/bin/pip install -c constraints.txt ./shared ./${SERVICE}"]
     base = [args for op, args in steps if op == "ARG" and args.startswith("PYTHON_IMAGE=")]
     assert base == ["PYTHON_IMAGE=python:3.11-slim"]
 
 
-def test_entrypoint_is_the_console_script_and_the_port_is_the_service_port(
-        root: Path, service: str) -> None:
-    steps = instructions(root / service / "Dockerfile")
-    runtime = dict(final_stage(steps))
+def test_entrypoint_is_the_console_script_and_the_port_a_build_arg(
+        root: Path, steps: list[tuple[str, str]], service: str) -> None:
+    runtime = final_stage(steps)
+    last = dict(runtime)
     scripts = tomllib.loads((root / service / "pyproject.toml").read_text())["project"]["scripts"]
-    assert json.loads(runtime["ENTRYPOINT"]) == [service] and service in scripts
-    assert json.loads(runtime["CMD"]) == ["web"]
-    var, port, _ = IMAGES[service]
-    assert runtime["EXPOSE"] == str(port)
-    assert f"{var}={port}" in runtime["ENV"] and "BIND_HOST=0.0.0.0" in runtime["ENV"]
+    assert service in scripts
+    assert json.loads(last["ENTRYPOINT"]) == ["service-entrypoint"]
+    assert ("RUN", 'ln -s "/opt/venv/bin/${SERVICE}" /opt/venv/bin/service-entrypoint') in runtime
+    assert json.loads(last["CMD"]) == ["web"]
+    assert last["EXPOSE"] == "${PORT}"
+    assert "SERVICE=${SERVICE}" in last["ENV"] and "BIND_HOST=0.0.0.0" in last["ENV"]
 
 
-def healthcheck_code(root: Path, service: str) -> str:
-    args = dict(final_stage(instructions(root / service / "Dockerfile")))["HEALTHCHECK"]
+def test_compose_builds_every_service_from_the_one_dockerfile(
+        builds: dict[str, dict[str, Any]]) -> None:
+    assert set(builds) == set(IMAGES)
+    for service in SUITE.services:
+        args = {"SERVICE": service.name, "PORT": str(service.port),
+                **EXTRA_ARGS.get(service.name, {})}
+        assert builds[service.name] == {"context": ".", "dockerfile": "Dockerfile",
+                                        "args": args}, service.name
+
+
+def healthcheck_code(steps: list[tuple[str, str]]) -> str:
+    args = dict(final_stage(steps))["HEALTHCHECK"]
     command = json.loads(args.split(" CMD ", 1)[1])
     assert command[:2] == ["python", "-c"]
     return command[2]
@@ -133,11 +166,14 @@ def run_check(code: str, proc: Path, cmdline: bytes, state: str, env: dict[str, 
 
 
 def test_healthcheck_asks_the_web_process_and_only_watches_workers(
-        root: Path, service: str, tmp_path: Path, health_server: HTTPServer) -> None:
-    code = healthcheck_code(root, service)
+        steps: list[tuple[str, str]], service: str, tmp_path: Path,
+        health_server: HTTPServer) -> None:
+    code = healthcheck_code(steps)
     assert "/proc/1/cmdline" in code and "/proc/1/stat" in code
-    var, _, path = IMAGES[service]
-    env = {var: str(health_server.server_address[1])}
+    path = EXTRA_ARGS.get(service, {}).get("HEALTH_PATH", "/health")
+    port_variable = f"{SUITE.service(service).env_prefix}PORT"
+    env = {"SERVICE": service, "HEALTH_PATH": path,
+           port_variable: str(health_server.server_address[1])}
     handler = health_server.RequestHandlerClass
     handler.path_wanted = path
     web = b"/opt/venv/bin/python\0/opt/venv/bin/gunicorn\0--bind\x000.0.0.0:1\0"

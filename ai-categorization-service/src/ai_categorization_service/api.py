@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from support_shared import dependencies
 from support_shared.schemas import CategorizeRequest
 from support_shared.web import not_found, parse_body, tenant_id
 
@@ -14,20 +15,26 @@ from . import handlers
 from .categorizer import Categorizer, Decision
 from .persistence import AiUnitOfWork, StoredCategorization
 
+if TYPE_CHECKING:
+    from .app import Dependencies
+
 MAX_TICKET_ID = 2**63 - 1
-CATEGORIZER_EXTENSION = "ai_categorization_service.categorizer"
-UOW_EXTENSION = "ai_categorization_service.uow"
 
 bp = Blueprint("categorization", __name__, url_prefix="/api")
 
 
+def deps() -> Dependencies:
+    """The app's ``Dependencies`` (built by ``create_app``)."""
+    found: Dependencies = dependencies.of()
+    return found
+
+
 def _categorizer() -> Categorizer:
-    return current_app.extensions[CATEGORIZER_EXTENSION]
+    return deps().categorizer
 
 
 def _uow() -> AiUnitOfWork:
-    factory: Callable[[], AiUnitOfWork] = current_app.extensions[UOW_EXTENSION]
-    return factory()
+    return deps().uow()
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:

@@ -1,32 +1,52 @@
 """The Flask application factory of the AI categorization service."""
 from __future__ import annotations
 
-from flask import Flask
+import functools
+from dataclasses import dataclass
+from typing import Callable
 
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from support_shared import dependencies as app_dependencies
 from support_shared.service import engine_for
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
-from .api import CATEGORIZER_EXTENSION, UOW_EXTENSION, bp
+from .api import bp
 from .bootstrap import build_categorizer
 from .categorizer import Categorizer
 from .config import SERVICE_NAME, Settings
-from .persistence import unit_of_work
+from .persistence import AiUnitOfWork, unit_of_work
 
-ENGINE_EXTENSION = "ai_categorization_service.engine"
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the routes use, built once per app: ``api.deps()`` hands it to them."""
+
+    settings: Settings
+    engine: Engine
+    uow: Callable[[], AiUnitOfWork]
+    categorizer: Categorizer
+
+    @classmethod
+    def build(cls, settings: Settings, categorizer: Categorizer | None = None) -> Dependencies:
+        """Nothing connects (and no model loads) here: that waits for the first request."""
+        engine = engine_for(settings)
+        return cls(settings, engine, functools.partial(unit_of_work, engine, settings.db_schema),
+                   categorizer or build_categorizer(settings, engine=engine))
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def create_app(settings: Settings | None = None, *,
                categorizer: Categorizer | None = None) -> Flask:
     """Build the web app; nothing connects (and no model loads) until the first request."""
-    settings = settings or Settings()
-    engine = engine_for(settings)
+    dependencies = Dependencies.build(settings or Settings(), categorizer)
     app = Flask(__name__)
     init_app(app)
-    app.extensions[ENGINE_EXTENSION] = engine
-    app.extensions[CATEGORIZER_EXTENSION] = (categorizer
-                                             or build_categorizer(settings, engine=engine))
-    app.extensions[UOW_EXTENSION] = lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME)
+    app_dependencies.install(app, dependencies)
     app.register_blueprint(bp)
-    register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
-    register_outbox_gauge(app, engine)
+    register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
+    register_outbox_gauge(app, dependencies.engine)
     return app

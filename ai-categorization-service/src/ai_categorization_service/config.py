@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
-from support_shared.config import ServiceSettings
-
-SERVICE_NAME = "ai-categorization-service"
+from support_shared.config import service_settings
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="AI_SERVICE_", populate_by_name=True, extra="ignore"
-    )
-
-    db_schema: str = "ai_categorization"
-    port: int = 5002
+class Settings(service_settings("ai-categorization-service")):
+    """The manifest's settings of ai-categorization-service, plus its own."""
 
     # Claude is used only when a key is configured; the standard SDK variable is honoured.
     anthropic_api_key: SecretStr | None = Field(
@@ -36,3 +28,6 @@ class Settings(ServiceSettings):
     # How often (seconds, at most) a process asks which stored model version is active, and
     # so how long after `ticketctl model activate` every consumer and web worker uses it.
     model_refresh_s: float = Field(5.0, gt=0, le=3600)
+
+
+SERVICE_NAME = Settings.service_name

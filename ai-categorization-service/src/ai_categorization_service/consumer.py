@@ -2,6 +2,8 @@
 ticket.routed by an agent -> a training example. Subscriptions come from the suite manifest."""
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy.engine import Engine
 
 from support_shared.config import ServiceSettings
@@ -26,6 +28,6 @@ def build_consumer(settings: ServiceSettings, engine: Engine, *,
     key = settings.anthropic_api_key
     batch_size = 1 if key is not None and key.get_secret_value() else settings.consumer_batch_size
     return build(SERVICE_NAME, settings, engine,
-                 {"uow": lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME),
+                 {"uow": functools.partial(unit_of_work, engine, settings.db_schema),
                   "categorizer": lambda: chain},
                  offload=True, batch_size=batch_size)

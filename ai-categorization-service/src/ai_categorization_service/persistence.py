@@ -15,6 +15,7 @@ from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
 from .categorizer import Decision
+from .config import SERVICE_NAME
 from .training_data import SqlTrainingDataRepository, TicketKey, TrainingDataRepository
 
 metadata = sa.MetaData()
@@ -146,5 +147,7 @@ class AiUnitOfWork(UnitOfWork):
         self.training = SqlTrainingDataRepository(conn)
 
 
-def unit_of_work(engine: Engine, schema: str, consumer: str) -> AiUnitOfWork:
-    return AiUnitOfWork(engine, consumer=consumer, notify_channel=notify_channel(schema))
+def unit_of_work(engine: Engine, schema: str) -> AiUnitOfWork:
+    """The unit of work every entrypoint of this service uses: inbox rows as this service,
+    the relay woken on commit."""
+    return AiUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=notify_channel(schema))

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
+from support_shared.commands import CommandError
+
 if TYPE_CHECKING:
     from .model import TextClassifier
 
@@ -49,7 +51,7 @@ _INFO_COLUMNS = (_t.c.id, _t.c.version, _t.c.created_at, _t.c.source, _t.c.label
                  sa.func.octet_length(_t.c.artifact).label("artifact_bytes"))
 
 
-class VersionNotFoundError(LookupError):
+class VersionNotFoundError(CommandError, LookupError):
     def __init__(self, version: str) -> None:
         super().__init__(f"no stored model version {version!r}")
         self.version = version

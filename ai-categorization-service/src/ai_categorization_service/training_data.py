@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
+from support_shared.commands import CommandError
+
 CorrectionSource = Literal["manual", "reroute"]
 
 
-class DataError(ValueError):
+class DataError(CommandError, ValueError):
     """Input that cannot be trained or evaluated on: file, columns, too few examples."""
 
 

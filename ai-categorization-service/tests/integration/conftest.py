@@ -1,14 +1,16 @@
 """Fixtures for integration tests: a migrated throwaway schema, the app and its client, and
 tiny trained models to store as versions."""
+import functools
 import threading
 
 import pytest
 
-from ai_categorization_service.app import ENGINE_EXTENSION, create_app
-from ai_categorization_service.config import SERVICE_NAME, Settings
+from ai_categorization_service.app import create_app
+from ai_categorization_service.config import Settings
 from ai_categorization_service.consumer import build_consumer
 from ai_categorization_service.model import TextClassifier
 from ai_categorization_service.persistence import unit_of_work
+from support_shared import dependencies
 from support_shared.db import migrate
 from support_shared.service import engine_for
 
@@ -30,7 +32,7 @@ def engine(settings):
 def app(settings, engine):
     application = create_app(settings)
     yield application
-    application.extensions[ENGINE_EXTENSION].dispose()
+    dependencies.of(application).close()
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def run_consumer(settings, engine, broker_probe):
 
 @pytest.fixture
 def make_uow(engine, settings):
-    return lambda: unit_of_work(engine, settings.db_schema, SERVICE_NAME)
+    return functools.partial(unit_of_work, engine, settings.db_schema)
 
 
 @pytest.fixture(scope="session")

@@ -2,31 +2,27 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from support_shared import dependencies
 from support_shared.schemas import TrendsQuery
 from support_shared.web import parse_query, tenant_id
 
 from . import queries
 
+if TYPE_CHECKING:
+    from .app import Dependencies
+
 bp = Blueprint("analytics", __name__)
 
-EXTENSION = "analytics_service"
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    engine: Engine
-    clock: Callable[[], datetime]
-
-
 def deps() -> Dependencies:
-    return current_app.extensions[EXTENSION]
+    """The app's ``Dependencies`` (built by ``create_app``)."""
+    found: Dependencies = dependencies.of()
+    return found
 
 
 @contextmanager

@@ -1,16 +1,11 @@
-"""Settings of the analytics service (env prefix ``ANALYTICS_SERVICE_``)."""
+"""Settings of the analytics service: the manifest's (env prefix ``ANALYTICS_SERVICE_``)."""
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-from support_shared.config import ServiceSettings
-
-SERVICE_NAME = "analytics-service"
+from support_shared.config import service_settings
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ANALYTICS_SERVICE_", populate_by_name=True, extra="ignore"
-    )
+class Settings(service_settings("analytics-service")):
+    """Nothing of its own beyond what every service with a schema reads."""
 
-    db_schema: str = "analytics"
-    port: int = 5004
+
+SERVICE_NAME = Settings.service_name

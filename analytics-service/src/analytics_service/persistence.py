@@ -123,3 +123,8 @@ class AnalyticsUnitOfWork(UnitOfWork):
     def _start(self, conn: Connection) -> None:
         self.facts = SqlFactsRepository(conn)
         self.events = SqlEventLog(conn)
+
+
+def unit_of_work(engine: Engine) -> AnalyticsUnitOfWork:
+    """The unit of work every entrypoint of this service uses (no outbox, so no relay to wake)."""
+    return AnalyticsUnitOfWork(engine)

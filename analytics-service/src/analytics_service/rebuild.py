@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from support_shared.commands import CommandError
 from support_shared.events import Envelope, InvalidEventError
 from support_shared.inbox import AbstractInbox
 
@@ -44,7 +45,7 @@ UNDEFINED_TABLE = "42P01"
 Counts = dict[str, dict[str, int]]          # tenant -> "status.pending" -> count
 
 
-class RebuildError(Exception):
+class RebuildError(CommandError):
     """The rebuild could not run (tables busy, not migrated, an event that no longer fits)."""
 
 

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from analytics_service.app import create_app
+from support_shared import dependencies
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ def dataset(feed, events):
 def client(settings):
     app = create_app(settings, clock=lambda: NOW)
     yield app.test_client()
-    app.extensions["analytics_service"].engine.dispose()
+    dependencies.of(app).close()
 
 
 def _get(client, path, headers=ACME):

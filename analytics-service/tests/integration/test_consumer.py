@@ -8,6 +8,7 @@ import pytest
 
 from analytics_service.app import create_app
 from analytics_service.consumer import build_consumer
+from support_shared import dependencies
 from support_shared.testing.helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ def probe(broker_probe, settings, consumer):
 def client(settings):
     app = create_app(settings, clock=lambda: T0)
     yield app.test_client()
-    app.extensions["analytics_service"].engine.dispose()
+    dependencies.of(app).close()
 
 
 def _events_processed(client):

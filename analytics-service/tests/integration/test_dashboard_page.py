@@ -9,6 +9,7 @@ import requests
 
 from analytics_service.app import create_app
 from analytics_service.queue_depths import suite_queues
+from support_shared import dependencies
 from support_shared.messaging.topology import Topology
 from support_shared.testing.helpers import MANAGEMENT_URL, wait_until
 
@@ -37,7 +38,7 @@ def make_client(settings, engine, monkeypatch):
 
     yield factory
     for app in apps:
-        app.extensions["analytics_service"].engine.dispose()
+        dependencies.of(app).close()
 
 
 @pytest.fixture

@@ -11,13 +11,7 @@ from .config import GatewaySettings
 
 logger = logging.getLogger(__name__)
 
-SPEC = ServiceSpec(
-    name="api-gateway",
-    package="api_gateway",
-    settings=GatewaySettings,
-    app_factory="api_gateway.app:create_app()",
-    publishes=False,
-)
+SPEC = ServiceSpec("api-gateway", GatewaySettings)
 
 
 def main(argv: list[str] | None = None) -> None:

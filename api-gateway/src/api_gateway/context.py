@@ -7,7 +7,7 @@ import uuid
 from flask import Flask, g, request
 
 from support_shared.logging import correlation_id
-from support_shared.web import REQUEST_ID_HEADER, REQUEST_ID_ORIGIN_HEADER, TENANT_HEADER
+from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER
 
 from .auth import Authenticator, Principal, forbidden, required_scope
 
@@ -40,7 +40,6 @@ def install(app: Flask, authenticator: Authenticator) -> None:
 
     def _identify() -> None:
         rid = valid_request_id(request.headers.get(REQUEST_ID_HEADER))
-        g.request_id_generated = rid is None
         if rid is None:
             rid = uuid.uuid4().hex
             g.request_id = rid
@@ -66,8 +65,6 @@ def downstream_identity() -> dict[str, str]:
     """Headers every downstream call carries: the request id and, once authenticated, the
     tenant and key id (the client's own X-Tenant-ID is never passed on)."""
     headers = {REQUEST_ID_HEADER: g.request_id}
-    if g.get("request_id_generated"):
-        headers[REQUEST_ID_ORIGIN_HEADER] = "gateway"
     who = principal()
     if who is not None:
         headers[TENANT_HEADER] = who.tenant_id

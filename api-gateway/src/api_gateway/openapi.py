@@ -11,7 +11,7 @@ from support_shared.schemas import Error, Health, Ticket
 
 from .auth import required_scope
 from .openapi_ops import (AUTH_ERRORS, BODY_ERRORS, ERRORS, OPERATIONS, PARAM_DOCS, PATH_PARAMS,
-                          QUERY_PARAMS, UPSTREAM_ERRORS, Op)
+                          QUERY_PARAMS, SPECIFIC_ERRORS, UPSTREAM_ERRORS, Op)
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -67,13 +67,18 @@ def _components_parameters() -> dict[str, Any]:
                          "description": "ETag from the last read: refuse (412) if it changed",
                          "schema": {"type": "string"}}
     params["IdempotencyKey"] = {"name": "Idempotency-Key", "in": "header", "required": False,
-                                "description": "Repeat a create safely: same key, same ticket "
-                                               "(at most 200 characters)",
+                                "description": "Repeat a create safely: the same key with the "
+                                               "same body answers the first create again "
+                                               "(Idempotent-Replayed); with another body 422 "
+                                               "idempotency_key_reused (at most 200 "
+                                               "characters). Only this header makes a request "
+                                               "idempotent",
                                 "schema": {"type": "string", "maxLength": 200}}
     params["RequestId"] = {"name": "X-Request-ID", "in": "header", "required": False,
-                           "description": "Your id for this request, kept when it is 1-128 of "
-                                          "[A-Za-z0-9._-] (else one is generated); without "
-                                          "Idempotency-Key it makes a create idempotent too",
+                           "description": "A trace id only: your id for this request, kept when "
+                                          "it is 1-128 of [A-Za-z0-9._-] (else one is "
+                                          "generated), echoed and logged; it never makes a "
+                                          "request idempotent (use Idempotency-Key)",
                            "schema": {"type": "string"}}
     return params
 
@@ -84,7 +89,7 @@ def _headers() -> dict[str, Any]:
 
     integer = {"type": "integer"}
     return {
-        "X-Request-ID": header("The request's id, as sent or generated"),
+        "X-Request-ID": header("The request's trace id, as sent or generated"),
         "ETag": header("Version of the returned resource, for If-Match"),
         "Location": header("Path of the created resource"),
         "Idempotent-Replayed": header("true when this answer repeats an earlier create"),
@@ -112,8 +117,10 @@ _ERROR_HEADERS = {401: ("WWW-Authenticate",), 503: ("Retry-After",),
 
 def _error_responses() -> dict[str, Any]:
     error_ref = {"$ref": REF.format(model="Error")}
-    return {name: _response(text, error_ref, _ERROR_HEADERS.get(status, ()))
-            for status, (name, text) in ERRORS.items()}
+    shared = {name: _response(text, error_ref, _ERROR_HEADERS.get(status, ()))
+              for status, (name, text) in ERRORS.items()}
+    return {**shared, **{name: _response(text, error_ref)
+                         for name, text in SPECIFIC_ERRORS.items()}}
 
 
 def _success_headers(op: Op) -> tuple[str, ...]:
@@ -154,8 +161,10 @@ def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str
     # 400 everywhere: the gateway refuses NUL characters in any path or query string.
     codes = sorted({400, *op.errors, *(BODY_ERRORS if op.body else ()), *AUTH_ERRORS,
                     *UPSTREAM_ERRORS})
+    specific = dict(op.specific)
     for code in codes:
-        responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+        name = specific.get(code, ERRORS[code][0])
+        responses[str(code)] = {"$ref": f"#/components/responses/{name}"}
     scope = required_scope(op.method, op.path)
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                            "description": f"Needs an API key with the `{scope}` scope.",

@@ -41,6 +41,14 @@ ERRORS: dict[int, tuple[str, str]] = {
                                "(service_unavailable); see Retry-After"),
     504: ("GatewayTimeout", "A service did not answer in time (upstream_timeout)"),
 }
+# Answers an operation gives instead of the shared one for a status: components.responses name
+# -> description.
+SPECIFIC_ERRORS: dict[str, str] = {
+    "OutcomeUnknown": "The create timed out and may still complete (outcome_unknown), or a "
+                      "service did not answer in time (upstream_timeout). Retry with the same "
+                      "Idempotency-Key to get the first create's outcome: a retry without one "
+                      "may create a second ticket",
+}
 UPSTREAM_ERRORS = (502, 503, 504)
 BODY_ERRORS = (400, 413, 415)
 AUTH_ERRORS = (401, 403, 429)
@@ -95,6 +103,7 @@ class Op:
     query: tuple[str, ...] = ()             # query parameter names (components.parameters)
     errors: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()           # request header parameters
+    specific: tuple[tuple[int, str], ...] = ()  # status -> a SPECIFIC_ERRORS response
 
 
 OPERATIONS: tuple[Op, ...] = (
@@ -102,7 +111,7 @@ OPERATIONS: tuple[Op, ...] = (
        "tickets", response=TicketList, query=TICKET_FILTERS, errors=(400,)),
     Op("post", "/api/tickets", "createTicket", "Create a ticket (and its requester)", "tickets",
        body=TicketCreate, response=Ticket, status=201, errors=(409, 422),
-       headers=("IdempotencyKey",)),
+       headers=("IdempotencyKey",), specific=((504, "OutcomeUnknown"),)),
     Op("get", "/api/tickets/{ticket_id}", "getTicket", "One ticket (with ETag)", "tickets",
        response=Ticket, errors=(404,)),
     Op("patch", "/api/tickets/{ticket_id}", "updateTicket",
@@ -114,13 +123,14 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/tickets/{ticket_id}/comments", "listComments", "A ticket's comments, "
        "oldest first", "tickets", response=CommentList, query=PAGE, errors=(400, 404)),
     Op("post", "/api/tickets/{ticket_id}/comments", "addComment", "Comment on a ticket",
-       "tickets", body=CommentCreate, response=Comment, status=201, errors=(404,)),
+       "tickets", body=CommentCreate, response=Comment, status=201, errors=(404, 409, 422),
+       headers=("IdempotencyKey",)),
     Op("get", "/api/tickets/{ticket_id}/history", "ticketHistory", "A ticket's audit trail, "
        "oldest first", "tickets", response=TicketHistory, query=PAGE, errors=(400, 404)),
     Op("get", "/api/users", "listUsers", "Requesters, newest first", "users",
        response=UserList, query=USER_FILTERS, errors=(400,)),
     Op("post", "/api/users", "createUser", "Create a requester", "users", body=UserCreate,
-       response=User, status=201, errors=(409,)),
+       response=User, status=201, errors=(409, 422), headers=("IdempotencyKey",)),
     Op("get", "/api/users/{user_id}", "getUser", "One requester", "users", response=User,
        errors=(404,)),
     Op("post", "/api/categorize", "categorize", "Categorize a title and description", "ai",
@@ -133,9 +143,11 @@ OPERATIONS: tuple[Op, ...] = (
        "Tickets routed to one department", "routing", response=TicketList,
        query=DEPARTMENT_TICKET_FILTERS, errors=(400, 404)),
     Op("post", "/api/route", "routeTicket", "Route a ticket to a department", "routing",
-       body=RouteRequest, response=RouteResult, errors=(404, 409)),
+       body=RouteRequest, response=RouteResult, errors=(404, 409, 422),
+       headers=("IdempotencyKey",)),
     Op("put", "/api/route/{ticket_id}", "rerouteTicket", "Move a ticket to another department",
-       "routing", body=RerouteRequest, response=RouteResult, errors=(404, 409)),
+       "routing", body=RerouteRequest, response=RouteResult, errors=(404, 409, 422),
+       headers=("IdempotencyKey",)),
     Op("get", "/api/routing/statistics", "routingStatistics", "Routing statistics", "routing",
        response=RoutingStatistics),
     Op("get", "/api/routing/history/{ticket_id}", "routingHistory",

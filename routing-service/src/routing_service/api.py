@@ -1,7 +1,11 @@
 """HTTP routes of routing-service: departments, manual routing, statistics and history."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Response, jsonify, request
+
+from support_shared import dependencies
 
 from support_shared.schemas import RerouteRequest, RouteRequest
 from support_shared.web import ApiError, parse_body, request_id, tenant_id
@@ -12,16 +16,24 @@ from .domain import (DepartmentNotFoundError, IdempotencyKeyReusedError, Method,
 from .handlers import route_ticket
 from .persistence import RoutingUnitOfWork
 
+if TYPE_CHECKING:
+    from .app import Dependencies
+
 bp = Blueprint("routing", __name__, url_prefix="/api")
 
-EXTENSION = "routing_service"
 MAX_TICKET_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 
 
+def deps() -> Dependencies:
+    """The app's ``Dependencies`` (built by ``create_app``)."""
+    found: Dependencies = dependencies.of()
+    return found
+
+
 def _uow() -> RoutingUnitOfWork:
-    return current_app.extensions[EXTENSION].uow()
+    return deps().uow()
 
 
 def _ticket_not_found(ticket_id: int) -> ApiError:

@@ -1,39 +1,47 @@
-"""The Flask application factory of routing-service (served by gunicorn)."""
+"""The Flask application factory of routing-service: the app's dependencies, its routes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from support_shared import dependencies as app_dependencies
 from support_shared.service import engine_for
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from . import api
 from .config import SERVICE_NAME, Settings
-from .persistence import RoutingUnitOfWork, uow_factory
+from .persistence import RoutingUnitOfWork, unit_of_work
 
 
-@dataclass
-class Services:
-    """What the request handlers need, built once per app."""
+@dataclass(frozen=True)
+class Dependencies:
+    """What the routes use, built once per app: ``api.deps()`` hands it to them."""
 
     settings: Settings
     engine: Engine
-    uow: Callable[[], RoutingUnitOfWork] = field(init=False)
+    uow: Callable[[], RoutingUnitOfWork]
 
-    def __post_init__(self) -> None:
-        self.uow = uow_factory(self.engine, self.settings.db_schema)
+    @classmethod
+    def build(cls, settings: Settings) -> Dependencies:
+        """Nothing connects here: the engine's pool opens at the first request."""
+        engine = engine_for(settings)
+        return cls(settings, engine, functools.partial(unit_of_work, engine, settings.db_schema))
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings()
-    engine = engine_for(settings)
+    """Build the web app; nothing connects until the first request."""
+    dependencies = Dependencies.build(settings or Settings())
     app = Flask(__name__)
     init_app(app)
-    app.extensions[api.EXTENSION] = Services(settings, engine)
+    app_dependencies.install(app, dependencies)
     app.register_blueprint(api.bp)
-    register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
-    register_outbox_gauge(app, engine)
+    register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
+    register_outbox_gauge(app, dependencies.engine)
     return app

@@ -10,23 +10,15 @@ from support_shared.web import DEFAULT_TENANT
 from .config import SERVICE_NAME, Settings
 from .consumer import build_consumer
 from .handlers import seed_departments
-from .persistence import uow_factory
+from .persistence import unit_of_work
 
 
 def seed(engine: Engine, settings: ServiceSettings) -> None:
     """Give the default tenant its departments (idempotent; run after ``migrate``)."""
-    seed_departments(DEFAULT_TENANT, uow=uow_factory(engine, settings.db_schema)())
+    seed_departments(DEFAULT_TENANT, uow=unit_of_work(engine, settings.db_schema))
 
 
-SPEC = ServiceSpec(
-    name=SERVICE_NAME,
-    package="routing_service",
-    settings=Settings,
-    app_factory="routing_service.app:create_app()",
-    consumer=build_consumer,
-    publishes=True,
-    seed=seed,
-)
+SPEC = ServiceSpec(SERVICE_NAME, Settings, consumer=build_consumer, seed=seed)
 
 
 def main() -> None:

@@ -1,17 +1,11 @@
-"""Settings of the routing-service processes (env prefix ROUTING_SERVICE_)."""
+"""Settings of the routing-service processes: the manifest's (env prefix ROUTING_SERVICE_)."""
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
-from support_shared.config import ServiceSettings
-
-SERVICE_NAME = "routing-service"
+from support_shared.config import service_settings
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ROUTING_SERVICE_", populate_by_name=True, extra="ignore"
-    )
+class Settings(service_settings("routing-service")):
+    """Nothing of its own beyond what every service with a schema reads."""
 
-    db_schema: str = "routing"
-    port: int = 5003
+
+SERVICE_NAME = Settings.service_name

@@ -1,6 +1,8 @@
 """The routing-service consumer: its subscriptions come from the suite manifest."""
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy.engine import Engine
 
 from support_shared.config import ServiceSettings
@@ -8,8 +10,9 @@ from support_shared.messaging.consumer import Consumer
 from support_shared.messaging.wiring import build_consumer as build
 
 from .config import SERVICE_NAME
-from .persistence import uow_factory
+from .persistence import unit_of_work
 
 
 def build_consumer(settings: ServiceSettings, engine: Engine) -> Consumer:
-    return build(SERVICE_NAME, settings, engine, {"uow": uow_factory(engine, settings.db_schema)})
+    return build(SERVICE_NAME, settings, engine,
+                 {"uow": functools.partial(unit_of_work, engine, settings.db_schema)})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -212,7 +212,7 @@ class RoutingUnitOfWork(UnitOfWork):
         self.idempotency = SqlIdempotencyRepository(conn)
 
 
-def uow_factory(engine: Engine, schema: str) -> Callable[[], RoutingUnitOfWork]:
-    """New units of work on ``engine``: inbox rows as routing-service, relay woken on commit."""
-    channel = notify_channel(schema)
-    return lambda: RoutingUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=channel)
+def unit_of_work(engine: Engine, schema: str) -> RoutingUnitOfWork:
+    """The unit of work every entrypoint of this service uses: inbox rows as routing-service,
+    the relay woken on commit."""
+    return RoutingUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=notify_channel(schema))

@@ -1,6 +1,7 @@
 """Fixtures for routing-service integration tests: migrated schema, app client, event builders."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
@@ -14,7 +15,8 @@ from routing_service.app import create_app
 from routing_service.cli import seed
 from routing_service.config import Settings
 from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
-from routing_service.persistence import RoutingUnitOfWork, uow_factory
+from routing_service.persistence import RoutingUnitOfWork, unit_of_work
+from support_shared import dependencies
 from support_shared.db import migrate
 from support_shared.events import (
     Envelope,
@@ -44,7 +46,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def new_uow(engine: Engine, settings: Settings) -> Callable[[], RoutingUnitOfWork]:
-    return uow_factory(engine, settings.db_schema)
+    return functools.partial(unit_of_work, engine, settings.db_schema)
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application
-    application.extensions["routing_service"].engine.dispose()
+    dependencies.of(application).close()
 
 
 @pytest.fixture

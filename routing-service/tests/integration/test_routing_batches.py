@@ -1,5 +1,6 @@
 """A batch ends as its events handled one at a time (the same handler, batches of one), in a
 few statements."""
+import functools
 from datetime import datetime, timezone
 
 import pytest
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from routing_service.cli import seed
 from routing_service.config import Settings
 from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
-from routing_service.persistence import uow_factory
+from routing_service.persistence import unit_of_work
 from support_shared.db import drop_schema, migrate
 from support_shared.messaging.errors import PermanentError
 from support_shared.service import engine_for
@@ -25,7 +26,7 @@ def reference(make_settings):
     engine = engine_for(settings)
     migrate(engine, settings.db_schema, "routing_service")
     seed(engine, settings)
-    yield engine, uow_factory(engine, settings.db_schema)
+    yield engine, functools.partial(unit_of_work, engine, settings.db_schema)
     drop_schema(engine, settings.db_schema)
     engine.dispose()
 

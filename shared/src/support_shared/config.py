@@ -1,10 +1,12 @@
 """Settings shared by every service, read from the environment with local defaults."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .manifest import queue_name
+from .manifest import SUITE, queue_name
 
 
 def _env(*names: str) -> AliasChoices:
@@ -43,6 +45,8 @@ class CommonSettings(BaseSettings):
 class ServiceSettings(CommonSettings):
     """Settings of a service that owns a PostgreSQL schema."""
 
+    service_name: ClassVar[str] = ""
+
     database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage"
     db_schema: str = "public"
     db_pool_size: int = Field(5, ge=1, le=100)
@@ -54,3 +58,23 @@ class ServiceSettings(CommonSettings):
         """Name of the durable queue ``service`` consumes ``routing_key`` from (the manifest's
         ``queue_name`` with this environment's prefix)."""
         return queue_name(self.queue_prefix, service, routing_key)
+
+
+def service_settings(service: str) -> type[ServiceSettings]:
+    """The settings base of ``service`` as the suite manifest declares it: its env prefix
+    (``ROUTING_SERVICE_DATABASE_URL``...), schema and port as defaults, its name as
+    ``service_name``. A service's ``Settings`` subclasses it and adds only its own fields."""
+    spec = SUITE.service(service)
+    if spec.schema is None:
+        raise ValueError(f"{spec.name} owns no schema: use CommonSettings")
+    namespace = {
+        "__module__": __name__,
+        "__doc__": f"Settings of {spec.name} (env prefix ``{spec.env_prefix}``).",
+        "__annotations__": {"db_schema": str, "port": int},
+        "model_config": SettingsConfigDict(env_prefix=spec.env_prefix, populate_by_name=True,
+                                           extra="ignore"),
+        "service_name": spec.name,
+        "db_schema": spec.schema,
+        "port": Field(spec.port, ge=1, le=65535),
+    }
+    return type(f"{spec.package.title().replace('_', '')}Base", (ServiceSettings,), namespace)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from .config import CommonSettings, ServiceSettings
 from .db import ensure_database, make_engine, migrate
 from .logging import configure_logging
+from .manifest import SUITE, Service
 from .metrics import MULTIPROC_ENV, prepare_multiprocess_dir, start_worker_endpoint
 from .messaging.connection import connect_with_retry
 from .messaging.consumer import Consumer
@@ -31,15 +32,34 @@ HEADER_DEADLINE_S = 10
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    name: str                                   # "ticket-service"
-    package: str                                # "ticket_service"
+    """What a service's command line adds to its manifest entry (name, package, processes)."""
+
+    service: str                                # as ``manifest.SUITE`` names it
     settings: Callable[[], CommonSettings]
-    app_factory: str | None = None              # "ticket_service.app:create_app()"
     consumer: Callable[[ServiceSettings, Engine], Consumer] | None = None
-    publishes: bool = True
     seed: Callable[[Engine, ServiceSettings], None] | None = None
     # Commands the service's own entry point handles before ``main`` (named in --help).
     more_commands: str = ""
+
+    @property
+    def manifest(self) -> Service:
+        return SUITE.service(self.service)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def package(self) -> str:
+        return self.manifest.package
+
+    @property
+    def publishes(self) -> bool:
+        return self.manifest.publishes
+
+    @property
+    def app_factory(self) -> str:
+        return f"{self.package}.app:create_app()"
 
 
 def engine_for(settings: ServiceSettings, application_name: str | None = None) -> Engine:
@@ -106,7 +126,6 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
     Its workers share a fresh Prometheus multiprocess directory (``$METRICS_DIR`` or
     ``<tmp>/ticket-triage-metrics``, then ``<service>-<port>``), so ``/metrics`` adds them all up.
     """
-    assert spec.app_factory is not None
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     os.environ["SERVICE_NAME"] = spec.name
     os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(spec.name, settings.port))
@@ -131,13 +150,7 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=spec.name, description=f"Run a {spec.name} process.",
                                      epilog=spec.more_commands or None)
-    commands = ["migrate"]
-    if spec.app_factory:
-        commands.append("web")
-    if spec.consumer:
-        commands.append("consumer")
-    if spec.publishes:
-        commands.append("relay")
+    commands = ["migrate", *spec.manifest.commands]
     parser.add_argument("command", choices=commands)
     args = parser.parse_args(argv)
     settings = spec.settings()

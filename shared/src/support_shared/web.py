@@ -19,7 +19,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import jsonbody, metrics
-from .group_commit import GroupCommitTimeout
 from .logging import correlation_id
 
 logger = logging.getLogger(__name__)
@@ -27,9 +26,6 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# "gateway" when the gateway made the request id up: no client can retry with it, so it is no
-# idempotency key.
-REQUEST_ID_ORIGIN_HEADER = "X-Request-ID-Origin"
 TENANT_HEADER = "X-Tenant-ID"
 DEFAULT_TENANT = "default"
 MAX_BODY_BYTES = 64 * 1024
@@ -235,7 +231,6 @@ def init_app(app: Flask) -> None:
         return error_response(503, "service_unavailable", "database unavailable, retry later")
 
     @app.errorhandler(PoolTimeoutError)     # no database connection free in time
-    @app.errorhandler(GroupCommitTimeout)   # the group-commit writer did not answer in time
     def _busy(exc: Exception):
         logger.warning("busy: %s", exc)
         resp = error_response(503, "service_unavailable", "the service is busy, retry later")

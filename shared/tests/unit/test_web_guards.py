@@ -2,7 +2,6 @@
 from flask import Flask
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from support_shared.group_commit import GroupCommitTimeout
 from support_shared.web import init_app
 
 
@@ -23,12 +22,6 @@ def test_an_exhausted_connection_pool_is_503_with_retry_after():
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "1"
     assert resp.get_json()["error"]["code"] == "service_unavailable"
-
-
-def test_a_group_commit_timeout_is_503_with_retry_after():
-    resp = _app(GroupCommitTimeout("no answer")).test_client().get("/boom")
-    assert resp.status_code == 503
-    assert resp.headers["Retry-After"] == "1"
 
 
 def test_nul_in_a_path_or_query_is_400_before_any_handler():

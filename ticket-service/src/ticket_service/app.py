@@ -7,6 +7,7 @@ from typing import Callable
 
 from flask import Flask
 from sqlalchemy.engine import Engine
+from support_shared import dependencies as app_dependencies
 from support_shared.group_commit import GroupCommitter
 from support_shared.service import engine_for
 from support_shared.web import init_app, register_health
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app; nothing connects until the first request."""
     dependencies = Dependencies.build(settings or Settings())
     app = Flask(__name__)
-    app.extensions[web.EXTENSION] = dependencies
+    app_dependencies.install(app, dependencies)
     init_app(app)
     web.register_error_handlers(app)
     tickets_api.init_app(app)

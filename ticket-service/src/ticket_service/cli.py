@@ -7,14 +7,7 @@ from support_shared.service import main as service_main
 from .config import SERVICE_NAME, Settings
 from .consumer import build_consumer
 
-SPEC = ServiceSpec(
-    name=SERVICE_NAME,
-    package="ticket_service",
-    settings=Settings,
-    app_factory="ticket_service.app:create_app()",
-    consumer=build_consumer,
-    publishes=True,
-)
+SPEC = ServiceSpec(SERVICE_NAME, Settings, consumer=build_consumer)
 
 
 def main() -> None:

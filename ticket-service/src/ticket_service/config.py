@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import SettingsConfigDict
-from support_shared.config import ServiceSettings
-
-SERVICE_NAME = "ticket-service"
+from support_shared.config import service_settings
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="TICKET_SERVICE_", populate_by_name=True, extra="ignore"
-    )
+class Settings(service_settings("ticket-service")):
+    """The manifest's settings of ticket-service, plus its own."""
 
-    db_schema: str = "ticket_service"
-    port: int = 5001
     # Creates arriving together share one transaction, up to this many (0: one each).
     group_commit_max: int = Field(64, ge=0, le=1000)
     # A create's request thread only waits for the group commit, so more threads make larger
@@ -26,3 +19,6 @@ class Settings(ServiceSettings):
     db_pool_size: int = Field(9, ge=1, le=100)
     # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
+
+
+SERVICE_NAME = Settings.service_name

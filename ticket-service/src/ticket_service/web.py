@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, jsonify, request
+from support_shared import dependencies
 from support_shared.group_commit import GroupCommitTimeout
 from support_shared.web import ApiError, encode_cursor, error_response, not_found
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXTENSION = "ticket_service"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 # Set by the gateway from the verified API key; names who made a change in the audit trail.
@@ -25,7 +25,8 @@ MAX_ID = 2**63 - 1
 
 def deps() -> Dependencies:
     """The app's ``Dependencies`` (built by ``create_app``)."""
-    return current_app.extensions[EXTENSION]
+    found: Dependencies = dependencies.of()
+    return found
 
 
 def path_id(raw: str, what: str = "ticket") -> int:

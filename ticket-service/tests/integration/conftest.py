@@ -6,7 +6,7 @@ from support_shared.service import engine_for
 from ticket_service.app import create_app
 from ticket_service.config import Settings
 from ticket_service.tickets.persistence import unit_of_work
-from ticket_service.web import EXTENSION
+from support_shared import dependencies
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def engine(settings):
 def app(settings, engine):
     application = create_app(settings)
     yield application
-    application.extensions[EXTENSION].close()
+    dependencies.of(application).close()
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ def test_health(client):
 
 def test_health_reports_a_dead_database(make_settings):
     from ticket_service.app import create_app
-    from ticket_service.web import EXTENSION
+    from support_shared import dependencies
     from ticket_service.config import Settings
 
     settings = make_settings(Settings, schema="ticket",
@@ -211,4 +211,4 @@ def test_health_reports_a_dead_database(make_settings):
         resp = app.test_client().get("/api/tickets")
         assert resp.status_code == 503
     finally:
-        app.extensions[EXTENSION].close()
+        dependencies.of(app).close()

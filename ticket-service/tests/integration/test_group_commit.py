@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from support_shared.testing.helpers import wait_until
-from ticket_service.web import EXTENSION
+from support_shared import dependencies
 from ticket_service.tickets.domain import IdempotencyKeyReusedError
 from ticket_service.tickets.handlers import CreateResult, CreateTicket, create_tickets, single
 
@@ -93,7 +93,7 @@ def test_a_batch_that_fails_leaves_nothing_behind(make_uow, engine):
 
 
 def test_concurrent_posts_through_the_app_each_get_their_own_ticket(app, client, engine):
-    committer = app.extensions[EXTENSION].committer
+    committer = dependencies.of(app).committer
 
     def post(i):
         with app.test_client() as c:
@@ -119,7 +119,7 @@ def test_concurrent_posts_through_the_app_each_get_their_own_ticket(app, client,
 def test_a_writer_that_does_not_answer_in_time_is_504_outcome_unknown(app, client, engine):
     # Another transaction inserts the requester the create needs and holds it uncommitted:
     # the writer's insert waits for it, longer than the request waits for the writer.
-    app.extensions[EXTENSION].committer.timeout_s = 0.3
+    dependencies.of(app).committer.timeout_s = 0.3
     holder = engine.connect()
     holder.begin()
     holder.execute(sa.text("INSERT INTO users (tenant_id, name, email) "

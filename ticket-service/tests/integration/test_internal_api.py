@@ -3,7 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from ticket_service.app import create_app
-from ticket_service.web import EXTENSION
+from support_shared import dependencies
 
 pytestmark = pytest.mark.integration
 
@@ -106,4 +106,4 @@ def test_with_a_token_configured_internal_calls_need_it(settings, engine):
                           ).status_code == 200
         assert client.get("/api/tickets").status_code == 200       # public routes unaffected
     finally:
-        app.extensions[EXTENSION].close()
+        dependencies.of(app).close()

@@ -16,28 +16,21 @@ from typing import Any, Iterator
 import click
 from pydantic import ValidationError
 
+from ai_categorization_service.model_cli import model_group
+from analytics_service.rebuild_cli import rebuild_command
+from support_shared.commands import Failure
 from support_shared.messaging import dlq
 from support_shared.messaging.dead_letters import Unavailable as BrokerUnavailable
 from support_shared.messaging.management import Management
 
 from . import outbox, render, status
 from .accounts_cli import keys_group, tenants_group
-from .analytics_cli import analytics_group
 from .config import CtlSettings
 from .database import PUBLISHERS, targets
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, EXPECTED, NotConfirmed, exit_code
 from .import_cli import import_cmd, seed_demo_cmd
-from .model_cli import model_group
 
 CONNECTION_NAME = "ticketctl"
-
-
-class Failure(click.ClickException):
-    """Shown as ``Error: <message>`` on stderr, ending the command with ``exit_code``."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class RootGroup(click.Group):
@@ -222,10 +215,17 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     ctx.exit(_outbox_exit_code(reports) or (0 if health.healthy else EXIT_REFUSED))
 
 
+@cli.group("analytics")
+def analytics_group() -> None:
+    """analytics-service's own commands (ANALYTICS_SERVICE_DATABASE_URL, _DB_SCHEMA)."""
+
+
+# Each service's own commands are its CLI's; ticketctl mounts them.
+analytics_group.add_command(rebuild_command)
+cli.add_command(model_group)
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
-cli.add_command(model_group)
-for _command in (import_cmd, seed_demo_cmd, analytics_group):
+for _command in (import_cmd, seed_demo_cmd):
     cli.add_command(_command)
 
 

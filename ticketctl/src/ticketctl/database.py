@@ -1,21 +1,18 @@
-"""Where each service's database is (the suite manifest's env prefix and schema, the env vars
-the service itself reads) and how ticketctl opens it, failures named."""
+"""Where each service's database is: the suite manifest's env prefix and schema, the env vars
+the service itself reads."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Iterable, Mapping
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
-
+from support_shared.commands import first_line, safe_url
 from support_shared.config import ServiceSettings
-from support_shared.db import make_engine
 from support_shared.manifest import SUITE, Service
 
-from .errors import TicketctlError, Unavailable
+from .errors import TicketctlError
+
+__all__ = ["DatabaseTarget", "first_line", "target", "targets"]
 
 DEFAULT_DATABASE_URL: str = ServiceSettings.model_fields["database_url"].default
 PUBLISHERS: tuple[str, ...] = tuple(s.name for s in SUITE.publishers)
@@ -30,10 +27,7 @@ class DatabaseTarget:
     @property
     def database(self) -> str:
         """The URL without its password, for output."""
-        try:
-            return sa.engine.make_url(self.database_url).render_as_string(hide_password=True)
-        except ArgumentError:
-            return "<invalid URL>"
+        return safe_url(self.database_url)
 
 
 def target(service: Service | str, env: Mapping[str, str] | None = None) -> DatabaseTarget:
@@ -53,27 +47,3 @@ def targets(env: Mapping[str, str], services: Iterable[str] | None = None) -> li
     wanted = set(services) if services else set(PUBLISHERS)
     return [target(s, env) for s in SUITE.publishers if s.name in wanted]
 
-
-def first_line(exc: BaseException) -> str:
-    """The first line of a database error (the driver's message, not SQLAlchemy's trailer)."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextmanager
-def connected(where: DatabaseTarget, what: str, **options: Any) -> Iterator[Engine]:
-    """An engine on ``where``; an unreachable database is ``Unavailable`` and a missing table a
-    refusal, both naming ``what`` ("AI service database") and where it is."""
-    try:
-        engine = make_engine(where.database_url, where.schema, pool_size=1, **options)
-    except (ValueError, ArgumentError) as exc:
-        raise TicketctlError(f"bad {what} settings: {exc}") from exc
-    try:
-        yield engine
-    except (OperationalError, InterfaceError) as exc:
-        raise Unavailable(f"{what} unavailable ({where.database}): {first_line(exc)}") from exc
-    except ProgrammingError as exc:
-        raise TicketctlError(f"{what} schema {where.schema!r} not migrated? "
-                             f"{first_line(exc)}") from exc
-    finally:
-        engine.dispose()

@@ -7,13 +7,8 @@ usage error).
 """
 from __future__ import annotations
 
-from ai_categorization_service.registry import VersionNotFoundError
-from ai_categorization_service.training_data import DataError
-from analytics_service.rebuild import RebuildError
+from support_shared.commands import EXIT_REFUSED, EXIT_UNREACHABLE, CommandError, Unreachable
 from support_shared.messaging import dead_letters
-
-EXIT_REFUSED = 1
-EXIT_UNREACHABLE = 2
 
 
 class TicketctlError(Exception):
@@ -34,9 +29,9 @@ EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (dead_letters.Unavailable, EXIT_UNREACHABLE),       # broker or management API
     (dead_letters.DeadLetterError, EXIT_REFUSED),       # not a DLQ, no such queue
     (TicketctlError, EXIT_REFUSED),
-    (RebuildError, EXIT_REFUSED),                       # analytics-service's rebuild refused
-    (DataError, EXIT_REFUSED),                          # the AI service's training data
-    (VersionNotFoundError, EXIT_REFUSED),               # no such stored model version
+    # The services' own commands (model, analytics rebuild) and their errors.
+    (Unreachable, EXIT_UNREACHABLE),
+    (CommandError, EXIT_REFUSED),
 )
 EXPECTED: tuple[type[Exception], ...] = tuple(cls for cls, _ in EXIT_CODES)
 

@@ -1,43 +1,15 @@
 """Output of every command: aligned text tables and blocks for people, JSON for scripts."""
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
+from support_shared.commands import DASH, table, to_json
+from support_shared.commands import cell as _cell
 from support_shared.messaging.dlq import QueueDepth, ReplayResult, original_queue_of
 from support_shared.messaging.dead_letters import DeadMessage
+
 from .outbox import OutboxReport
 from .status import GatewayHealth, QueueRow
-
-DASH = "-"
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
-
-
-def _cell(value: Any) -> str:
-    if value is None or value == "":
-        return DASH
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-          numeric: Sequence[int] = ()) -> str:
-    """Columns padded to their widest cell; ``numeric`` columns right-aligned."""
-    cells = [list(headers)] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = []
-    for row in cells:
-        parts = [
-            row[i].rjust(widths[i]) if i in numeric else row[i].ljust(widths[i])
-            for i in range(len(headers))
-        ]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
-
 
 # dlq list -------------------------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ def test_refusals_and_errors(model_ctl, tmp_path):
 
 def test_scheduled_retrain_waits_for_enough_corrections(model_ctl, ai_engine, monkeypatch):
     engine, _ = ai_engine
-    monkeypatch.setattr("ticketctl.model_cli.time.sleep", lambda s: None)
+    monkeypatch.setattr("ai_categorization_service.model_cli.time.sleep", lambda s: None)
     n = add_corrections(engine)
     waiting = model_ctl("retrain", "--min-corrections", str(n + 1))
     assert waiting.exit_code == 1 and f"{n} corrections since" in waiting.stderr

@@ -48,7 +48,7 @@ def test_the_schedule_takes_durations_with_units(tmp_path):
 
 def test_a_scheduled_round_reports_an_unreachable_database_and_goes_on(tmp_path, monkeypatch):
     naps = []
-    monkeypatch.setattr("ticketctl.model_cli.time.sleep", naps.append)
+    monkeypatch.setattr("ai_categorization_service.model_cli.time.sleep", naps.append)
     result = run(tmp_path, "retrain", "--every", "30m", "--max-rounds", "2")
     assert result.exit_code == 0, result.output
     assert "retrain round 1" in result.stdout and "retrain round 2" in result.stdout

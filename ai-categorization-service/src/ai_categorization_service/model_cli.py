@@ -1,9 +1,9 @@
-"""``ticketctl model ...``: train, evaluate, retrain, list and activate the AI service's models.
+"""The ``model`` commands: train, evaluate, retrain, list and activate the local model's versions.
 
-The work is done by ``ai_categorization_service.modelops`` (train, evaluate, retrain) and
-``.registry`` (list, activate) on the AI service's own schema
-(``AI_SERVICE_DATABASE_URL`` / ``AI_SERVICE_DB_SCHEMA``, found through the suite manifest).
-Running services pick up an activated version within ``AI_SERVICE_MODEL_REFRESH_S``.
+A click group of this service's own, mounted by ``ticketctl`` as ``ticketctl model``. The work
+is done by ``modelops`` (train, evaluate, retrain) and ``registry`` (list, activate) on the
+service's own schema (``AI_SERVICE_DATABASE_URL`` / ``AI_SERVICE_DB_SCHEMA``). Running services
+pick up an activated version within ``AI_SERVICE_MODEL_REFRESH_S``.
 """
 from __future__ import annotations
 
@@ -15,31 +15,30 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import click
 from sqlalchemy.engine import Engine
 
-from ai_categorization_service.registry import ModelRegistry, ModelVersion
+from support_shared.commands import CommandError, OperationGroup, open_database, table, to_json
 
-from . import render
-from .database import connected, target
-from .errors import EXPECTED
+from .config import Settings
+from .registry import ModelRegistry, ModelVersion
 
 if TYPE_CHECKING:
-    from ai_categorization_service.evaluation import EvaluationReport
+    from .evaluation import EvaluationReport
 
-AI_SERVICE = "ai-categorization-service"
 # Storing a model trained on the whole data set sends about 11 MB in one statement.
 STATEMENT_TIMEOUT_MS = 120_000
 
 
 @contextmanager
 def _engine() -> Iterator[Engine]:
-    with connected(target(AI_SERVICE), "AI service database",
-                   statement_timeout_ms=STATEMENT_TIMEOUT_MS) as engine:
+    settings = Settings()
+    with open_database(settings.database_url, settings.db_schema, "AI service database",
+                       statement_timeout_ms=STATEMENT_TIMEOUT_MS) as engine:
         yield engine
 
 
 def _ops() -> Any:
     # Imported on use: scikit-learn takes a second or more to import; list and activate
     # (the registry alone) need not wait for it.
-    from ai_categorization_service import modelops
+    from . import modelops
 
     return modelops
 
@@ -58,7 +57,7 @@ def _version_rows(versions: list[ModelVersion]) -> str:
                      v.created_at.strftime("%Y-%m-%d %H:%M:%S"), v.training_rows, len(v.labels),
                      _fmt(m.get("accuracy")), _fmt(m.get("macro_f1")),
                      _fmt(m.get("coverage_at_95_precision"))))
-    return render.table(("VERSION", "ACTIVE", "SOURCE", "CREATED", "ROWS", "LABELS", "ACCURACY",
+    return table(("VERSION", "ACTIVE", "SOURCE", "CREATED", "ROWS", "LABELS", "ACCURACY",
                          "MACRO_F1", "COVERAGE@95"), rows, numeric=(4, 5, 6, 7, 8))
 
 
@@ -87,7 +86,7 @@ def _comparison(before: "EvaluationReport", after: "EvaluationReport") -> str:
                               after.coverage_at_95_precision)])
 
 
-@click.group("model")
+@click.group("model", cls=OperationGroup)
 def model_group() -> None:
     """The AI service's local model: stored versions, training, evaluation, activation.
 
@@ -160,7 +159,7 @@ def model_evaluate(csv_path: str, text_column: str, label_column: str, folds: in
                                          folds=folds or 5, version=version,
                                          boosters=boosters)
     if as_json:
-        click.echo(render.to_json({"subject": evaluation.subject,
+        click.echo(to_json({"subject": evaluation.subject,
                                    "dropped_labels": evaluation.dropped_labels,
                                    **evaluation.report.to_dict()}))
         return
@@ -221,7 +220,7 @@ def model_retrain(folds: int, activate: bool, min_corrections: int, only_if_bett
         click.echo(f"[{stamp}] retrain round {done}")
         try:
             _retrain_round(**options)
-        except EXPECTED as exc:   # reported; the schedule goes on
+        except CommandError as exc:   # reported; the schedule goes on
             click.echo(f"[{stamp}] round {done}: {exc}", err=True)
         if max_rounds and done >= max_rounds:
             return
@@ -254,7 +253,7 @@ def model_list(as_json: bool) -> None:
     with _engine() as engine:
         versions = ModelRegistry(engine).versions()
     if as_json:
-        click.echo(render.to_json([v.to_dict() for v in versions]))
+        click.echo(to_json([v.to_dict() for v in versions]))
         return
     lines = [_version_rows(versions)]
     if not any(v.active for v in versions):

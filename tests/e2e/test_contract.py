@@ -6,7 +6,7 @@ model), 4xx for data the document rules out, and 401 for every secured operation
 a key (``ignored_auth``). The run uses a tenant of its own with the admin scope, so the
 dashboard's queue panel and the DLQ reads answer 200 and are checked too, and its tickets never
 show up in the other e2e tests' numbers. Bounded: ``CONTRACT_MAX_EXAMPLES`` per operation
-(default 20), a fixed seed (``CONTRACT_SEED``) so a failure reproduces.
+(default 20), a fixed seed (``CONTRACT_SEED``) and one worker so a failure reproduces.
 
 Left out of the fuzzing: ``positive_data_acceptance``, because the API deliberately refuses some
 inputs the schema cannot express (cursors it did not issue, e-mail addresses at reserved
@@ -53,13 +53,17 @@ def test_the_api_keeps_its_openapi_contract(running, tmp_path):
         *(arg for op in DESTRUCTIVE for arg in ("--exclude-operation-id", op)),
         "--max-examples", os.environ.get("CONTRACT_MAX_EXAMPLES", "20"),
         "--seed", os.environ.get("CONTRACT_SEED", "20261121"),
-        "--workers", "2", "--no-shrink", "--request-timeout", "20",
+        # One worker: with two, the stateful phase interleaves differently on every run and
+        # the fixed seed no longer reproduces a failure.
+        "--workers", "1", "--no-shrink", "--request-timeout", "20",
         "--suppress-health-check", "all", "--warnings", "off",
     ]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
 
-    summary = result.stdout[-6000:]
+    failures = result.stdout.find("FAILURES")
+    summary = (result.stdout[failures:failures + 20000] if failures >= 0
+               else result.stdout[-6000:])
     assert result.returncode == 0, f"schemathesis found problems:\n{summary}\n{result.stderr}"
     selected = re.search(r"Selected: (\d+)/(\d+)", result.stdout)
     tested = re.search(r"Tested: (\d+)", result.stdout)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from support_shared.commands import DASH, table, to_json
+from support_shared.commands import DASH, table
 from support_shared.commands import cell as _cell
 from support_shared.messaging.dlq import QueueDepth, ReplayResult, original_queue_of
 from support_shared.messaging.dead_letters import DeadMessage

@@ -95,7 +95,7 @@ class StatusUpdate(_Strict):
 
 
 class RouteRequest(_Strict):
-    ticket_id: int = Field(ge=1, le=MAX_ID)
+    ticket_id: int = Field(ge=1, le=MAX_ID, strict=True)  # "8157" and true are not ids
     department: str = Field(min_length=1, max_length=100)
 
 

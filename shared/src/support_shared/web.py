@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from . import metrics
 from .group_commit import GroupCommitTimeout
 from .logging import correlation_id
+from .urls import install_id_converter
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def init_app(app: Flask) -> None:
     """Install JSON error handling, the body limit, request-id handling and metrics on ``app``."""
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
     app.json.sort_keys = False
+    install_id_converter(app)
     init_metrics(app)
     app.before_request(_before)
     app.after_request(_after)

@@ -158,10 +158,20 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             continue
         for method, op in item.items():
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
-            expected = ("admin" if path == "/api/dashboard/queues" or path.startswith("/api/admin/")
+            operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
+                or path.endswith("/purge")
+            expected = ("operator" if operator else "admin" if path.startswith("/api/admin/")
                         else "read" if method == "get" else "write")
-            assert op["x-required-scope"] == expected
-            assert "security" not in op                       # the document-wide requirement
+            assert op["x-required-scope"] == expected, (method, path)
+            if operator:                                      # no tenant key opens these
+                assert op["security"] == [{"operatorToken": []}], (method, path)
+            elif path.startswith("/api/admin/"):              # tenant admins: their own only
+                assert {"operatorToken": []} in op["security"] and "own" in op["description"]
+            else:
+                assert "security" not in op                   # the document-wide requirement
+    assert doc["components"]["securitySchemes"]["operatorToken"] == {
+        "type": "apiKey", "in": "header", "name": "X-Operator-Token",
+        "description": doc["components"]["securitySchemes"]["operatorToken"]["description"]}
 
 
 def test_new_operations_use_their_models_and_conflict_codes(doc):

@@ -8,7 +8,7 @@ MAX_ID = 2**63 - 1
 
 
 class AsciiIdConverter(IntegerConverter):
-    """``<int:...>`` for every service: only ASCII digits match, and only ids a row can have.
+    """``<int:...>`` for every service: only ASCII digits match, at most a signed 64-bit int.
 
     Werkzeug's own int converter matches ``\\d``, which takes any Unicode digit (full-width
     ``８１５７`` became ticket 8157 in one service and 404 in another). Anything else is no match,
@@ -18,7 +18,6 @@ class AsciiIdConverter(IntegerConverter):
     regex = r"[0-9]{1,19}"
 
     def __init__(self, map, *args: object, **kwargs: object) -> None:  # noqa: A002
-        kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
 

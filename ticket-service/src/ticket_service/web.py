@@ -20,19 +20,11 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 # Set by the gateway from the verified API key; names who made a change in the audit trail.
 KEY_ID_HEADER = "X-Key-ID"
-MAX_ID = 2**63 - 1
 
 
 def deps() -> Dependencies:
     """The app's ``Dependencies`` (built by ``create_app``)."""
     return current_app.extensions[EXTENSION]
-
-
-def path_id(raw: str, what: str = "ticket") -> int:
-    """Ids that cannot exist (not a positive 64-bit integer) are simply not found."""
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
-        raise not_found(what, raw)
-    return int(raw)
 
 
 def expected_versions() -> frozenset[int] | None:

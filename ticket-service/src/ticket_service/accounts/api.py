@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from support_shared.web import ApiError, error_response, parse_body
 
-from ..web import conflict, deps, not_found_error, path_id
+from ..web import conflict, deps, not_found_error
 from . import handlers as accounts
 from .domain import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, TenantNotFoundError,
                      check_tenant_id, normalize_scopes)
@@ -126,7 +126,7 @@ def list_keys() -> Response:
     return jsonify({"keys": [key_json(k) for k in found]})
 
 
-@bp.post("/keys/<raw_id>/revoke")
-def revoke_key(raw_id: str) -> Response:
-    key = accounts.revoke_key(path_id(raw_id, "API key"), uow=accounts_uow())
+@bp.post("/keys/<int:key_id>/revoke")
+def revoke_key(key_id: int) -> Response:
+    key = accounts.revoke_key(key_id, uow=accounts_uow())
     return jsonify(key_json(key))

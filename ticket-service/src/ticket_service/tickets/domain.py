@@ -10,13 +10,15 @@ from typing import Any, Mapping
 # What a client may edit after creation (PATCH); the rest is written by the lifecycle and routing.
 EDITABLE: tuple[str, ...] = ("title", "description", "priority", "tags")
 
-# Every move a ticket may make; anything else (including staying put) is refused.
+# Every move a ticket may make; anything else (including staying put) is refused. Closed is
+# final: nothing but this explicit reopen (closed -> in_progress) changes a closed ticket.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("in_progress",),
     "in_progress": ("resolved",),
     "resolved": ("closed", "in_progress"),
-    "closed": (),
+    "closed": ("in_progress",),
 }
+CLOSED = "closed"
 
 
 class DomainError(Exception):
@@ -29,6 +31,16 @@ class InvalidTransitionError(DomainError):
         self.to_status = to_status
         self.allowed = TRANSITIONS.get(from_status, ())
         super().__init__(f"a {from_status} ticket cannot move to {to_status}")
+
+
+class TicketClosedError(DomainError):
+    """A closed ticket takes no edits or comments (and is not rerouted) until it is reopened."""
+
+    def __init__(self, ticket_id: int | None) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"ticket {ticket_id} is closed: reopen it (PUT .../status "
+                         "{\"status\": \"in_progress\"}) or open a follow-up ticket "
+                         "(follow_up_of)")
 
 
 class TicketNotFoundError(DomainError):
@@ -125,6 +137,15 @@ class Ticket:
         if expected is not None and self.version not in expected:
             raise VersionMismatchError(self.version, expected)
 
+    @property
+    def closed(self) -> bool:
+        return self.status == CLOSED
+
+    def require_open(self) -> None:
+        """Raise ``TicketClosedError`` for a closed ticket."""
+        if self.closed:
+            raise TicketClosedError(self.id)
+
     def change_status(self, new_status: str, now: datetime) -> str:
         """Move to ``new_status`` if the lifecycle allows it; return the old status."""
         if new_status not in TRANSITIONS.get(self.status, ()):
@@ -142,6 +163,7 @@ class Ticket:
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
+        self.require_open()
         changed: dict[str, dict[str, Any]] = {}
         for name in EDITABLE:
             if name in changes and changes[name] != getattr(self, name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from .api import CATEGORIZER_EXTENSION, UOW_EXTENSION, bp
@@ -29,4 +30,5 @@ def create_app(settings: Settings | None = None, *,
     app.register_blueprint(bp)
     register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
     register_outbox_gauge(app, engine)
+    register_erasure(app, SERVICE_NAME, engine, settings.db_schema)
     return app

@@ -7,6 +7,7 @@ from typing import Callable
 from flask import Flask
 from support_shared.events import utcnow
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health
 
 from .api import EXTENSION, Dependencies, bp
@@ -25,4 +26,5 @@ def create_app(settings: Settings | None = None, *,
     app.register_blueprint(bp)
     init_dashboard(app, settings)
     register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
+    register_erasure(app, SERVICE_NAME, engine, settings.db_schema)
     return app

@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from . import api
@@ -36,4 +37,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     register_health(app, SERVICE_NAME, engine, settings.rabbitmq_url)
     register_outbox_gauge(app, engine)
+    register_erasure(app, SERVICE_NAME, engine, settings.db_schema)
     return app

@@ -75,7 +75,9 @@ def _check_token() -> None:
 
 def tenant_json(tenant: Tenant) -> dict[str, Any]:
     return {"tenant_id": tenant.tenant_id, "name": tenant.name,
-            "created_at": tenant.created_at.isoformat()}
+            "created_at": tenant.created_at.isoformat(),
+            "status": "enabled" if tenant.enabled else "disabled",
+            "disabled_at": tenant.disabled_at.isoformat() if tenant.disabled_at else None}
 
 
 def key_json(key: ApiKey) -> dict[str, Any]:
@@ -110,6 +112,16 @@ def list_tenants() -> Response:
 @bp.get("/tenants/<tenant_id>")
 def get_tenant(tenant_id: str) -> Response:
     return jsonify(tenant_json(accounts.get_tenant(tenant_id, uow=accounts_uow())))
+
+
+@bp.post("/tenants/<tenant_id>/disable")
+def disable_tenant(tenant_id: str) -> Response:
+    return jsonify(tenant_json(accounts.set_tenant_enabled(tenant_id, False, uow=accounts_uow())))
+
+
+@bp.post("/tenants/<tenant_id>/enable")
+def enable_tenant(tenant_id: str) -> Response:
+    return jsonify(tenant_json(accounts.set_tenant_enabled(tenant_id, True, uow=accounts_uow())))
 
 
 @bp.post("/keys")

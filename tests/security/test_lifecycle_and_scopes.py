@@ -40,6 +40,11 @@ def test_a_closed_ticket_takes_no_patch_comment_or_reroute(running):
     assert manual.status_code == 409
     assert client.get(f"/api/tickets/{tid}").json()["version"] == version
 
+    follow = client.post("/api/tickets", json={**TICKET, "follow_up_of": tid})
+    assert follow.status_code == 201 and follow.json()["follow_up_of"] == tid
+    stranger = running.tenant("read,write")
+    assert stranger.post("/api/tickets", json={**TICKET, "follow_up_of": tid}).status_code == 400
+
 
 def test_an_explicit_reopen_makes_it_editable_again(running):
     client = running.tenant("read,write")

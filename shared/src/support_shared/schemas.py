@@ -59,6 +59,10 @@ class TicketCreate(_Strict):
     user_name: str = Field(min_length=1, max_length=200)
     user_email: EmailStr
     priority: Priority = "medium"
+    # A closed ticket stays closed: a new problem about it is a new ticket that refers to it.
+    follow_up_of: int | None = Field(None, ge=1, le=MAX_ID, strict=True,
+                                     description="The id of an earlier ticket (often a closed "
+                                                 "one) this one follows up")
 
 
 class TicketPatch(_Strict):
@@ -162,6 +166,7 @@ class Ticket(BaseModel):
     needs_review: bool
     categorization_method: str | None
     version: int
+    follow_up_of: int | None = None
     created_at: datetime
     updated_at: datetime
 

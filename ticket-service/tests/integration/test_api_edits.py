@@ -287,3 +287,21 @@ def test_non_ascii_or_impossible_ids_are_404(client, raw):
     for resp in (client.get(f"/api/tickets/{raw}"), patch(client, raw, {"priority": "low"}),
                  client.get(f"/api/tickets/{raw}/comments"), client.get(f"/api/users/{raw}")):
         assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_follow_up_refers_to_a_closed_ticket_of_the_same_tenant(client):
+    tid = post(client).get_json()["id"]
+    for status in ("in_progress", "resolved", "closed"):
+        client.put(f"/api/tickets/{tid}/status", json={"status": status})
+    follow = post(client, {**BODY, "title": "VPN down once more", "follow_up_of": tid})
+    assert follow.status_code == 201, follow.get_json()
+    assert follow.get_json()["follow_up_of"] == tid
+    assert post(client).get_json()["follow_up_of"] is None
+    history = client.get(f"/api/tickets/{follow.get_json()['id']}/history").get_json()["history"]
+    assert history[0]["details"]["follow_up_of"] == tid
+    for bad in (999_999, str(tid), True):
+        resp = post(client, {**BODY, "follow_up_of": bad})
+        assert resp.status_code == 400, (bad, resp.get_json())
+        assert resp.get_json()["error"]["details"][0]["field"] == "follow_up_of"
+    other = post(client, {**BODY, "follow_up_of": tid}, tenant="beta")
+    assert other.status_code == 400                       # another tenant's ticket is no ticket

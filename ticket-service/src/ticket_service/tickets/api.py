@@ -10,8 +10,8 @@ from support_shared.web import (decode_cursor, error_response, parse_body, parse
                                 request_id, tenant_id)
 
 from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page
-from .domain import (InvalidTransitionError, Ticket, TicketClosedError, TicketNotFoundError,
-                     VersionMismatchError)
+from .domain import (FollowUpNotFoundError, InvalidTransitionError, Ticket, TicketClosedError,
+                     TicketNotFoundError, VersionMismatchError)
 from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_tickets,
                        edit_ticket, get_ticket, list_tickets, single, update_ticket_status)
 from .persistence import TicketFilter
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(TicketNotFoundError, not_found_error)
     app.register_error_handler(InvalidTransitionError, _invalid_transition)
     app.register_error_handler(TicketClosedError, _ticket_closed)
+    app.register_error_handler(FollowUpNotFoundError, _unknown_follow_up)
     app.register_error_handler(VersionMismatchError, _precondition_failed)
     app.register_blueprint(bp)
 
@@ -36,6 +37,11 @@ def _invalid_transition(exc: InvalidTransitionError) -> Response:
 def _ticket_closed(exc: TicketClosedError) -> Response:
     return error_response(409, "ticket_closed", str(exc),
                           {"ticket_id": exc.ticket_id, "reopen": {"status": "in_progress"}})
+
+
+def _unknown_follow_up(exc: FollowUpNotFoundError) -> Response:
+    return error_response(400, "validation_error", str(exc),
+                          [{"field": "follow_up_of", "message": str(exc)}])
 
 
 def _precondition_failed(exc: VersionMismatchError) -> Response:
@@ -68,8 +74,9 @@ def _create(cmd: CreateTicket) -> CreateResult:
 @bp.post("")
 def create_route() -> Response:
     body = parse_body(TicketCreate)
-    cmd = CreateTicket(tenant_id(), body.model_dump(mode="json"), idempotency_key(),
-                       request_id(), actor())
+    # exclude_none: a create without follow_up_of keeps the fingerprint it always had
+    cmd = CreateTicket(tenant_id(), body.model_dump(mode="json", exclude_none=True),
+                       idempotency_key(), request_id(), actor())
     result = _create(cmd)
     resp = _ticket_response(result.ticket, 201)
     resp.headers["Location"] = f"/api/tickets/{result.ticket.id}"

@@ -43,6 +43,14 @@ class TicketClosedError(DomainError):
                          "(follow_up_of)")
 
 
+class FollowUpNotFoundError(DomainError):
+    """``follow_up_of`` names no ticket of the tenant."""
+
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"follow_up_of: ticket {ticket_id} not found")
+
+
 class TicketNotFoundError(DomainError):
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
@@ -110,6 +118,7 @@ class Ticket:
     request_fingerprint: str | None = None
     requester_id: int | None = None
     tags: list[str] = field(default_factory=list)
+    follow_up_of: int | None = None
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -127,6 +136,7 @@ class Ticket:
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint(fields),
             requester_id=requester_id,
+            follow_up_of=fields.get("follow_up_of"),
         )
 
     def same_request(self, fingerprint: str) -> bool:

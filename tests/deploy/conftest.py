@@ -69,12 +69,14 @@ def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
     """Every settings class of the suite, with whether its service has a relay."""
     from ai_categorization_service.cli import SPEC as ai_spec
     from analytics_service.cli import SPEC as analytics_spec
+    from api_gateway.admin import AdminSettings
     from api_gateway.config import GatewaySettings
     from routing_service.cli import SPEC as routing_spec
     from ticket_service.cli import SPEC as ticket_spec
 
     specs = [ticket_spec, ai_spec, routing_spec, analytics_spec]
-    return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False)]
+    return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False),
+                                                                  (AdminSettings, False)]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from support_shared.testing.helpers import wait_until
-from tests.e2e.conftest import ApiClient
+from tests.conftest import ApiClient
 from ticketctl.cli import cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("settle")]
@@ -63,16 +63,23 @@ def test_a_read_key_reads_but_never_writes(running):
         else:
             assert resp.status_code == 403, (method, path, resp.text)
             assert resp.json()["error"]["details"] == {"required_scope": scope}
-    assert scopes == {"read", "write", "admin"}
+    assert scopes == {"read", "write", "admin", "operator"}
 
 
-def test_a_write_only_key_cannot_read(running):
+def test_a_write_key_reads_too(running):
+    """Write implies read (docs/api.md): every write answers with what it wrote, so a
+    'write-only' key would read through no-op writes anyway."""
     writer = running.tenant("write")
-    assert writer.get("/api/tickets").status_code == 403
     created = writer.post("/api/tickets", json={
         "title": "Printer jam", "description": "Paper stuck in tray 2", "user_name": "W",
         "user_email": "w@example.com"})
     assert created.status_code == 201
+    tid = created.json()["id"]
+    assert writer.get(f"/api/tickets/{tid}").json() == writer.patch(
+        f"/api/tickets/{tid}", json={"priority": "medium"}).json()
+    assert writer.get("/api/tickets").status_code == 200
+    for path in ("/api/admin/dlq/nothing.dlq", "/api/dashboard/queues"):
+        assert writer.get(path).status_code == 403, path
 
 
 def test_public_paths_answer_without_a_key(running):

@@ -3,10 +3,11 @@
 Zero server errors, responses that match the documented status codes, headers and schemas
 (``response_schema_conformance``, part of ``--checks all``: every operation answers a typed
 model), 4xx for data the document rules out, and 401 for every secured operation called without
-a key (``ignored_auth``). The run uses a tenant of its own with the admin scope, so the
-dashboard's queue panel and the DLQ reads answer 200 and are checked too, and its tickets never
-show up in the other e2e tests' numbers. Bounded: ``CONTRACT_MAX_EXAMPLES`` per operation
-(default 20), a fixed seed (``CONTRACT_SEED``) and one worker so a failure reproduces.
+a key (``ignored_auth``). The run uses a tenant of its own with the admin scope, and the
+operator credential, so the dashboard's queue panel and the DLQ reads answer 200 and are
+checked too, and its tickets never show up in the other e2e tests' numbers. Bounded:
+``CONTRACT_MAX_EXAMPLES`` per operation (default 20), a fixed seed (``CONTRACT_SEED``) and one
+worker so a failure reproduces.
 
 Left out of the fuzzing: ``positive_data_acceptance``, because the API deliberately refuses some
 inputs the schema cannot express (cursors it did not issue, e-mail addresses at reserved
@@ -48,6 +49,7 @@ def test_the_api_keeps_its_openapi_contract(running, tmp_path):
     cmd = [
         str(schemathesis), "run", running.url("/openapi.json"),
         "--header", f"Authorization: Bearer {tenant.key}",
+        "--header", f"X-Operator-Token: {running.env['GATEWAY_OPERATOR_TOKEN']}",
         "--checks", "all", "--exclude-checks", CHECKS_LEFT_OUT,
         "--phases", "coverage,fuzzing,stateful",
         *(arg for op in DESTRUCTIVE for arg in ("--exclude-operation-id", op)),
@@ -128,22 +130,26 @@ def test_answers_on_real_data_match_the_document(running, dead_letter):
         "/api/routing/history/{ticket_id}": f"/api/routing/history/{tid}",
         "/api/dashboard/summary": "/api/dashboard/summary",
         "/api/dashboard/routing": "/api/dashboard/routing",
-        "/api/dashboard/queues": "/api/dashboard/queues",
         "/api/analytics/tickets": "/api/analytics/tickets",
         "/api/analytics/performance": "/api/analytics/performance",
         "/api/analytics/trends": "/api/analytics/trends?days=3",
         "/api/analytics/department/{name}": "/api/analytics/department/IT%20Support",
-        "/api/admin/dlq": "/api/admin/dlq",
         "/api/admin/dlq/{queue}": f"/api/admin/dlq/{dead_letter}?body=true",
     }
     for documented, url in reads.items():
         resp = running.get(url)
         assert resp.status_code == 200, (url, resp.text)
         _conforms(doc, documented, "get", resp)
+    operator = running.operator()
+    for documented in ("/api/dashboard/queues", "/api/admin/dlq"):
+        resp = operator.get(documented)
+        assert resp.status_code == 200, (documented, resp.text)
+        _conforms(doc, documented, "get", resp)
+        _conforms(doc, documented, "get", running.get(documented))     # 403 operator_required
     assert running.get(f"/api/admin/dlq/{dead_letter}").json()["count"] == 1
 
     replayed = running.post(f"/api/admin/dlq/{dead_letter}/replay", json={"all": True})
     _conforms(doc, "/api/admin/dlq/{queue}/replay", "post", replayed)
     assert replayed.json()["replayed"] == 1, replayed.json()
-    purged = running.post(f"/api/admin/dlq/{dead_letter}/purge", json={"confirm": True})
+    purged = operator.post(f"/api/admin/dlq/{dead_letter}/purge", json={"confirm": True})
     _conforms(doc, "/api/admin/dlq/{queue}/purge", "post", purged)

@@ -1,5 +1,9 @@
 """The dashboard in headless Chromium through the gateway: local assets, the API's numbers, live refresh.
 
+The page is opened with a read-only key: every tenant panel works with it. The queue panel is
+the suite operator's: hidden without the operator credential, shown with it (``#operator=``),
+hidden again without a prompt when the credential is refused. Keys live in sessionStorage only.
+
 Chromium is driven over the DevTools protocol on its websocket (``websocket-client``). Without
 Chromium or the client the tests skip locally and fail in CI (``CI`` set).
 """
@@ -27,8 +31,9 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 API = {"summary": "/api/dashboard/summary", "routing": "/api/dashboard/routing",
-       "performance": "/api/analytics/performance", "trends": "/api/analytics/trends?days=14",
-       "queues": "/api/dashboard/queues"}
+       "performance": "/api/analytics/performance", "trends": "/api/analytics/trends?days=14"}
+OPERATOR_API = {"queues": "/api/dashboard/queues"}
+KEY_STORAGE = "ticket-triage.dashboard.api-key"
 QUEUE_FIELDS = ("messages_ready", "messages_unacknowledged", "consumers", "dead_letters")
 UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 TICKETS = [
@@ -51,10 +56,13 @@ def _suite_key(running) -> str:
     return running.http.headers.get("X-API-Key", "")
 
 
-def _page_url(running, key: str = "") -> str:
-    """/dashboard, handing the page a key in the fragment (never sent to the server)."""
+def _page_url(running, key: str = "", operator: str = "") -> str:
+    """/dashboard, handing the page a key (and the operator credential) in the fragment (never
+    sent to the server)."""
     key = key or _suite_key(running)
-    return _site(running) + "/dashboard" + (f"#key={quote(key, safe='')}" if key else "")
+    fragment = "&".join(f"{name}={quote(value, safe='')}"
+                        for name, value in (("key", key), ("operator", operator)) if value)
+    return _site(running) + "/dashboard" + (f"#{fragment}" if fragment else "")
 
 
 def _unavailable(why: str) -> None:
@@ -182,17 +190,26 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
     chromium.close()
 
 
-def _api(running) -> dict[str, Any]:
+def _api(running, operator: bool = False) -> dict[str, Any]:
     answers = {}
-    for name, path in API.items():
-        resp = running.http.get(_site(running) + path, timeout=10)
+    sources = [(name, path, running.http) for name, path in API.items()]
+    if operator:
+        sources += [(name, path, running.operator().http) for name, path in OPERATOR_API.items()]
+    for name, path, http in sources:
+        resp = http.get(_site(running) + path, timeout=10)
         assert resp.status_code == 200, (path, resp.text)
         answers[name] = resp.json()
     return answers
 
 
 @pytest.fixture(scope="module")
-def dashboard(browser, running) -> Browser:
+def reader(running):
+    """A read-only key of the tenant whose numbers the page shows."""
+    return running.tenant("read", tenant_id="default")
+
+
+@pytest.fixture(scope="module")
+def dashboard(browser, running, reader) -> Browser:
     """The gateway's /dashboard open in the browser, after a few tickets went through the suite."""
     before = running.get("/api/dashboard/routing").json()["total_routed"]
     for title, description in TICKETS:
@@ -205,7 +222,7 @@ def dashboard(browser, running) -> Browser:
     page = running.http.get(_site(running) + "/dashboard", timeout=10)
     assert page.status_code == 200, f"GET /dashboard through the gateway: {page.status_code} {page.text}"
     browser.viewport(1366, 768)
-    _open(browser, _page_url(running))
+    _open(browser, _page_url(running, reader.key))
     return browser
 
 
@@ -226,7 +243,7 @@ def _js_number(value: Any) -> str:
 
 def _expected(api: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
     """metric -> (API value, how the page shows it: count/number/duration, None = not as text)."""
-    s, r, p, q = api["summary"], api["routing"], api["performance"], api["queues"]
+    s, r, p = api["summary"], api["routing"], api["performance"]
     out: dict[str, tuple[Any, str | None]] = {
         f"summary.{k}": (s[k], "number")
         for k in ("total_tickets", "created_last_24h", "resolved_last_24h", "needs_review")}
@@ -244,6 +261,9 @@ def _expected(api: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
                     for f in ("avg_seconds", "p50_seconds", "p95_seconds", "max_seconds")})
     out.update({f"trends.{d['date']}.{series}": (d[series], None)
                 for d in api["trends"]["trends"] for series in ("created", "routed", "resolved")})
+    if "queues" not in api:
+        return out
+    q = api["queues"]
     totals = q.get("totals", {})
     out["queues.totals.messages"] = (totals.get("messages"), "number")
     out["queues.totals.dead_letters"] = (totals.get("dead_letters"), "number")
@@ -268,9 +288,12 @@ def _shown(text: str, value: Any, fmt: str | None, metric: str) -> bool:
     return text == _js_number(value)
 
 
-def _mismatches(browser: Browser, running) -> list[str]:
-    expected = _expected(_api(running))
-    shown = browser.js("""Array.from(document.querySelectorAll('[data-metric]')).map(
+def _mismatches(browser: Browser, running, operator: bool = False) -> list[str]:
+    """What the page's visible figures say differently from the API (hidden ones are left out:
+    without the operator credential the queue panel must be hidden)."""
+    expected = _expected(_api(running, operator))
+    shown = browser.js("""Array.from(document.querySelectorAll('[data-metric]'))
+        .filter((n) => n.closest('[hidden]') === null).map(
         (n) => [n.dataset.metric, n.dataset.value, n.dataset.format || null, n.textContent])""")
     seen = {metric: (json.loads(value), fmt, text) for metric, value, fmt, text in shown}
     problems = [f"{m}: not on the page" for m in expected.keys() - seen.keys()]
@@ -283,15 +306,33 @@ def _mismatches(browser: Browser, running) -> list[str]:
     return problems
 
 
-def test_page_loads_from_the_gateway_without_errors_or_remote_requests(dashboard, running):
+def test_page_loads_from_the_gateway_without_errors_or_remote_requests(dashboard, running,
+                                                                        reader):
     assert dashboard.problems() == []
-    urls = [r["url"] for r in dashboard.requests()]
+    sent = dashboard.requests()
+    urls = [r["url"] for r in sent]
     site = _site(running)
     assert urls and all(u.startswith(site + "/") for u in urls), urls
     assert {u[len(site):] for u in urls} >= {
         "/dashboard", "/dashboard/static/dashboard.css", "/dashboard/static/dashboard.js",
         "/dashboard/static/charts.js", *API.values()}
+    assert OPERATOR_API["queues"] not in {u[len(site):] for u in urls}   # a read key: not asked
+    assert all(r["headers"].get("Authorization") == f"Bearer {reader.key}"
+               for r in sent if "/api/" in r["url"])
     assert dashboard.js("document.getElementById('status').dataset.state") == "ok"
+    assert dashboard.js("document.getElementById('panel-queues').hidden") is True
+    assert dashboard.js("document.getElementById('banner').hidden") is True
+    assert dashboard.js(f"localStorage.getItem('{KEY_STORAGE}')") is None
+    assert dashboard.js(f"sessionStorage.getItem('{KEY_STORAGE}')") == reader.key
+
+
+def test_page_and_swagger_refuse_framing_and_sniffing(running):
+    for path in ("/dashboard", "/docs"):
+        resp = running.anonymous().get(path)
+        assert resp.status_code == 200, path
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"], path
+        assert resp.headers["X-Frame-Options"] == "DENY", path
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", path
 
 
 def test_every_figure_holds_the_number_the_api_returns(dashboard, running):
@@ -361,9 +402,46 @@ def _answer_paused(browser: Browser, answer, count: int) -> list[dict[str, Any]]
     return handled
 
 
+def test_the_operator_sees_the_queue_panel(dashboard, running, reader):
+    seen = len(dashboard.events)
+    dashboard.send("Page.navigate", url="about:blank")
+    token = running.env["GATEWAY_OPERATOR_TOKEN"]
+    _open(dashboard, _page_url(running, reader.key, token))
+    assert dashboard.js("window.location.hash") == ""
+    wait_until(lambda: dashboard.js("document.getElementById('panel-queues').hidden") is False,
+               timeout=10, message="the queue panel shown to the operator")
+    last: list[str] = []
+
+    def agree() -> bool:
+        last[:] = _mismatches(dashboard, running, operator=True)
+        return not last
+
+    try:
+        wait_until(agree, timeout=20, interval=0.5, message="queue numbers equal to the API's")
+    except AssertionError:
+        pytest.fail("page and API disagree:\n" + "\n".join(sorted(last)))
+    sent = [r for r in dashboard.requests(since=seen) if "/api/" in r["url"]]
+    for request in sent:
+        operator = request["url"].endswith(OPERATOR_API["queues"])
+        assert ("X-Operator-Token" in request["headers"]) == operator, request
+        assert ("Authorization" in request["headers"]) == (not operator), request
+    assert dashboard.js("Object.keys(localStorage).length") == 0
+
+
+def test_a_refused_operator_credential_hides_the_panel_without_asking(dashboard, running, reader):
+    dashboard.send("Page.navigate", url="about:blank")
+    _open(dashboard, _page_url(running, reader.key, "not-the-operator-token-at-all"))
+    wait_until(lambda: dashboard.js("document.getElementById('panel-queues').hidden"),
+               timeout=10, message="queue panel hidden after the refusal")
+    assert dashboard.js("document.getElementById('banner').hidden") is True
+    assert dashboard.js("document.getElementById('key-form').hidden") is True
+    assert dashboard.js("document.getElementById('status').dataset.state") == "ok"
+    assert dashboard.js("sessionStorage.getItem('ticket-triage.dashboard.operator-token')") is None
+
+
 def test_api_key_asked_for_on_401_typed_or_in_the_fragment_goes_out_as_bearer(dashboard, running):
     """Last test (it leaves a key behind): 401s are faked by intercepting the page's fetches."""
-    dashboard.js("localStorage.clear()")
+    dashboard.js("sessionStorage.clear(); localStorage.clear()")
     dashboard.send("Fetch.enable", patterns=[{"urlPattern": "*/api/*"}])
     refusal = base64.b64encode(json.dumps({"error": {"code": "unauthorized", "details": None,
                                                      "message": "an API key is required"}}).encode())
@@ -392,7 +470,18 @@ def test_api_key_asked_for_on_401_typed_or_in_the_fragment_goes_out_as_bearer(da
     seen = len(dashboard.events)
     _open(dashboard, _page_url(running, key))
     assert dashboard.js("window.location.hash") == ""  # not left in the address bar
-    assert dashboard.js("localStorage.getItem('ticket-triage.dashboard.api-key')") == key
+    assert dashboard.js(f"sessionStorage.getItem('{KEY_STORAGE}')") == key
+    assert dashboard.js(f"localStorage.getItem('{KEY_STORAGE}')") is None
     sent = [r for r in dashboard.requests(since=seen) if "/api/" in r["url"]]
     assert len(sent) >= len(API)
     assert all(r["headers"].get("Authorization") == f"Bearer {key}" for r in sent), sent
+
+
+def test_swagger_ui_renders_under_its_policy(browser, running):
+    seen = len(browser.events)
+    browser.send("Page.navigate", url=_site(running) + "/docs")
+    wait_until(lambda: browser.js("document.querySelectorAll('.opblock').length") > 20,
+               timeout=20, message="Swagger UI listing the operations")
+    violations = [e for e in browser.events[seen:] if e["method"] in (
+        "Runtime.exceptionThrown", "Log.entryAdded") and "Content Security Policy" in json.dumps(e)]
+    assert violations == []

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from support_shared.testing.helpers import wait_until
-from tests.e2e.conftest import RunningSuite, start_suite
+from tests.conftest import RunningSuite, start_suite
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from support_shared.suite import migrate_all
 from support_shared.testing.helpers import unique_suffix
 from support_shared.testing.isolated import remove_isolated
 
-from tests.e2e.conftest import suite_env
+from tests.conftest import suite_env
 
 pytestmark = pytest.mark.e2e
 

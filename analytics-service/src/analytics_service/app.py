@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from support_shared import dependencies as app_dependencies
 from support_shared.events import utcnow
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health
 
 from .api import bp
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, *,
     app.register_blueprint(bp)
     init_dashboard(app, dependencies.settings)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
+    register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

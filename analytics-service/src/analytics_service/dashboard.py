@@ -74,7 +74,10 @@ def _state() -> Dashboard:
 
 @bp.after_request
 def _security_headers(resp: Response) -> Response:
+    """Every dashboard answer: no MIME sniffing, no framing (clickjacking), no referrer."""
     resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
 
 

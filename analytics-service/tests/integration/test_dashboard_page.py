@@ -74,6 +74,11 @@ def test_page_is_html_linking_local_assets_only(client):
     assert "http://" not in html and "https://" not in html
     policy = resp.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    # the queue panel is the operator's: hidden until an operator credential is given
+    assert re.search(r'id="panel-queues"[^>]*data-operator hidden', html)
     for metric in ("summary.total_tickets", "summary.needs_review", "routing.average_confidence",
                    "queues.totals.messages", "queues.totals.dead_letters"):
         assert f'data-metric="{metric}"' in html
@@ -92,6 +97,7 @@ def test_assets_have_their_content_types_and_no_remote_urls(client, name):
     expected = ASSETS[name]
     assert resp.mimetype in (expected if isinstance(expected, tuple) else (expected,))
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
     text = resp.get_data(as_text=True)
     assert len(text) > 100
     assert set(re.findall(r"https?://[^\s\"')]+", text)) <= {SVG_NAMESPACE}
@@ -141,7 +147,7 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
     body = wait_until(settled, timeout=30, interval=0.5, message="queue stats from the broker")
     by_name = {q["name"]: q for q in body["queues"]}
     watched = {q.name for q in suite_queues(settings.queue_prefix)}
-    assert set(by_name) == watched and len(by_name) == 9
+    assert set(by_name) == watched and len(by_name) == 10
     routed = settings.queue("ticket-service", "ticket.routed")
     assert by_name[routed] == {
         "name": routed, "service": "ticket-service", "routing_key": "ticket.routed",
@@ -158,7 +164,7 @@ def test_queue_depths_list_missing_queues_as_not_declared(make_client, settings,
     client = make_client(RABBITMQ_MANAGEMENT_URL=management_url, ANALYTICS_SERVICE_QUEUE_CACHE_S="0")
     body = client.get("/api/dashboard/queues").get_json()
     assert body["available"] is True
-    assert [q["exists"] for q in body["queues"]] == [False] * 9
+    assert [q["exists"] for q in body["queues"]] == [False] * 10
     assert all(q["messages"] is None and q["dead_letters"] is None for q in body["queues"])
     assert body["totals"] == {"messages": 0, "dead_letters": 0}
 

@@ -1,19 +1,21 @@
-"""Operator endpoints for dead-letter queues, mirroring ``ticketctl dlq list|show|replay|purge``.
+"""Dead-letter queue endpoints, mirroring ``ticketctl dlq list|show|replay|purge``.
 
-Every path is under ``/api/admin``: the ``admin`` scope is required (checked for every request
-by ``context``, and again here so a change of the path rules cannot open them). The broker
-work is ``support_shared.messaging.dlq``, the library ticketctl uses: one short AMQP
-connection per request, opened only here (the gateway otherwise never talks AMQP). DLQs hold
-every tenant's messages: these are suite operator endpoints, not tenant ones.
+DLQs hold every tenant's messages, so two powers meet here (``operator.py``): the suite
+operator (``X-Operator-Token``) lists every DLQ, sees, replays and purges everything; a tenant
+key with the ``admin`` scope sees and replays only its own tenant's dead letters (the dead
+envelope's ``tenant_id``) and can neither list the queues' depths nor purge. Checked for every
+request by ``context`` and again here, so a change of the path rules cannot open them. The
+broker work is ``support_shared.messaging.dlq``, the library ticketctl uses: one short AMQP
+connection per request, opened only here (the gateway otherwise never talks AMQP).
 """
 from __future__ import annotations
 
 from typing import Any, Literal
 
 import pika
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from support_shared.config import CommonSettings
@@ -24,6 +26,7 @@ from support_shared.messaging.management import Management
 from support_shared.messaging.topology import Topology
 from support_shared.web import ApiError, error_response, parse_body, parse_query
 
+from . import operator
 from .context import principal
 
 EXTENSION = "api_gateway.admin"
@@ -38,6 +41,8 @@ class AdminSettings(CommonSettings):
     management_url: str = Field("http://guest:guest@127.0.0.1:15672",
                                 validation_alias=AliasChoices("RABBITMQ_MANAGEMENT_URL"))
     management_timeout_s: float = Field(5.0, gt=0, le=60)
+    # The suite operator's credential (X-Operator-Token); empty: no operator via the gateway.
+    operator_token: str = Field("", repr=False)
 
 
 class ShowQuery(BaseModel):
@@ -47,7 +52,9 @@ class ShowQuery(BaseModel):
 
 class ReplayRequest(BaseModel):
     """What to replay: ``all``, the first ``limit``, or one ``message_id`` (searched among the
-    first ``limit`` if given)."""
+    first ``limit`` if given). A tenant admin's replay only ever moves its own tenant's."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     all: bool = False
     message_id: str | None = Field(None, min_length=1, max_length=200)
@@ -63,6 +70,8 @@ class ReplayRequest(BaseModel):
 
 
 class PurgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     confirm: Literal[True] = Field(description="Must be true: purged messages are gone for good")
 
 
@@ -144,7 +153,8 @@ bp = Blueprint("admin_dlq", __name__, url_prefix="/api/admin/dlq")
 
 def init_admin(app: Flask, settings: AdminSettings | None = None) -> None:
     """Give ``app`` the DLQ endpoints (registered once; ``settings`` replace earlier ones)."""
-    app.extensions[EXTENSION] = settings or AdminSettings()
+    app.extensions[EXTENSION] = settings = settings or AdminSettings()
+    operator.configure(app, settings.operator_token)
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
 
@@ -155,10 +165,23 @@ def _settings() -> AdminSettings:
 
 @bp.before_request
 def _require_admin() -> None:
+    """The operator anywhere here; a tenant admin only where ``tenant_filter`` narrows."""
     who = principal()
+    if who is not None and who.allows(operator.OPERATOR_SCOPE):
+        return
+    if operator.operator_only(request.path):
+        raise operator.operator_required()
     if who is None or not who.allows(ADMIN_SCOPE):
         raise ApiError(403, "forbidden", f"this API key lacks the {ADMIN_SCOPE!r} scope",
                        {"required_scope": ADMIN_SCOPE})
+
+
+def tenant_filter() -> str | None:
+    """None for the operator (every tenant's messages), else the caller's tenant."""
+    who = principal()
+    if who is None:
+        raise operator.operator_required()
+    return None if who.allows(operator.OPERATOR_SCOPE) else who.tenant_id
 
 
 @bp.errorhandler(DeadLetterError)
@@ -194,12 +217,14 @@ def list_queues() -> ResponseReturnValue:
 
 @bp.get("/<queue>")
 def show(queue: str) -> ResponseReturnValue:
-    """The first messages of a DLQ, all put back (they move behind the others)."""
+    """The first messages of a DLQ (a tenant admin's: its own), all put back (they move
+    behind the others)."""
     query = parse_query(ShowQuery)
     settings = _settings()
     dlq.check_dead_letter_queue(queue, _topology(settings))
     with dlq.broker_connection(settings.rabbitmq_url, "api-gateway-admin") as connection:
-        messages = dlq.peek(connection, queue, _topology(settings), query.limit)
+        messages = dlq.peek(connection, queue, _topology(settings), query.limit,
+                            tenant_id=tenant_filter())
     views = [DeadMessageView.of(m, query.body) for m in messages]
     return jsonify(DeadMessageList(queue=queue, messages=views, count=len(views)).model_dump())
 
@@ -212,7 +237,8 @@ def replay(queue: str) -> ResponseReturnValue:
     dlq.check_dead_letter_queue(queue, _topology(settings))
     with dlq.broker_connection(settings.rabbitmq_url, "api-gateway-admin") as connection:
         result = dlq.replay(connection, queue, _topology(settings),
-                            message_id=body.message_id, limit=body.limit)
+                            message_id=body.message_id, limit=body.limit,
+                            tenant_id=tenant_filter())
     if body.message_id and result.replayed == 0 and result.failed == 0:
         raise ApiError(404, "not_found", f"message {body.message_id} not found in {queue}")
     view = ReplayResultView(
@@ -225,7 +251,7 @@ def replay(queue: str) -> ResponseReturnValue:
 
 @bp.post("/<queue>/purge")
 def purge(queue: str) -> ResponseReturnValue:
-    """Delete every message of a DLQ; needs ``{"confirm": true}``."""
+    """Delete every message of a DLQ; needs ``{"confirm": true}`` (the operator only)."""
     parse_body(PurgeRequest)
     settings = _settings()
     dlq.check_dead_letter_queue(queue, _topology(settings))

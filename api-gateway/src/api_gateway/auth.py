@@ -29,6 +29,9 @@ VERIFY_PATH = "/internal/keys/verify"
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 MAX_KEY_LENGTH = 256
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Write implies read: every write answers with the resource it wrote, so a write-only key
+# could read through no-op writes anyway; the scope says so instead of pretending otherwise.
+IMPLIED_SCOPES: dict[str, frozenset[str]] = {"write": frozenset({"read"})}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class Principal:
     key_id: str | None = None
 
     def allows(self, scope: str) -> bool:
-        return scope in self.scopes
+        return scope in self.scopes or any(scope in IMPLIED_SCOPES.get(held, ())
+                                           for held in self.scopes)
 
 
 Authenticator = Callable[[Request], Principal]

@@ -10,6 +10,7 @@ from support_shared.logging import correlation_id
 from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER
 
 from .auth import Authenticator, Principal, forbidden, required_scope
+from .operator import operator_only, operator_principal, operator_required
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 KEY_ID_HEADER = "X-Key-ID"
@@ -35,7 +36,9 @@ def install(app: Flask, authenticator: Authenticator) -> None:
     """Run after ``support_shared.web.init_app``'s hook: fix the request id, authenticate.
 
     Unknown paths and methods answer 404/405 before any key check; every other path outside
-    ``PUBLIC_PATHS`` needs a valid key (401) with the method's scope (403).
+    ``PUBLIC_PATHS`` needs a valid key (401) with the method's scope (403). The operator's
+    credential (``operator.py``) stands in for a key on the operator paths, and only it opens the
+    operator-only ones (403 for every tenant key).
     """
 
     def _identify() -> None:
@@ -47,9 +50,14 @@ def install(app: Flask, authenticator: Authenticator) -> None:
         g.principal = None
         if request.routing_exception is not None or is_public(request.path):
             return
+        g.principal = operator_principal(request)
+        if g.principal is not None:
+            return
         principal = authenticator(request)
         g.principal = principal
         g.tenant_id = principal.tenant_id
+        if operator_only(request.path):
+            raise operator_required()
         scope = required_scope(request.method, request.path)
         if not principal.allows(scope):
             raise forbidden(scope)
@@ -66,7 +74,7 @@ def downstream_identity() -> dict[str, str]:
     tenant and key id (the client's own X-Tenant-ID is never passed on)."""
     headers = {REQUEST_ID_HEADER: g.request_id}
     who = principal()
-    if who is not None:
+    if who is not None and who.tenant_id:   # the operator speaks for no tenant
         headers[TENANT_HEADER] = who.tenant_id
         if who.key_id:
             headers[KEY_ID_HEADER] = who.key_id

@@ -11,9 +11,12 @@ if TYPE_CHECKING:
 
 # Client headers a service acts on; identity headers are set by the gateway, never copied.
 REQUEST_HEADERS: tuple[str, ...] = ("Content-Type", "Accept", "If-Match", "Idempotency-Key")
-# Service headers the client needs (concurrency, created resources, replays, back-off).
+# Service headers the client needs (concurrency, created resources, replays, back-off), and
+# the dashboard page's own protections (its policy is the service's to state).
 RESPONSE_HEADERS: tuple[str, ...] = (
     "Content-Type", "ETag", "Location", "Idempotent-Replayed", "Retry-After",
+    "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+    "Cache-Control",
 )
 # RFC 3986 pchar minus "%": the decoded path is quoted back exactly once.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from support_shared.schemas import Error, Health, Ticket
 
 from .auth import required_scope
+from .operator import OPERATOR_HEADER, OPERATOR_PREFIX, OPERATOR_SCOPE, operator_only
 from .openapi_ops import (AUTH_ERRORS, BODY_ERRORS, ERRORS, OPERATIONS, PARAM_DOCS, PATH_PARAMS,
                           QUERY_PARAMS, SPECIFIC_ERRORS, UPSTREAM_ERRORS, Op)
 
@@ -20,12 +21,19 @@ SECURITY_SCHEMES = {
                    "description": "An API key: Authorization: Bearer tts_<prefix>_<secret>"},
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                      "description": "The same API key in the X-API-Key header"},
+    "operatorToken": {"type": "apiKey", "in": "header", "name": OPERATOR_HEADER,
+                      "description": "The suite operator's credential (GATEWAY_OPERATOR_TOKEN "
+                                     "on the gateway); no tenant API key can stand in for it"},
 }
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+OPERATOR_SECURITY = [{"operatorToken": []}]
 DESCRIPTION = (
     "Create, categorize, route and analyze support tickets. Every /api path except /api/health "
     "needs an API key of a tenant (Authorization: Bearer <key> or X-API-Key): reads need the "
-    "read scope, writes the write scope. Errors are {\"error\": {\"code\", \"message\", "
+    "read scope, writes the write scope (a write key may read too). Suite-wide operations "
+    "(every dead-letter queue, queue depths, purges) need the operator credential in "
+    "X-Operator-Token instead, which no tenant key can hold; a tenant admin key sees and "
+    "replays only its own tenant's dead letters. Errors are {\"error\": {\"code\", \"message\", "
     "\"details\"}}. Lists are keyset-paginated (limit, cursor -> next_cursor). Single tickets "
     "carry an ETag; send it back in If-Match to refuse stale writes (412).")
 
@@ -165,15 +173,31 @@ def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str
     for code in codes:
         name = specific.get(code, ERRORS[code][0])
         responses[str(code)] = {"$ref": f"#/components/responses/{name}"}
-    scope = required_scope(op.method, op.path)
+    scope, description, security = _access(op)
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
-                           "description": f"Needs an API key with the `{scope}` scope.",
-                           "tags": [op.tag], "parameters": _parameters(op),
-                           "responses": responses, "x-required-scope": scope}
+                           "description": description, "tags": [op.tag],
+                           "parameters": _parameters(op), "responses": responses,
+                           "x-required-scope": scope}
+    if security is not None:
+        out["security"] = security
     if op.body is not None:
         out["requestBody"] = {"required": True,
                               "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
     return out
+
+
+def _access(op: Op) -> tuple[str, str, list[dict[str, list[str]]] | None]:
+    """The operation's scope, what its description says about it, and its own security."""
+    path = op.path.replace("{queue}", "q")
+    if operator_only(path):
+        return (OPERATOR_SCOPE, f"Suite operators only: send `{OPERATOR_HEADER}`; every tenant "
+                "key gets 403 operator_required.", OPERATOR_SECURITY)
+    scope = required_scope(op.method, op.path)
+    if path.startswith(OPERATOR_PREFIX):
+        return (scope, f"The operator (`{OPERATOR_HEADER}`) sees every tenant's messages; an "
+                f"API key with the `{scope}` scope only its own tenant's.",
+                [*SECURITY, *OPERATOR_SECURITY])
+    return scope, f"Needs an API key with the `{scope}` scope.", None
 
 
 def _health_operation(refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:

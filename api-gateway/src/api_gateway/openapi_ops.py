@@ -22,11 +22,12 @@ ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "Invalid input (validation_error, malformed_json, invalid_cursor)"),
     401: ("Unauthorized", "No API key, or an invalid or revoked one (unauthorized); see "
                          "WWW-Authenticate"),
-    403: ("Forbidden", "The API key lacks the scope this operation needs (forbidden)"),
+    403: ("Forbidden", "The API key lacks the scope this operation needs (forbidden), or the "
+                       "operation is the suite operator's (operator_required)"),
     404: ("NotFound", "No such resource (or path)"),
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
-                     "user_exists, idempotency_conflict: same Idempotency-Key still in flight; "
+                     "ticket_closed: reopen it first, user_exists, idempotency_conflict: same Idempotency-Key still in flight; "
                      "not_a_dead_letter_queue: the admin DLQ operations only take *.dlq and "
                      "the unroutable queue)"),
     412: ("PreconditionFailed", "If-Match does not match the current ETag"),
@@ -69,8 +70,10 @@ PARAM_DOCS = {
     "requester_id": "Only tickets of this requester (user id)",
     "email": "Only the user with this e-mail address (case-insensitive)",
     "days": "Length of the window in days (1-365, default 7)",
-    "deadLetterLimit": "How many messages to show (1-1000, default 10); all are put back",
-    "body": "Include each message's body (bodies hold personal data; default false)",
+    "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
+                       "messages, looked for through the whole queue); all are put back",
+    "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
+            "false). Bodies hold personal data",
 }
 # components.parameters key -> (the query model that validates it, its field = the query name)
 QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
@@ -162,14 +165,14 @@ OPERATIONS: tuple[Op, ...] = (
        "Move dead messages back to the queue they came from", "admin", body=ReplayRequest,
        response=ReplayResultView, errors=(404, 409)),
     Op("post", "/api/admin/dlq/{queue}/purge", "purgeDeadLetters",
-       "Delete every dead message of a queue ({\"confirm\": true})", "admin",
+       "Delete every dead message of a queue ({\"confirm\": true}; operators)", "admin",
        body=PurgeRequest, response=PurgeResult, errors=(404, 409)),
     Op("get", "/api/dashboard/summary", "dashboardSummary", "Dashboard summary", "analytics",
        response=DashboardSummary),
     Op("get", "/api/dashboard/routing", "dashboardRouting", "Dashboard routing view",
        "analytics", response=DashboardRouting),
     Op("get", "/api/dashboard/queues", "dashboardQueues",
-       "Depth, consumers and dead letters of every suite queue", "analytics",
+       "Depth, consumers and dead letters of every suite queue (operators)", "analytics",
        response=QueueDepths),
     Op("get", "/api/analytics/tickets", "ticketAnalytics", "Ticket counts", "analytics",
        response=TicketAnalytics),

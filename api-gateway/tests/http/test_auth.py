@@ -68,6 +68,17 @@ def test_a_read_only_key_cannot_write(services, make_gateway, method, path):
     assert _no_calls(services)
 
 
+def test_a_write_key_may_read_but_not_administer():
+    from api_gateway.auth import Principal
+
+    writer = Principal("default", frozenset({"write"}))
+    assert writer.allows("write") and writer.allows("read") and not writer.allows("admin")
+    reader = Principal("default", frozenset({"read"}))
+    assert not reader.allows("write")
+    admin = Principal("default", frozenset({"admin"}))
+    assert not admin.allows("read") and not admin.allows("operator")
+
+
 def test_admin_paths_need_the_admin_scope(services, make_gateway):
     for key, status in ((READ_KEY, 403), (ADMIN_KEY, 200)):
         app = make_gateway(key=key)

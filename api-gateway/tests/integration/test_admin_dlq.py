@@ -18,7 +18,12 @@ from support_shared.testing.helpers import MANAGEMENT_URL, delete_broker_objects
 pytestmark = pytest.mark.integration
 
 ADMIN = Principal("default", frozenset({"read", "write", "admin"}))
+OTHER_ADMIN = Principal("other", frozenset({"read", "write", "admin"}))
 READER = Principal("default", frozenset({"read"}))
+OPERATOR_TOKEN = "operator-" + "s" * 32
+OPERATOR = {"X-Operator-Token": OPERATOR_TOKEN}
+# msg-0 and msg-1 are tenant default's dead letters, msg-2 tenant other's.
+TENANTS = ("default", "default", "other")
 
 
 @pytest.fixture
@@ -37,7 +42,8 @@ def broker(rabbitmq_url: str, names: dict[str, str], suffix: str) -> Iterator[pi
     channel.confirm_delivery()
     for n in range(3):
         body = orjson.dumps({"event_id": f"ev-{n}", "event_type": "ticket.created",
-                             "ticket_id": n + 1, "tenant_id": "default", "data": {"title": "t"}})
+                             "ticket_id": n + 1, "tenant_id": TENANTS[n],
+                             "data": {"title": "t"}})
         channel.basic_publish(names["dlx"], names["queue"], body, pika.BasicProperties(
             message_id=f"msg-{n}", delivery_mode=2, headers={
                 "x-error-type": "PermanentError", "x-error-reason": f"reason {n}",
@@ -51,16 +57,32 @@ def _client(rabbitmq_url: str, names: dict[str, str], who: Principal = ADMIN, **
     common = {"rabbitmq_url": rabbitmq_url, "exchange": names["exchange"],
               "dead_letter_exchange": names["dlx"], "queue_prefix": names["prefix"], **over}
     app = create_app(GatewaySettings(**common), authenticator=lambda _request: who)
-    init_admin(app, AdminSettings(management_url=MANAGEMENT_URL, **common))
+    init_admin(app, AdminSettings(management_url=MANAGEMENT_URL, operator_token=OPERATOR_TOKEN,
+                                  **common))
     return app.test_client()
+
+
+def _operator(rabbitmq_url: str, names: dict[str, str], **over):
+    """A client sending the operator credential (and no API key: the authenticator refuses)."""
+    def no_key(_request):
+        raise AssertionError("the operator's requests need no API key")
+
+    common = {"rabbitmq_url": rabbitmq_url, "exchange": names["exchange"],
+              "dead_letter_exchange": names["dlx"], "queue_prefix": names["prefix"], **over}
+    app = create_app(GatewaySettings(**common), authenticator=no_key)
+    init_admin(app, AdminSettings(management_url=MANAGEMENT_URL, operator_token=OPERATOR_TOKEN,
+                                  **common))
+    client = app.test_client()
+    client.environ_base["HTTP_X_OPERATOR_TOKEN"] = OPERATOR_TOKEN
+    return client
 
 
 def _depth(broker: pika.BlockingConnection, queue: str) -> int:
     return broker.channel().queue_declare(queue, passive=True).method.message_count
 
 
-def test_list_show_replay_purge(rabbitmq_url, names, broker):
-    client, dead = _client(rabbitmq_url, names), names["queue"] + ".dlq"
+def test_operator_lists_shows_replays_and_purges(rabbitmq_url, names, broker):
+    client, dead = _operator(rabbitmq_url, names), names["queue"] + ".dlq"
     wait_until(lambda: _depth(broker, dead) == 3, timeout=5, message="dead messages in place")
 
     listed = client.get("/api/admin/dlq").json
@@ -88,7 +110,7 @@ def test_list_show_replay_purge(rabbitmq_url, names, broker):
 
 
 def test_replay_all_moves_every_message_back(rabbitmq_url, names, broker):
-    client, dead = _client(rabbitmq_url, names), names["queue"] + ".dlq"
+    client, dead = _operator(rabbitmq_url, names), names["queue"] + ".dlq"
     wait_until(lambda: _depth(broker, dead) == 3, timeout=5, message="dead messages in place")
     resp = client.post(f"/api/admin/dlq/{dead}/replay", json={"all": True})
     assert resp.json["replayed"] == 3 and {o["status"] for o in resp.json["outcomes"]} == {"replayed"}
@@ -104,7 +126,7 @@ def test_replay_needs_one_clear_choice(rabbitmq_url, names, broker, body):
 
 
 def test_live_and_unknown_queues_are_refused(rabbitmq_url, names, broker):
-    client = _client(rabbitmq_url, names)
+    client = _operator(rabbitmq_url, names)
     live = client.get(f"/api/admin/dlq/{names['queue']}")
     assert live.status_code == 409 and live.json["error"]["code"] == "not_a_dead_letter_queue"
     assert client.post(f"/api/admin/dlq/{names['queue']}/purge",
@@ -113,11 +135,46 @@ def test_live_and_unknown_queues_are_refused(rabbitmq_url, names, broker):
 
 
 def test_only_admin_keys_may_use_them(rabbitmq_url, names, broker):
-    resp = _client(rabbitmq_url, names, READER).get("/api/admin/dlq")
+    resp = _client(rabbitmq_url, names, READER).get(f"/api/admin/dlq/{names['queue']}.dlq")
     assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden"
 
 
+def test_a_tenant_admin_sees_and_replays_only_its_own(rabbitmq_url, names, broker):
+    dead = names["queue"] + ".dlq"
+    wait_until(lambda: _depth(broker, dead) == 3, timeout=5, message="dead messages in place")
+    other = _client(rabbitmq_url, names, OTHER_ADMIN)
+    shown = other.get(f"/api/admin/dlq/{dead}?limit=10&body=true").json["messages"]
+    assert [(m["message_id"], m["tenant_id"]) for m in shown] == [("msg-2", "other")]
+
+    stolen = other.post(f"/api/admin/dlq/{dead}/replay", json={"message_id": "msg-0"})
+    assert stolen.status_code == 404 and _depth(broker, dead) == 3
+    every = other.post(f"/api/admin/dlq/{dead}/replay", json={"all": True}).json
+    assert [o["message_id"] for o in every["outcomes"]] == ["msg-2"] and every["replayed"] == 1
+    wait_until(lambda: _depth(broker, dead) == 2, timeout=5, message="only msg-2 moved")
+    mine = _client(rabbitmq_url, names, ADMIN).get(f"/api/admin/dlq/{dead}").json["messages"]
+    assert sorted(m["message_id"] for m in mine) == ["msg-0", "msg-1"]
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("get", "", None), ("post", "/{dead}/purge", {"confirm": True})])
+def test_tenant_admins_neither_list_depths_nor_purge(rabbitmq_url, names, broker, method, path,
+                                                   body):
+    dead = names["queue"] + ".dlq"
+    wait_until(lambda: _depth(broker, dead) == 3, timeout=5, message="dead messages in place")
+    client = _client(rabbitmq_url, names, ADMIN)
+    resp = client.open(f"/api/admin/dlq{path.format(dead=dead)}", method=method.upper(),
+                       json=body)
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "operator_required"
+    assert _depth(broker, dead) == 3
+
+
+def test_a_wrong_operator_credential_is_a_401(rabbitmq_url, names, broker):
+    client = _client(rabbitmq_url, names, ADMIN)
+    resp = client.get("/api/admin/dlq", headers={"X-Operator-Token": OPERATOR_TOKEN + "x"})
+    assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
+
+
 def test_unreachable_broker_is_a_503(rabbitmq_url, names):
-    client = _client("amqp://guest:guest@127.0.0.1:1/%2F", names)
+    client = _operator("amqp://guest:guest@127.0.0.1:1/%2F", names)
     resp = client.get(f"/api/admin/dlq/{names['queue']}.dlq")
     assert resp.status_code == 503 and resp.json["error"]["details"] == {"service": "rabbitmq"}

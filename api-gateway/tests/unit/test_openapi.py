@@ -129,14 +129,21 @@ def test_docs_page_loads_only_local_assets(app):
 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert 'url: "/openapi.json"' in html
+    assert "<script>" not in html                                # no inline script to allow
     assert "://" not in html                                     # nothing from the internet
     assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html)
-    assert len(assets) == 5
+    assert len(assets) == 6
     for asset in assets:
         resp = client.get(asset)
         assert resp.status_code == 200, asset
         assert len(resp.data) > 100
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert 'url: "/openapi.json"' in client.get("/docs/assets/init.js").get_data(as_text=True)
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/docs/assets/swagger-ui-bundle.js.map").status_code == 404
     assert client.get("/docs/assets/..%2fswagger-ui.js").status_code == 404
 
@@ -158,10 +165,20 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             continue
         for method, op in item.items():
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
-            expected = ("admin" if path == "/api/dashboard/queues" or path.startswith("/api/admin/")
+            operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
+                or path.endswith("/purge")
+            expected = ("operator" if operator else "admin" if path.startswith("/api/admin/")
                         else "read" if method == "get" else "write")
-            assert op["x-required-scope"] == expected
-            assert "security" not in op                       # the document-wide requirement
+            assert op["x-required-scope"] == expected, (method, path)
+            if operator:                                      # no tenant key opens these
+                assert op["security"] == [{"operatorToken": []}], (method, path)
+            elif path.startswith("/api/admin/"):              # tenant admins: their own only
+                assert {"operatorToken": []} in op["security"] and "own" in op["description"]
+            else:
+                assert "security" not in op                   # the document-wide requirement
+    assert doc["components"]["securitySchemes"]["operatorToken"] == {
+        "type": "apiKey", "in": "header", "name": "X-Operator-Token",
+        "description": doc["components"]["securitySchemes"]["operatorToken"]["description"]}
 
 
 def test_new_operations_use_their_models_and_conflict_codes(doc):

@@ -12,7 +12,7 @@ from support_shared.web import ApiError, parse_body, request_id, tenant_id
 
 from . import views
 from .domain import (DepartmentNotFoundError, IdempotencyKeyReusedError, Method, RouteResult,
-                     TicketNotFoundError)
+                     TicketClosedError, TicketNotFoundError)
 from .handlers import route_ticket
 from .persistence import RoutingUnitOfWork
 
@@ -94,6 +94,8 @@ def _route(ticket_id: int, department: str, method: Method) -> Response:
         raise _ticket_not_found(ticket_id) from exc
     except DepartmentNotFoundError as exc:
         raise _department_not_found(department) from exc
+    except TicketClosedError as exc:
+        raise ApiError(409, "ticket_closed", str(exc), {"ticket_id": ticket_id}) from exc
     except IdempotencyKeyReusedError as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc),
                        {"idempotency_key": exc.key}) from exc

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from support_shared import dependencies as app_dependencies
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from . import api
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_outbox_gauge(app, dependencies.engine)
+    register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

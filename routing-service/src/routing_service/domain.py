@@ -47,6 +47,15 @@ class TicketNotFoundError(RoutingError):
         self.ticket_id = ticket_id
 
 
+class TicketClosedError(RoutingError):
+    """ticket-service closed the ticket (as ``ticket.status.updated`` told): it is not routed
+    again until it is reopened."""
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"ticket {ticket_id} is closed: reopen it before routing it again")
+        self.ticket_id = ticket_id
+
+
 class NoTriageDepartmentError(RoutingError):
     """The tenant has no active triage department to fall back to."""
 
@@ -137,6 +146,8 @@ class RoutedTicket:
     needs_review: bool = False
     ticket_version: int = 1
     categorized_version: int | None = None
+    closed: bool = False                # as the newest ticket.status.updated said
+    status_version: int = 0             # the ticket_version of that event
 
     @property
     def manually_routed(self) -> bool:

@@ -1,4 +1,5 @@
-"""Event handlers (ticket.created, ticket.categorized; set-based), seeding and manual routing.
+"""Event handlers (ticket.created, ticket.categorized, ticket.status.updated; set-based),
+seeding and manual routing.
 
 A consumer batch is applied in a few statements: every event claimed once in the inbox, each
 tenant's defaults ensured once, the tickets upserted (and locked, in key order) together, the
@@ -20,6 +21,7 @@ from support_shared.events import (
     TicketCategorized,
     TicketCreated,
     TicketRouted,
+    TicketStatusUpdated,
     new_event,
     utcnow,
 )
@@ -34,12 +36,13 @@ from .domain import (
     RoutedTicket,
     RouteResult,
     RoutingRecord,
+    TicketClosedError,
     TicketNotFoundError,
     choose_department,
     request_fingerprint,
 )
 from .persistence import RoutingUnitOfWork
-from .repositories import CreatedTicket, RememberedRequest, SeenTicket, TicketKey
+from .repositories import CreatedTicket, RememberedRequest, SeenTicket, StatusSeen, TicketKey
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,22 @@ def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfW
     with uow:
         fresh = _fresh(envelopes, uow)
         uow.tickets.record_created_many(_created_rows(fresh))
+        uow.commit()
+
+
+def handle_tickets_status_updated(envelopes: Sequence[Envelope], *,
+                                  uow: RoutingUnitOfWork) -> None:
+    """Remember which tickets are closed (the newest ``ticket_version`` decides): a closed
+    ticket is neither routed by hand nor by a late categorization."""
+    with uow:
+        rows: dict[TicketKey, StatusSeen] = {}
+        for envelope in uow.inbox.fresh(envelopes):
+            key = (envelope.tenant_id, envelope.ticket_id)
+            if key in rows and rows[key].ticket_version >= envelope.ticket_version:
+                continue
+            closed = cast(TicketStatusUpdated, envelope.payload()).new_status == "closed"
+            rows[key] = StatusSeen(*key, envelope.ticket_version, closed)
+        uow.tickets.record_status_many(list(rows.values()))
         uow.commit()
 
 
@@ -132,7 +151,8 @@ def _auto_route(ticket: RoutedTicket, departments: Sequence[Department], envelop
                 at: datetime) -> RoutingRecord | None:
     """Route ``ticket`` as the categorization ``envelope`` says, or None when it keeps its
     department (routed by hand, or a newer categorization was applied)."""
-    if ticket.manually_routed or ticket.is_stale_categorization(envelope.ticket_version):
+    if (ticket.closed or ticket.manually_routed
+            or ticket.is_stale_categorization(envelope.ticket_version)):
         logger.info("ticket %s keeps department %s (last routing %s); event %s not applied",
                     ticket.ticket_id, ticket.department, ticket.last_method, envelope.event_id)
         return None
@@ -188,6 +208,8 @@ def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, depar
     ticket = uow.tickets.get(tenant_id, ticket_id, lock=True)
     if ticket is None:
         raise TicketNotFoundError(ticket_id)
+    if ticket.closed:
+        raise TicketClosedError(ticket_id)
     target = uow.departments.get(tenant_id, department)
     if target is None or not target.active:
         raise DepartmentNotFoundError(department)

@@ -16,7 +16,7 @@ from .config import SERVICE_NAME
 from .domain import (DEFAULT_DEPARTMENTS, Department, RoutedTicket, RouteResult, RoutingRecord,
                      department_key)
 from .repositories import (CreatedTicket, DepartmentRepository, HistoryRepository,
-                           IdempotencyRepository, RememberedRequest, SeenTicket,
+                           IdempotencyRepository, RememberedRequest, SeenTicket, StatusSeen,
                            TicketKey, TicketRepository)
 from .tables import departments, idempotency_keys, routed_tickets, routing_history
 
@@ -85,6 +85,20 @@ def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
 _RECORD_CREATED = _upsert_ticket({"title": None}, returning=False)
 # DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
 _TOUCH = _upsert_ticket({}, returning=True)
+_STATUS_INSERT = pg.insert(routed_tickets).values(
+    tenant_id=sa.bindparam("tenant_id"), ticket_id=sa.bindparam("ticket_id"),
+    ticket_version=sa.bindparam("ticket_version"), closed=sa.bindparam("closed"),
+    status_version=sa.bindparam("ticket_version"))
+_RECORD_STATUS = _STATUS_INSERT.on_conflict_do_update(
+    index_elements=[routed_tickets.c.tenant_id, routed_tickets.c.ticket_id],
+    set_={"ticket_version": sa.func.greatest(routed_tickets.c.ticket_version,
+                                             _STATUS_INSERT.excluded.ticket_version),
+          "closed": sa.case((_STATUS_INSERT.excluded.status_version
+                             > routed_tickets.c.status_version, _STATUS_INSERT.excluded.closed),
+                            else_=routed_tickets.c.closed),
+          "status_version": sa.func.greatest(routed_tickets.c.status_version,
+                                             _STATUS_INSERT.excluded.status_version),
+          "updated_at": sa.func.now()})
 _TICKET_KEY = (routed_tickets.c.tenant_id == sa.bindparam("k_tenant_id"),
                routed_tickets.c.ticket_id == sa.bindparam("k_ticket_id"))
 _GET_TICKET = sa.select(routed_tickets).where(*_TICKET_KEY)
@@ -125,6 +139,11 @@ class SqlTicketRepository(TicketRepository):
         if len(tickets) != len(rows):
             raise RuntimeError(f"touched {len(tickets)} tickets of {len(rows)}")
         return tickets
+
+    def record_status_many(self, rows: Sequence[StatusSeen]) -> None:
+        if rows:   # key order, as every other ticket upsert
+            ordered = sorted(rows, key=lambda r: r[:2])
+            self.conn.execute(_RECORD_STATUS, [r._asdict() for r in ordered])
 
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         query = _GET_TICKET_LOCKED if lock else _GET_TICKET

@@ -29,6 +29,15 @@ class SeenTicket(NamedTuple):
     created_at: datetime | None
 
 
+class StatusSeen(NamedTuple):
+    """A ``ticket.status.updated`` event: is the ticket closed as of ``ticket_version``."""
+
+    tenant_id: str
+    ticket_id: int
+    ticket_version: int
+    closed: bool
+
+
 class RememberedRequest(NamedTuple):
     """The first request made with an Idempotency-Key and what it was answered."""
 
@@ -60,6 +69,11 @@ class TicketRepository(abc.ABC):
     def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
         """Insert the distinct tickets that are missing, keep the highest ``ticket_version``
         and the first creation time known; return them all, locked, by key."""
+
+    @abc.abstractmethod
+    def record_status_many(self, rows: Sequence[StatusSeen]) -> None:
+        """Insert the distinct tickets that are missing; take each row's ``closed`` unless a
+        newer status (higher ``ticket_version``) was recorded; keep the highest version."""
 
     @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:

@@ -40,6 +40,9 @@ routed_tickets = sa.Table(
     sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("ticket_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("categorized_version", sa.Integer),
+    # Migration 0003: closed as of the newest ticket.status.updated (its ticket_version).
+    sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
 )

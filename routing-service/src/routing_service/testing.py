@@ -7,7 +7,8 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from support_shared.events import EventType, TicketCategorized, TicketCreated, new_event
+from support_shared.events import (EventType, TicketCategorized, TicketCreated,
+                                   TicketStatusUpdated, new_event)
 from support_shared.testing.fakes import FakeUnitOfWork
 
 from .domain import (
@@ -25,6 +26,7 @@ from .repositories import (
     IdempotencyRepository,
     RememberedRequest,
     SeenTicket,
+    StatusSeen,
     TicketKey,
     TicketRepository,
 )
@@ -79,6 +81,13 @@ class FakeTickets(TicketRepository):
             row.ticket_created_at = row.ticket_created_at or r.created_at
             found[(r.tenant_id, r.ticket_id)] = dataclasses.replace(row)
         return found
+
+    def record_status_many(self, rows: Sequence[StatusSeen]) -> None:
+        _distinct(rows)
+        for r in rows:
+            row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
+            if r.ticket_version > row.status_version:
+                row.closed, row.status_version = r.closed, r.ticket_version
 
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         row = self.rows.get((tenant_id, ticket_id))
@@ -158,6 +167,13 @@ def created(ticket_id=1, tenant="default", version=1):
                             user_email="ann@example.com", priority="high", created_at=CREATED_AT)
     return new_event(EventType.TICKET_CREATED, payload, tenant_id=tenant, ticket_id=ticket_id,
                      ticket_version=version, correlation_id="req-created")
+
+
+def status_updated(ticket_id=1, new_status="closed", old_status="resolved", tenant="default",
+                   version=5):
+    payload = TicketStatusUpdated(old_status=old_status, new_status=new_status)
+    return new_event(EventType.TICKET_STATUS_UPDATED, payload, tenant_id=tenant,
+                     ticket_id=ticket_id, ticket_version=version, correlation_id="req-status")
 
 
 def categorized(ticket_id=1, department="IT Support", confidence=0.9, tenant="default",

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from routing_service.app import create_app
 from routing_service.cli import seed
 from routing_service.config import Settings
-from routing_service.handlers import handle_tickets_categorized, handle_tickets_created
+from routing_service.handlers import (handle_tickets_categorized, handle_tickets_created,
+                                      handle_tickets_status_updated)
 from routing_service.persistence import RoutingUnitOfWork, unit_of_work
 from support_shared import dependencies
 from support_shared.db import migrate
@@ -107,6 +108,8 @@ def apply(new_uow: Callable[[], RoutingUnitOfWork]) -> Callable[[Envelope], None
     def run(envelope: Envelope) -> None:
         if envelope.event_type == EventType.TICKET_CREATED:
             handle_tickets_created([envelope], uow=new_uow())
+        elif envelope.event_type == EventType.TICKET_STATUS_UPDATED:
+            handle_tickets_status_updated([envelope], uow=new_uow())
         else:
             handle_tickets_categorized([envelope], uow=new_uow())
 

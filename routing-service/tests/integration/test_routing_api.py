@@ -76,7 +76,7 @@ def test_route_errors(client, apply, events, query):
            "ticket_not_found")
     _error(client.put("/api/route/77", json={"department": "HR"}), 404, "ticket_not_found")
     _error(client.put(f"/api/route/{2**63}", json={"department": "HR"}), 404,
-           "ticket_not_found")
+           "not_found")
     apply(events.created(7))
     _error(client.post("/api/route", json={"ticket_id": 7, "department": "Legal"}), 404,
            "department_not_found")
@@ -165,3 +165,35 @@ def test_health(client):
     resp = client.get("/health")
     assert resp.status_code == 200
     assert resp.get_json()["checks"] == {"database": "ok", "rabbitmq": "ok"}
+
+
+def test_a_closed_ticket_refuses_manual_routing_until_reopened(client, apply, query):
+    from routing_service.testing import categorized, created, status_updated
+
+    apply(created(9))
+    apply(categorized(9, "HR"))
+    apply(status_updated(9, version=4))
+    _error(client.put("/api/route/9", json={"department": "Finance"}), 409, "ticket_closed")
+    _error(client.post("/api/route", json={"ticket_id": 9, "department": "Finance"}), 409,
+           "ticket_closed")
+    apply(status_updated(9, version=3))                              # stale: ignored
+    apply(status_updated(9, new_status="in_progress", old_status="closed", version=5))
+    apply(status_updated(9, version=4))                              # redelivered old close
+    assert query("SELECT closed, status_version FROM routed_tickets WHERE ticket_id = 9") \
+        == [(False, 5)]
+    assert client.put("/api/route/9", json={"department": "Finance"}).status_code == 200
+
+
+@pytest.mark.parametrize("ticket_id", ["8157", True, 1.0, "１"])
+def test_a_body_ticket_id_is_a_json_integer(client, ticket_id):
+    _error(client.post("/api/route", json={"ticket_id": ticket_id, "department": "HR"}), 400,
+           "validation_error")
+
+
+def test_full_width_digits_in_a_path_are_not_an_id(client, apply):
+    from routing_service.testing import categorized
+
+    apply(categorized(1, "HR"))
+    assert client.get("/api/routing/history/1").status_code == 200
+    _error(client.get("/api/routing/history/１"), 404, "not_found")
+    _error(client.put("/api/route/１", json={"department": "HR"}), 404, "not_found")

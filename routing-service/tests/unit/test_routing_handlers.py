@@ -204,3 +204,24 @@ def test_idempotency_keys_are_per_tenant_and_a_failed_request_keeps_none(uow):
     acme = route_ticket("acme", 1, "Finance", "manual", uow=uow, idempotency_key="k1")
     assert (acme.department, acme.replayed) == ("Finance", False)
     assert len(uow.history.records) == 2
+
+
+def test_a_closed_ticket_is_not_routed_until_reopened(uow):
+    from routing_service.domain import TicketClosedError
+    from routing_service.handlers import handle_tickets_status_updated
+    from routing_service.testing import status_updated
+
+    apply_created(created(), uow=uow)
+    apply_categorized(categorized(department="HR"), uow=uow)
+    handle_tickets_status_updated([status_updated(version=5)], uow=uow)
+    with pytest.raises(TicketClosedError):
+        route_ticket("default", 1, "Finance", "reroute", uow=uow)
+    apply_categorized(categorized(department="Finance", version=6), uow=uow)
+    assert uow.tickets.get("default", 1).department == "HR"      # late categorization ignored
+
+    # an older "closed" arriving after the reopen does not close it again
+    reopened = status_updated(new_status="in_progress", old_status="closed", version=7)
+    handle_tickets_status_updated([reopened, status_updated(version=5)], uow=uow)
+    assert route_ticket("default", 1, "Finance", "reroute", uow=uow).department == "Finance"
+    handle_tickets_status_updated([status_updated(version=6)], uow=uow)
+    assert not uow.tickets.get("default", 1).closed

@@ -133,6 +133,8 @@ SUITE = Suite(services=(
         consumes=(
             Consumes(_E.TICKET_CREATED, "routing_service.handlers:handle_tickets_created"),
             Consumes(_E.TICKET_CATEGORIZED, "routing_service.handlers:handle_tickets_categorized"),
+            Consumes(_E.TICKET_STATUS_UPDATED,
+                     "routing_service.handlers:handle_tickets_status_updated"),
         ),
     ),
     Service(

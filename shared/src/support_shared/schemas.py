@@ -82,6 +82,10 @@ class TicketCreate(_Strict):
     user_name: Name
     user_email: EmailStr
     priority: Priority = "medium"
+    # A closed ticket stays closed: a new problem about it is a new ticket that refers to it.
+    follow_up_of: int | None = Field(None, ge=1, le=MAX_ID, strict=True,
+                                     description="The id of an earlier ticket (often a closed "
+                                                 "one) this one follows up")
 
 
 class TicketPatch(_Strict):
@@ -118,7 +122,7 @@ class StatusUpdate(_Strict):
 
 
 class RouteRequest(_Strict):
-    ticket_id: int = Field(ge=1, le=MAX_ID)
+    ticket_id: int = Field(ge=1, le=MAX_ID, strict=True)  # "8157" and true are not ids
     department: str = Field(min_length=1, max_length=100)
 
 
@@ -185,6 +189,7 @@ class Ticket(BaseModel):
     needs_review: bool
     categorization_method: str | None
     version: int
+    follow_up_of: int | None = None
     created_at: datetime
     updated_at: datetime
 

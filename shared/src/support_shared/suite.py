@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -174,6 +175,24 @@ def ensure_dev_key(env: dict[str, str], var: Path) -> None:
                    env=env, check=True, timeout=60)
 
 
+def ensure_operator_token(var: Path) -> str:
+    """The suite operator's credential: ``var/operator-token`` (0600), made once."""
+    path = var / "operator-token"
+    if not path.exists() or not path.read_text().strip():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def operator_env(var: Path) -> dict[str, str]:
+    """This environment, with the operator credential from ``var`` unless one is set."""
+    env = dict(os.environ)
+    if not env.get("GATEWAY_OPERATOR_TOKEN"):
+        env["GATEWAY_OPERATOR_TOKEN"] = ensure_operator_token(var)
+    return env
+
+
 def _print_urls(env: dict[str, str]) -> None:
     base = gateway_url(env)
     print(f"\nTicket Triage Suite is up:\n  API gateway      {base}/api\n"
@@ -181,11 +200,12 @@ def _print_urls(env: dict[str, str]) -> None:
           f"  Health           {base}/api/health\n"
           f"  Dashboard        {base}/dashboard\n"
           f"  API key          var/dev-api-key (Authorization: Bearer $(cat var/dev-api-key))\n"
+          f"  Operator         var/operator-token (X-Operator-Token: DLQs, queue depths)\n"
           f"  RabbitMQ console http://127.0.0.1:15672 (guest/guest)\n", flush=True)
 
 
 def cmd_run() -> int:
-    suite = Suite()
+    suite = Suite(env=operator_env(Path("var")))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -210,7 +230,7 @@ def cmd_up(var: Path) -> int:
                               for p in json.loads(state.read_text())):
         print("the suite is already up (make down first)")
         return 1
-    suite = Suite(log_dir=var / "log")
+    suite = Suite(env=operator_env(var), log_dir=var / "log")
     suite.start()
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps([{"name": n, "pid": p.pid, "started_at": _started_at(p.pid)}

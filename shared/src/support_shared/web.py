@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import jsonbody, metrics
 from .logging import correlation_id
+from .urls import install_id_converter
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def init_app(app: Flask) -> None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
     app.wsgi_app = jsonbody.DeadlineMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    install_id_converter(app)
     init_metrics(app)
     app.before_request(_buffer_chunked_body)
     app.before_request(_before)

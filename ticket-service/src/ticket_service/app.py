@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from support_shared import dependencies as app_dependencies
 from support_shared.group_commit import GroupCommitter
 from support_shared.service import engine_for
+from support_shared.erasure import register_erasure
 from support_shared.web import init_app, register_health
 
 from . import web
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     activity_api.init_app(app)
     accounts_api.init_app(app)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
+    register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from flask import Flask, Response, jsonify, request
 from support_shared import dependencies
 from support_shared.group_commit import GroupCommitTimeout
-from support_shared.web import ApiError, encode_cursor, error_response, not_found
+from support_shared.web import ApiError, encode_cursor, error_response
 
 from .tickets.domain import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 
@@ -20,20 +20,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 # Set by the gateway from the verified API key; names who made a change in the audit trail.
 KEY_ID_HEADER = "X-Key-ID"
-MAX_ID = 2**63 - 1
 
 
 def deps() -> Dependencies:
     """The app's ``Dependencies`` (built by ``create_app``)."""
     found: Dependencies = dependencies.of()
     return found
-
-
-def path_id(raw: str, what: str = "ticket") -> int:
-    """Ids that cannot exist (not a positive 64-bit integer) are simply not found."""
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
-        raise not_found(what, raw)
-    return int(raw)
 
 
 def expected_versions() -> frozenset[int] | None:

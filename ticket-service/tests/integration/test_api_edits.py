@@ -251,3 +251,57 @@ def test_pages_stay_stable_while_tickets_are_added(app, client):
         thread.join(30)
     assert len(seen) == len(set(seen)) and set(original) <= set(seen)
     assert seen == sorted(seen, reverse=True)
+
+
+def test_closed_is_final_until_reopened(client, engine):
+    tid = post(client).get_json()["id"]
+    for status in ("in_progress", "resolved", "closed"):
+        assert client.put(f"/api/tickets/{tid}/status", json={"status": status}).status_code == 200
+    closed_version = client.get(f"/api/tickets/{tid}").get_json()["version"]
+
+    for resp in (patch(client, tid, {"priority": "low"}),
+                 patch(client, tid, {"priority": "high"}),                 # even a no-op
+                 client.post(f"/api/tickets/{tid}/comments", json=COMMENT)):
+        assert resp.status_code == 409, resp.get_json()
+        error = resp.get_json()["error"]
+        assert error["code"] == "ticket_closed" and error["details"]["ticket_id"] == tid
+    for status in ("resolved", "pending", "closed"):
+        assert client.put(f"/api/tickets/{tid}/status",
+                          json={"status": status}).status_code == 409
+    assert client.get(f"/api/tickets/{tid}").get_json()["version"] == closed_version
+    assert client.get(f"/api/tickets/{tid}/comments").get_json()["count"] == 0
+
+    reopened = client.put(f"/api/tickets/{tid}/status", json={"status": "in_progress"})
+    assert reopened.status_code == 200 and reopened.get_json()["status"] == "in_progress"
+    assert patch(client, tid, {"priority": "low"}).status_code == 200
+    assert client.post(f"/api/tickets/{tid}/comments", json=COMMENT).status_code == 201
+    history = client.get(f"/api/tickets/{tid}/history").get_json()["history"]
+    assert [e["details"] for e in history if e["action"] == "status_changed"][-1] == {
+        "from": "closed", "to": "in_progress"}
+
+
+@pytest.mark.parametrize("raw", ["１", "٣", "1.0", str(2**63)])
+def test_non_ascii_or_impossible_ids_are_404(client, raw):
+    tid = post(client).get_json()["id"]
+    assert tid == 1 or raw != "１"
+    for resp in (client.get(f"/api/tickets/{raw}"), patch(client, raw, {"priority": "low"}),
+                 client.get(f"/api/tickets/{raw}/comments"), client.get(f"/api/users/{raw}")):
+        assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_follow_up_refers_to_a_closed_ticket_of_the_same_tenant(client):
+    tid = post(client).get_json()["id"]
+    for status in ("in_progress", "resolved", "closed"):
+        client.put(f"/api/tickets/{tid}/status", json={"status": status})
+    follow = post(client, {**BODY, "title": "VPN down once more", "follow_up_of": tid})
+    assert follow.status_code == 201, follow.get_json()
+    assert follow.get_json()["follow_up_of"] == tid
+    assert post(client).get_json()["follow_up_of"] is None
+    history = client.get(f"/api/tickets/{follow.get_json()['id']}/history").get_json()["history"]
+    assert history[0]["details"]["follow_up_of"] == tid
+    for bad in (999_999, str(tid), True):
+        resp = post(client, {**BODY, "follow_up_of": bad})
+        assert resp.status_code == 400, (bad, resp.get_json())
+        assert resp.get_json()["error"]["details"][0]["field"] == "follow_up_of"
+    other = post(client, {**BODY, "follow_up_of": tid}, tenant="beta")
+    assert other.status_code == 400                       # another tenant's ticket is no ticket

@@ -107,3 +107,50 @@ def test_with_a_token_configured_internal_calls_need_it(settings, engine):
         assert client.get("/api/tickets").status_code == 200       # public routes unaffected
     finally:
         dependencies.of(app).close()
+
+
+def test_a_disabled_tenants_keys_stop_and_its_data_stays(client):
+    tenant(client)
+    plain = key(client).get_json()["key"]
+    ticket = client.post("/api/tickets", headers={"X-Tenant-ID": "acme"}, json={
+        "title": "Kept", "description": "kept while disabled", "user_name": "Ann",
+        "user_email": "ann@example.com"}).get_json()
+    assert verify(client, plain).status_code == 200
+
+    disabled = client.post("/internal/tenants/acme/disable")
+    assert disabled.status_code == 200 and disabled.get_json()["status"] == "disabled"
+    assert disabled.get_json()["disabled_at"] is not None
+    assert verify(client, plain).status_code == 401
+    assert client.post("/internal/tenants/acme/disable").status_code == 200     # again: fine
+    kept = client.get(f"/api/tickets/{ticket['id']}", headers={"X-Tenant-ID": "acme"})
+    assert kept.status_code == 200
+
+    enabled = client.post("/internal/tenants/acme/enable")
+    assert enabled.get_json() == {**enabled.get_json(), "status": "enabled", "disabled_at": None}
+    assert verify(client, plain).status_code == 200
+    assert client.post("/internal/tenants/nope/disable").status_code == 404
+
+
+def test_erasure_deletes_every_row_of_one_tenant_only(client, engine):
+    for name in ("acme", "beta"):
+        tenant(client, name)
+        key(client, name)
+        made = client.post("/api/tickets", headers={"X-Tenant-ID": name}, json={
+            "title": f"{name} ticket", "description": "personal data", "user_name": "Ann",
+            "user_email": f"ann@{name}.example.com"}).get_json()
+        client.post(f"/api/tickets/{made['id']}/comments", headers={"X-Tenant-ID": name},
+                    json={"author_name": "Bo", "author_email": "bo@example.com", "body": "hi"})
+    erased = client.delete("/internal/tenants/acme/data")
+    assert erased.status_code == 200, erased.get_json()
+    deleted = erased.get_json()["deleted"]
+    assert {t: n for t, n in deleted.items() if n} == {
+        "tenants": 1, "api_keys": 1, "tickets": 1, "users": 1, "comments": 1,
+        "audit": deleted["audit"], "outbox": 1}
+    with engine.connect() as conn:
+        for table in ("tenants", "api_keys", "tickets", "users", "comments", "audit"):
+            left = conn.execute(sa.text(f"SELECT DISTINCT tenant_id FROM {table}")).scalars()
+            assert sorted(left) == ["beta"], table
+        outbox = conn.execute(sa.text("SELECT payload->>'tenant_id' FROM outbox")).scalars()
+        assert sorted(set(outbox)) == ["beta"]
+    assert client.delete("/internal/tenants/acme/data").get_json()["rows"] == 0
+    assert client.delete("/internal/tenants/ACME/data").status_code == 404

@@ -8,6 +8,7 @@ from support_shared.events import STATUSES
 from ticket_service.tickets.domain import (
     TRANSITIONS,
     InvalidTransitionError,
+    TicketClosedError,
     Routing,
     Ticket,
     VersionMismatchError,
@@ -22,6 +23,7 @@ ALLOWED = {
     ("in_progress", "resolved"),
     ("resolved", "closed"),
     ("resolved", "in_progress"),
+    ("closed", "in_progress"),          # the one way back: reopen
 }
 FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
           "user_email": "ann@example.com", "priority": "high"}
@@ -69,6 +71,16 @@ def test_forbidden_moves_raise_and_change_nothing(src, dst):
     assert (info.value.from_status, info.value.to_status) == (src, dst)
     assert info.value.allowed == TRANSITIONS[src]
     assert (ticket.status, ticket.version, ticket.updated_at) == (src, 3, T0)
+
+
+def test_a_closed_ticket_takes_no_edit_even_a_no_op():
+    ticket = make_ticket("closed", version=3)
+    for changes in ({"priority": "low"}, {"priority": ticket.priority}):
+        with pytest.raises(TicketClosedError):
+            ticket.edit(changes, T1)
+    assert (ticket.priority, ticket.version) == ("high", 3)
+    ticket.change_status("in_progress", T1)                      # reopened: editable again
+    assert ticket.edit({"priority": "low"}, T1) and ticket.version == 5
 
 
 def _routing(version: int, department: str = "IT Support") -> Routing:

@@ -9,6 +9,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -39,17 +40,18 @@ class AccountsClient:
         if settings.internal_token:
             self.session.headers["X-Internal-Token"] = settings.internal_token
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def _call(self, method: str, path: str, *, base: str | None = None, **kw: Any) -> Any:
+        base = base or self.base
         try:
-            resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
+            resp = self.session.request(method, base + path, timeout=self.timeout, **kw)
         except requests.RequestException as exc:
-            raise Unavailable(f"ticket-service at {self.base} unreachable: {exc}") from exc
+            raise Unavailable(f"the service at {base} is unreachable: {exc}") from exc
         try:
             body = resp.json()
         except ValueError:
             body = None
         if resp.status_code >= 500 or not isinstance(body, dict):
-            raise Unavailable(f"ticket-service answered HTTP {resp.status_code} on {path}")
+            raise Unavailable(f"{base} answered HTTP {resp.status_code} on {path}")
         if resp.status_code >= 400:
             error = body.get("error") or {}
             raise Refused(resp.status_code, str(error.get("code", "")),
@@ -62,6 +64,18 @@ class AccountsClient:
 
     def list_tenants(self) -> list[dict[str, Any]]:
         return self._call("GET", "/internal/tenants")["tenants"]
+
+    def get_tenant(self, tenant_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/internal/tenants/{quote(tenant_id, safe='')}")
+
+    def set_tenant_enabled(self, tenant_id: str, enabled: bool) -> dict[str, Any]:
+        action = "enable" if enabled else "disable"
+        return self._call("POST", f"/internal/tenants/{quote(tenant_id, safe='')}/{action}")
+
+    def erase_tenant(self, base_url: str, tenant_id: str) -> dict[str, Any]:
+        """``DELETE /internal/tenants/<id>/data`` on the service at ``base_url``."""
+        return self._call("DELETE", f"/internal/tenants/{quote(tenant_id, safe='')}/data",
+                          base=base_url.rstrip("/"))
 
     def create_key(self, tenant_id: str, scopes: list[str], name: str = "") -> dict[str, Any]:
         return self._call("POST", "/internal/keys",

@@ -9,9 +9,12 @@ import click
 
 from . import render
 from .accounts import AccountsClient, ensure_dev_key
-from .config import CtlSettings
+from .config import CtlSettings, service_urls
+from .errors import NotConfirmed, TicketctlError
 
 SCOPES = ("read", "write", "admin")
+AUTH_CACHE_NOTE = ("; gateways refuse its keys as soon as their cached verification expires "
+                   "(GATEWAY_AUTH_CACHE_TTL_S, 10 s by default)")
 
 
 @contextmanager
@@ -67,6 +70,55 @@ def tenants_list(as_json: bool) -> None:
         return
     rows = [(t["tenant_id"], t["name"], t["created_at"][:19]) for t in tenants]
     click.echo(render.table(("TENANT", "NAME", "CREATED"), rows) if rows else "no tenants")
+
+
+def _set_enabled(tenant_id: str, enabled: bool, as_json: bool) -> None:
+    with _client() as client:
+        tenant = client.set_tenant_enabled(tenant_id, enabled)
+    click.echo(render.to_json(tenant) if as_json else
+               f"tenant {tenant_id} {tenant['status']}" + ("" if enabled else AUTH_CACHE_NOTE))
+
+
+@tenants_group.command("disable")
+@click.argument("tenant_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tenants_disable(tenant_id: str, as_json: bool) -> None:
+    """Refuse every key of TENANT_ID (its data stays; ``enable`` undoes it)."""
+    _set_enabled(tenant_id, False, as_json)
+
+
+@tenants_group.command("enable")
+@click.argument("tenant_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tenants_enable(tenant_id: str, as_json: bool) -> None:
+    """Accept TENANT_ID's (unrevoked) keys again."""
+    _set_enabled(tenant_id, True, as_json)
+
+
+@tenants_group.command("remove")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Really delete every row of the tenant.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tenants_remove(tenant_id: str, yes: bool, as_json: bool) -> None:
+    """Erase TENANT_ID's data in every service (an erasure request); disable it first.
+
+    Each service deletes the tenant's rows from its own schema (its internal
+    ``DELETE /internal/tenants/<id>/data``); ticket-service, holding the tenant and its keys,
+    goes last, so a run cut short can simply be repeated.
+    """
+    if not yes:
+        raise NotConfirmed(f"removing {tenant_id} deletes all its data for good: add --yes")
+    with _client() as client:
+        if client.get_tenant(tenant_id)["status"] != "disabled":
+            raise TicketctlError(f"tenant {tenant_id} is enabled: `ticketctl tenants disable "
+                                 f"{tenant_id}` first, and let its events drain")
+        results = [client.erase_tenant(url, tenant_id) for url in service_urls()]
+    if as_json:
+        click.echo(render.to_json(results))
+        return
+    for result in results:
+        click.echo(f"{result['service']}: {result['rows']} rows deleted")
+    click.echo(f"tenant {tenant_id} removed")
 
 
 @click.group("keys")

@@ -1,12 +1,23 @@
 """ticketctl settings: the broker and naming settings the services read, plus operator URLs."""
 from __future__ import annotations
 
+import os
+
 import pika
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from support_shared.config import CommonSettings
+from support_shared.manifest import SUITE
 from support_shared.messaging.topology import Topology
+
+
+def service_urls() -> list[str]:
+    """Internal address of every service with a schema (``<PREFIX>URL``, else the manifest's
+    local port), ticket-service last: it holds the tenants and their keys."""
+    services = sorted(SUITE.with_schema, key=lambda s: s.name == "ticket-service")
+    return [os.environ.get(f"{s.env_prefix}URL") or f"http://127.0.0.1:{s.port}"
+            for s in services]
 
 
 class CtlSettings(CommonSettings):

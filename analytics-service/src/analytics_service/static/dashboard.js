@@ -5,7 +5,11 @@
   const C = window.DashboardCharts;
   const body = document.body;
   const REFRESH_MS = Math.max(1, Number(body.dataset.refreshSeconds) || 5) * 1000;
+  // Kept for this tab only (sessionStorage, else memory), never in localStorage: a key must not
+  // outlive the tab or be readable by every later page of the origin.
   const KEY_STORAGE = "ticket-triage.dashboard.api-key";
+  const OPERATOR_STORAGE = "ticket-triage.dashboard.operator-token";
+  const OPERATOR_HEADER = "X-Operator-Token";
   // The page lives at <base>/dashboard; the API sits beside it (the gateway or the service).
   const BASE = window.location.pathname.replace(/\/dashboard\/?$/, "");
   const SOURCES = {
@@ -15,6 +19,9 @@
     trends: "/api/analytics/trends?days=14",
     queues: "/api/dashboard/queues",
   };
+  // Suite-wide, for operators only: asked for only with an operator credential (#operator=...),
+  // hidden otherwise; a refusal hides it again and never asks for another key.
+  const OPERATOR_SOURCES = new Set(["queues"]);
   const TREND_SERIES = ["created", "routed", "resolved"];
   const METHOD_NAMES = { claude: "Claude", local_model: "Local model", keywords: "Keywords" };
   const DURATIONS = ["time_to_categorize", "time_to_route", "time_to_resolve"];
@@ -28,37 +35,58 @@
   const QUEUE_FIELDS = ["messages_ready", "messages_unacknowledged", "consumers", "dead_letters"];
 
   const latest = {};
-  let memoryKey = "";
+  const memory = {};
   let timer = null;
   let inFlight = false;
 
-  // ---- API key: from "#key=..." or the form, kept in localStorage, sent as a bearer token ----
+  // ---- API key: from "#key=..." or the form, kept for this tab, sent as a bearer token ----
 
-  function readKey() {
+  function recall(name) {
     try {
-      return window.localStorage.getItem(KEY_STORAGE) || "";
+      return window.sessionStorage.getItem(name) || "";
     } catch (err) { // storage disabled: the key lives as long as the page
-      return memoryKey;
+      return memory[name] || "";
     }
   }
 
-  function storeKey(key) {
-    memoryKey = key;
+  function remember(name, value) {
+    memory[name] = value;
     try {
-      if (key) window.localStorage.setItem(KEY_STORAGE, key);
-      else window.localStorage.removeItem(KEY_STORAGE);
-    } catch (err) { // storage disabled: memoryKey is enough
+      if (value) window.sessionStorage.setItem(name, value);
+      else window.sessionStorage.removeItem(name);
+    } catch (err) { // storage disabled: memory is enough
     }
+  }
+
+  function readKey() {
+    return recall(KEY_STORAGE);
+  }
+
+  function storeKey(key) {
+    remember(KEY_STORAGE, key);
     document.getElementById("key-toggle").textContent = key ? "API key ✓" : "API key";
+  }
+
+  function forgetOldStorage() {
+    try { // earlier versions kept the key in localStorage: never leave it there
+      window.localStorage.removeItem(KEY_STORAGE);
+    } catch (err) { // storage disabled: nothing stored
+    }
   }
 
   function takeKeyFromFragment() {
     const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-    if (!params.has("key")) return false;
-    storeKey(params.get("key").trim());
+    if (!params.has("key") && !params.has("operator")) return false;
+    if (params.has("key")) storeKey(params.get("key").trim());
+    if (params.has("operator")) remember(OPERATOR_STORAGE, params.get("operator").trim());
     // Do not leave the key in the address bar or the history.
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
     return true;
+  }
+
+  function operatorPanels(shown) {
+    document.querySelectorAll("[data-operator]").forEach((node) => { node.hidden = !shown; });
+    if (!shown) delete latest.queues;
   }
 
   function showKeyForm(open) {
@@ -85,10 +113,11 @@
     return "HTTP " + resp.status;
   }
 
-  async function fetchJson(path) {
+  async function fetchJson(path, operator) {
     const headers = { Accept: "application/json" };
     const key = readKey();
-    if (key) headers.Authorization = "Bearer " + key;
+    if (operator) headers[OPERATOR_HEADER] = operator;
+    else if (key) headers.Authorization = "Bearer " + key;
     const resp = await fetch(BASE + path, { headers: headers, cache: "no-store", credentials: "same-origin" });
     if (!resp.ok) throw new HttpError(resp.status, await describe(resp));
     return resp.json();
@@ -233,12 +262,18 @@
     inFlight = true;
     window.clearTimeout(timer);
     try {
-      const names = Object.keys(SOURCES);
-      const results = await Promise.allSettled(names.map((name) => fetchJson(SOURCES[name])));
+      const operator = recall(OPERATOR_STORAGE);
+      const names = Object.keys(SOURCES).filter((name) => operator || !OPERATOR_SOURCES.has(name));
+      const results = await Promise.allSettled(names.map((name) =>
+        fetchJson(SOURCES[name], OPERATOR_SOURCES.has(name) ? operator : "")));
       const failures = [];
+      operatorPanels(Boolean(operator));
       results.forEach((result, i) => {
         if (result.status === "fulfilled") latest[names[i]] = result.value;
-        else failures.push([names[i], result.reason]);
+        else if (OPERATOR_SOURCES.has(names[i]) && [401, 403].includes(result.reason.status)) {
+          remember(OPERATOR_STORAGE, ""); // not an operator after all: hide, ask nothing
+          operatorPanels(false);
+        } else failures.push([names[i], result.reason]);
       });
       render();
       report(failures);
@@ -268,6 +303,7 @@
   }
 
   function start() {
+    forgetOldStorage();
     takeKeyFromFragment();
     storeKey(readKey());
     wireKeyForm();

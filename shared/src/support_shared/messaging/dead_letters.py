@@ -216,6 +216,10 @@ class DeadMessage:
             body=body,
         )
 
+    def belongs_to(self, tenant_id: str | None) -> bool:
+        """True when ``tenant_id`` is None (everyone's) or the dead envelope's tenant."""
+        return tenant_id is None or self.tenant_id == tenant_id
+
     def matches(self, message_id: str) -> bool:
         """True for the AMQP message id or the envelope's event id."""
         return message_id in (self.message_id, self.event_id)

@@ -142,24 +142,28 @@ def _requeue_held(channel: BlockingChannel, queue: str, expected: int,
 
 
 def peek(connection: pika.BlockingConnection, queue: str, topology: Topology,
-         limit: int = 10) -> list[DeadMessage]:
+         limit: int = 10, *, tenant_id: str | None = None) -> list[DeadMessage]:
     """The first ``limit`` messages of a DLQ, all put back (``basic_get`` + ``basic_nack`` requeue).
 
     A quorum queue puts returned messages behind the ones still waiting and counts the return
-    in ``x-delivery-count``; nothing is removed.
+    in ``x-delivery-count``; nothing is removed. With ``tenant_id`` only that tenant's messages
+    (the dead envelope's ``tenant_id``) are shown, looking through the whole queue for them.
     """
     check_dead_letter_queue(queue, topology)
     channel = connection.channel()
     available = _declare_passive(channel, queue).method.message_count
+    budget = max(0, limit) if tenant_id is None else available
     messages: list[DeadMessage] = []
     try:
-        for _ in range(max(0, limit)):
+        for _ in range(budget):
+            if len(messages) >= limit:
+                break
             method, props, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
                 break
-            messages.append(
-                DeadMessage.from_delivery(queue, method.routing_key, props, body, topology)
-            )
+            message = DeadMessage.from_delivery(queue, method.routing_key, props, body, topology)
+            if message.belongs_to(tenant_id):
+                messages.append(message)
     finally:
         _requeue_held(channel, queue, available)
     return messages
@@ -224,12 +228,14 @@ def _replay_one(channel: BlockingChannel, tag: int, props: pika.BasicProperties,
 
 def replay(connection: pika.BlockingConnection, queue: str, topology: Topology, *,
            message_id: str | None = None, limit: int | None = None,
-           now: Callable[[], datetime] = _utcnow) -> ReplayResult:
+           tenant_id: str | None = None, now: Callable[[], datetime] = _utcnow) -> ReplayResult:
     """Move dead messages back where they came from; ack each only after the broker's confirm.
 
     Looks at no more than the messages present at the start (so a message that fails again and
     comes back is not replayed twice in one run), at most ``limit``. With ``message_id`` only
-    that message (AMQP message id or event id) moves; the others are requeued.
+    that message (AMQP message id or event id) moves; the others are requeued. With
+    ``tenant_id`` other tenants' messages are neither moved nor reported (nor counted in
+    ``limit``): a tenant admin replays only its own.
     """
     check_dead_letter_queue(queue, topology)
     channel = connection.channel()
@@ -238,11 +244,15 @@ def replay(connection: pika.BlockingConnection, queue: str, topology: Topology, 
     budget = available if limit is None else min(limit, available)
     result = ReplayResult(queue)
     try:
-        for _ in range(budget):
+        for _ in range(available):
+            if len(result.outcomes) >= budget:
+                break
             method, props, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
                 break
             message = DeadMessage.from_delivery(queue, method.routing_key, props, body, topology)
+            if not message.belongs_to(tenant_id):
+                continue
             if message_id is not None and not message.matches(message_id):
                 result.outcomes.append(Outcome(message, "skipped", message.target, "not selected"))
                 continue

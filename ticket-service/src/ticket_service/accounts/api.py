@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from support_shared.web import ApiError, error_response, parse_body
 
-from ..web import conflict, deps, not_found_error, path_id
+from ..web import conflict, deps, not_found_error
 from . import handlers as accounts
 from .domain import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, TenantNotFoundError,
                      check_tenant_id, normalize_scopes)
@@ -75,7 +75,9 @@ def _check_token() -> None:
 
 def tenant_json(tenant: Tenant) -> dict[str, Any]:
     return {"tenant_id": tenant.tenant_id, "name": tenant.name,
-            "created_at": tenant.created_at.isoformat()}
+            "created_at": tenant.created_at.isoformat(),
+            "status": "enabled" if tenant.enabled else "disabled",
+            "disabled_at": tenant.disabled_at.isoformat() if tenant.disabled_at else None}
 
 
 def key_json(key: ApiKey) -> dict[str, Any]:
@@ -112,6 +114,16 @@ def get_tenant(tenant_id: str) -> Response:
     return jsonify(tenant_json(accounts.get_tenant(tenant_id, uow=accounts_uow())))
 
 
+@bp.post("/tenants/<tenant_id>/disable")
+def disable_tenant(tenant_id: str) -> Response:
+    return jsonify(tenant_json(accounts.set_tenant_enabled(tenant_id, False, uow=accounts_uow())))
+
+
+@bp.post("/tenants/<tenant_id>/enable")
+def enable_tenant(tenant_id: str) -> Response:
+    return jsonify(tenant_json(accounts.set_tenant_enabled(tenant_id, True, uow=accounts_uow())))
+
+
 @bp.post("/keys")
 def create_key() -> tuple[Response, int]:
     body = parse_body(KeyCreate)
@@ -126,7 +138,7 @@ def list_keys() -> Response:
     return jsonify({"keys": [key_json(k) for k in found]})
 
 
-@bp.post("/keys/<raw_id>/revoke")
-def revoke_key(raw_id: str) -> Response:
-    key = accounts.revoke_key(path_id(raw_id, "API key"), uow=accounts_uow())
+@bp.post("/keys/<int:key_id>/revoke")
+def revoke_key(key_id: int) -> Response:
+    key = accounts.revoke_key(key_id, uow=accounts_uow())
     return jsonify(key_json(key))

@@ -74,6 +74,11 @@ class Tenant:
     tenant_id: str
     name: str
     created_at: datetime
+    disabled_at: datetime | None = None     # set: every key of the tenant is refused
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
 
 
 @dataclass

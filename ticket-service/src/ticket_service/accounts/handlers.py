@@ -33,6 +33,21 @@ def get_tenant(tenant_id: str, *, uow: AccountsUnitOfWork) -> Tenant:
     return tenant
 
 
+def set_tenant_enabled(tenant_id: str, enabled: bool, *, uow: AccountsUnitOfWork) -> Tenant:
+    """Disable a tenant (its keys are refused from now on, its data stays) or enable it again;
+    doing it twice is fine."""
+    with uow:
+        tenant = uow.accounts.get_tenant(tenant_id)
+        if tenant is None:
+            raise TenantNotFoundError(tenant_id)
+        if tenant.enabled != enabled:
+            tenant.disabled_at = None if enabled else utcnow()
+            uow.accounts.save_tenant(tenant)
+            logger.info("%s tenant %s", "enabled" if enabled else "disabled", tenant_id)
+        uow.commit()
+    return tenant
+
+
 def list_tenants(*, uow: AccountsUnitOfWork) -> list[Tenant]:
     with uow:
         return uow.accounts.list_tenants()
@@ -74,11 +89,13 @@ def revoke_key(key_id: int, *, uow: AccountsUnitOfWork) -> ApiKey:
 
 
 def verify_key(plain: str, *, uow: AccountsUnitOfWork) -> ApiKey | None:
-    """The active key ``plain`` is, or None (unknown, malformed or revoked)."""
+    """The active key ``plain`` is, or None (unknown, malformed, revoked, or its tenant is
+    disabled or gone)."""
     if not looks_like_key(plain):
         return None
     with uow:
         key = uow.accounts.key_by_hash(hash_key(plain))
-    if key is None or not key.active:
+        tenant = uow.accounts.get_tenant(key.tenant_id) if key is not None else None
+    if key is None or not key.active or tenant is None or not tenant.enabled:
         return None
     return key

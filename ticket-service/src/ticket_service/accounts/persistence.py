@@ -19,6 +19,7 @@ tenants = sa.Table(
     sa.Column("tenant_id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     created_at(),
+    sa.Column("disabled_at", TS),           # migration 0004
 )
 
 api_keys = sa.Table(
@@ -41,7 +42,8 @@ def _utc(value):  # type: ignore[no-untyped-def]
 
 def _tenant(row: sa.Row) -> Tenant:
     m = row._mapping
-    return Tenant(tenant_id=m["tenant_id"], name=m["name"], created_at=_utc(m["created_at"]))
+    return Tenant(tenant_id=m["tenant_id"], name=m["name"], created_at=_utc(m["created_at"]),
+                  disabled_at=_utc(m["disabled_at"]))
 
 
 def _key(row: sa.Row) -> ApiKey:
@@ -61,6 +63,10 @@ class AbstractAccountRepository(abc.ABC):
 
     @abc.abstractmethod
     def list_tenants(self) -> list[Tenant]: ...
+
+    @abc.abstractmethod
+    def save_tenant(self, tenant: Tenant) -> None:
+        """Write the tenant's name and disabled time."""
 
     @abc.abstractmethod
     def add_key(self, key: ApiKey) -> None:
@@ -98,6 +104,10 @@ class SqlAccountRepository(AbstractAccountRepository):
     def list_tenants(self) -> list[Tenant]:
         rows = self.conn.execute(sa.select(tenants).order_by(tenants.c.tenant_id))
         return [_tenant(r) for r in rows]
+
+    def save_tenant(self, tenant: Tenant) -> None:
+        self.conn.execute(tenants.update().where(tenants.c.tenant_id == tenant.tenant_id)
+                          .values(name=tenant.name, disabled_at=tenant.disabled_at))
 
     def add_key(self, key: ApiKey) -> None:
         stmt = api_keys.insert().values(

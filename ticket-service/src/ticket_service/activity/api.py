@@ -11,7 +11,7 @@ from support_shared.schemas import User as UserOut
 from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
                                 request_id, tenant_id)
 
-from ..web import actor, created_response, deps, idempotency_key, not_found_error, page, path_id
+from ..web import actor, created_response, deps, idempotency_key, not_found_error, page
 from . import handlers as activity
 from .domain import AuditEntry, Comment, User, UserExistsError, UserNotFoundError
 
@@ -42,9 +42,8 @@ def _entry(entry: AuditEntry) -> dict[str, Any]:
     return AuditOut.model_validate(entry, from_attributes=True).model_dump(mode="json")
 
 
-@bp.post("/tickets/<raw_id>/comments")
-def add_comment(raw_id: str) -> Response:
-    ticket_id = path_id(raw_id)
+@bp.post("/tickets/<int:ticket_id>/comments")
+def add_comment(ticket_id: int) -> Response:
     body = parse_body(CommentCreate)
     cmd = activity.AddComment(tenant_id(), ticket_id, body.author_name, body.author_email,
                               body.body, request_id(), actor(), idempotency_key())
@@ -52,18 +51,16 @@ def add_comment(raw_id: str) -> Response:
     return created_response(_comment(created.item), created.replayed)
 
 
-@bp.get("/tickets/<raw_id>/comments")
-def list_comments(raw_id: str) -> Response:
-    ticket_id = path_id(raw_id)
+@bp.get("/tickets/<int:ticket_id>/comments")
+def list_comments(ticket_id: int) -> Response:
     query = parse_query(Page)
     found = activity.list_comments(tenant_id(), ticket_id, query.limit + 1,
                                    decode_cursor(query.cursor), uow=deps().uow())
     return jsonify(page("comments", found, query.limit, _comment))
 
 
-@bp.get("/tickets/<raw_id>/history")
-def history(raw_id: str) -> Response:
-    ticket_id = path_id(raw_id)
+@bp.get("/tickets/<int:ticket_id>/history")
+def history(ticket_id: int) -> Response:
     query = parse_query(Page)
     found = activity.ticket_history(tenant_id(), ticket_id, query.limit + 1,
                                     decode_cursor(query.cursor), uow=deps().uow())
@@ -87,6 +84,6 @@ def list_users() -> Response:
     return jsonify(page("users", found, query.limit, _user))
 
 
-@bp.get("/users/<raw_id>")
-def get_user(raw_id: str) -> Response:
-    return jsonify(_user(activity.get_user(tenant_id(), path_id(raw_id, "user"), uow=deps().uow())))
+@bp.get("/users/<int:user_id>")
+def get_user(user_id: int) -> Response:
+    return jsonify(_user(activity.get_user(tenant_id(), user_id, uow=deps().uow())))

@@ -133,8 +133,8 @@ class AddComment:
 
 
 def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
-    """Comment on a ticket (any status), once per idempotency key; the ticket's version does
-    not move."""
+    """Comment on a ticket that is not closed (``TicketClosedError``), once per idempotency
+    key; the ticket's version does not move."""
     fingerprint = request_fingerprint({"ticket_id": cmd.ticket_id, "author_name": cmd.author_name,
                                        "author_email": cmd.author_email, "body": cmd.body})
     with uow:
@@ -143,6 +143,7 @@ def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
         ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id)
         if ticket is None:
             raise TicketNotFoundError(cmd.ticket_id)
+        ticket.require_open()
         comment = Comment(tenant_id=cmd.tenant_id, ticket_id=cmd.ticket_id,
                           author_name=cmd.author_name, author_email=cmd.author_email,
                           body=cmd.body, created_at=utcnow(),

@@ -9,8 +9,9 @@ from support_shared.schemas import Ticket as TicketOut
 from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
                                 request_id, tenant_id)
 
-from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page, path_id
-from .domain import InvalidTransitionError, Ticket, TicketNotFoundError, VersionMismatchError
+from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page
+from .domain import (FollowUpNotFoundError, InvalidTransitionError, Ticket, TicketClosedError,
+                     TicketNotFoundError, VersionMismatchError)
 from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_tickets,
                        edit_ticket, get_ticket, list_tickets, single, update_ticket_status)
 from .persistence import TicketFilter
@@ -22,6 +23,8 @@ def init_app(app: Flask) -> None:
     """Register the ticket routes and the errors of the ticket rules."""
     app.register_error_handler(TicketNotFoundError, not_found_error)
     app.register_error_handler(InvalidTransitionError, _invalid_transition)
+    app.register_error_handler(TicketClosedError, _ticket_closed)
+    app.register_error_handler(FollowUpNotFoundError, _unknown_follow_up)
     app.register_error_handler(VersionMismatchError, _precondition_failed)
     app.register_blueprint(bp)
 
@@ -29,6 +32,16 @@ def init_app(app: Flask) -> None:
 def _invalid_transition(exc: InvalidTransitionError) -> Response:
     details = {"from": exc.from_status, "to": exc.to_status, "allowed": list(exc.allowed)}
     return error_response(409, "invalid_transition", str(exc), details)
+
+
+def _ticket_closed(exc: TicketClosedError) -> Response:
+    return error_response(409, "ticket_closed", str(exc),
+                          {"ticket_id": exc.ticket_id, "reopen": {"status": "in_progress"}})
+
+
+def _unknown_follow_up(exc: FollowUpNotFoundError) -> Response:
+    return error_response(400, "validation_error", str(exc),
+                          [{"field": "follow_up_of", "message": str(exc)}])
 
 
 def _precondition_failed(exc: VersionMismatchError) -> Response:
@@ -61,8 +74,9 @@ def _create(cmd: CreateTicket) -> CreateResult:
 @bp.post("")
 def create_route() -> Response:
     body = parse_body(TicketCreate)
-    cmd = CreateTicket(tenant_id(), body.model_dump(mode="json"), idempotency_key(),
-                       request_id(), actor())
+    # exclude_none: a create without follow_up_of keeps the fingerprint it always had
+    cmd = CreateTicket(tenant_id(), body.model_dump(mode="json", exclude_none=True),
+                       idempotency_key(), request_id(), actor())
     result = _create(cmd)
     resp = _ticket_response(result.ticket, 201)
     resp.headers["Location"] = f"/api/tickets/{result.ticket.id}"
@@ -82,23 +96,21 @@ def list_route() -> Response:
     return jsonify(page("tickets", found, query.limit, representation))
 
 
-@bp.get("/<raw_id>")
-def get_route(raw_id: str) -> Response:
-    return _ticket_response(get_ticket(tenant_id(), path_id(raw_id), uow=deps().uow()))
+@bp.get("/<int:ticket_id>")
+def get_route(ticket_id: int) -> Response:
+    return _ticket_response(get_ticket(tenant_id(), ticket_id, uow=deps().uow()))
 
 
-@bp.patch("/<raw_id>")
-def patch_route(raw_id: str) -> Response:
-    ticket_id = path_id(raw_id)
+@bp.patch("/<int:ticket_id>")
+def patch_route(ticket_id: int) -> Response:
     body = parse_body(TicketPatch)
     cmd = EditTicket(tenant_id(), ticket_id, body.changes(), expected_versions(), request_id(),
                      actor())
     return _ticket_response(edit_ticket(cmd, uow=deps().uow()))
 
 
-@bp.put("/<raw_id>/status")
-def status_route(raw_id: str) -> Response:
-    ticket_id = path_id(raw_id)
+@bp.put("/<int:ticket_id>/status")
+def status_route(ticket_id: int) -> Response:
     body = parse_body(StatusUpdate)
     cmd = UpdateStatus(tenant_id(), ticket_id, body.status, expected_versions(), request_id(),
                        actor())

@@ -10,13 +10,15 @@ from typing import Any, Mapping
 # What a client may edit after creation (PATCH); the rest is written by the lifecycle and routing.
 EDITABLE: tuple[str, ...] = ("title", "description", "priority", "tags")
 
-# Every move a ticket may make; anything else (including staying put) is refused.
+# Every move a ticket may make; anything else (including staying put) is refused. Closed is
+# final: nothing but this explicit reopen (closed -> in_progress) changes a closed ticket.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("in_progress",),
     "in_progress": ("resolved",),
     "resolved": ("closed", "in_progress"),
-    "closed": (),
+    "closed": ("in_progress",),
 }
+CLOSED = "closed"
 
 
 class DomainError(Exception):
@@ -29,6 +31,24 @@ class InvalidTransitionError(DomainError):
         self.to_status = to_status
         self.allowed = TRANSITIONS.get(from_status, ())
         super().__init__(f"a {from_status} ticket cannot move to {to_status}")
+
+
+class TicketClosedError(DomainError):
+    """A closed ticket takes no edits or comments (and is not rerouted) until it is reopened."""
+
+    def __init__(self, ticket_id: int | None) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"ticket {ticket_id} is closed: reopen it (PUT .../status "
+                         "{\"status\": \"in_progress\"}) or open a follow-up ticket "
+                         "(follow_up_of)")
+
+
+class FollowUpNotFoundError(DomainError):
+    """``follow_up_of`` names no ticket of the tenant."""
+
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"follow_up_of: ticket {ticket_id} not found")
 
 
 class TicketNotFoundError(DomainError):
@@ -98,6 +118,7 @@ class Ticket:
     request_fingerprint: str | None = None
     requester_id: int | None = None
     tags: list[str] = field(default_factory=list)
+    follow_up_of: int | None = None
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -115,6 +136,7 @@ class Ticket:
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint(fields),
             requester_id=requester_id,
+            follow_up_of=fields.get("follow_up_of"),
         )
 
     def same_request(self, fingerprint: str) -> bool:
@@ -124,6 +146,15 @@ class Ticket:
         """Raise unless the caller saw the current version (``None``: no precondition)."""
         if expected is not None and self.version not in expected:
             raise VersionMismatchError(self.version, expected)
+
+    @property
+    def closed(self) -> bool:
+        return self.status == CLOSED
+
+    def require_open(self) -> None:
+        """Raise ``TicketClosedError`` for a closed ticket."""
+        if self.closed:
+            raise TicketClosedError(self.id)
 
     def change_status(self, new_status: str, now: datetime) -> str:
         """Move to ``new_status`` if the lifecycle allows it; return the old status."""
@@ -142,6 +173,7 @@ class Ticket:
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
+        self.require_open()
         changed: dict[str, dict[str, Any]] = {}
         for name in EDITABLE:
             if name in changes and changes[name] != getattr(self, name):

@@ -20,6 +20,7 @@ from ..activity.domain import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEnt
 from ..activity.handlers import audit_entry, record, requesters_for
 from .domain import (
     DomainError,
+    FollowUpNotFoundError,
     IdempotencyKeyInFlightError,
     IdempotencyKeyReusedError,
     Routing,
@@ -96,8 +97,19 @@ def _created_event(ticket: Ticket, correlation_id: str | None) -> Envelope:
 
 
 def _created_entry_details(ticket: Ticket) -> dict[str, Any]:
-    return {"title": ticket.title, "priority": ticket.priority,
-            "requester_id": ticket.requester_id}
+    details = {"title": ticket.title, "priority": ticket.priority,
+               "requester_id": ticket.requester_id}
+    if ticket.follow_up_of is not None:
+        details["follow_up_of"] = ticket.follow_up_of
+    return details
+
+
+def _missing_follow_up(cmd: CreateTicket, uow: TicketUnitOfWork) -> DomainError | None:
+    """The error for a ``follow_up_of`` naming no ticket of the tenant, else None."""
+    earlier = cmd.fields.get("follow_up_of")
+    if earlier is None or uow.tickets.get(cmd.tenant_id, earlier) is not None:
+        return None
+    return FollowUpNotFoundError(earlier)
 
 
 def create_tickets(cmds: Sequence[CreateTicket], *,
@@ -132,6 +144,9 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
                     outcomes[i] = _replay(existing, fingerprints[i], key)
                     continue
                 first_with_key[(cmd.tenant_id, key)] = i
+            if missing := _missing_follow_up(cmd, uow):
+                outcomes[i] = missing
+                continue
             fresh.append(i)
         now = utcnow()
         people = requesters_for(uow, [(cmds[i].tenant_id, cmds[i].fields["user_name"],

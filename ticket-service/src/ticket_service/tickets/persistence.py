@@ -44,6 +44,7 @@ tickets_table = sa.Table(
     sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("requester_id", sa.BigInteger, sa.ForeignKey("users.id")),
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 

@@ -7,6 +7,7 @@ tenants and keys with ``running.tenant(...)`` / ``running.ctl(...)``.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         "LOG_FORMAT": "text", "WEB_WORKERS": "1",
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
+        "GATEWAY_OPERATOR_TOKEN": secrets.token_urlsafe(32),
         **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
     return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})
 
@@ -92,6 +94,12 @@ class RunningSuite(ApiClient):
 
     def anonymous(self) -> ApiClient:
         return ApiClient(self.base_url)
+
+    def operator(self) -> ApiClient:
+        """The suite operator: the gateway's operator credential, no API key."""
+        client = ApiClient(self.base_url)
+        client.http.headers["X-Operator-Token"] = self.env["GATEWAY_OPERATOR_TOKEN"]
+        return client
 
     def wait_idle(self, timeout: float = 120.0, quiet_polls: int = 4) -> None:
         """Wait until every queue of this suite has stayed empty for ``quiet_polls`` polls

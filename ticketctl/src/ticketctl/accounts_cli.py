@@ -7,6 +7,8 @@ from typing import Any, Iterator
 
 import click
 
+from support_shared.commands import to_json
+
 from . import render
 from .accounts import AccountsClient, ensure_dev_key
 from .config import CtlSettings, service_urls
@@ -56,7 +58,7 @@ def tenants_create(tenant_id: str, name: str | None, as_json: bool) -> None:
     """Create tenant TENANT_ID (a-z, 0-9, '-', '_'); nothing else is seeded."""
     with _client() as client:
         tenant = client.create_tenant(tenant_id, name)
-    click.echo(render.to_json(tenant) if as_json else f"created tenant {tenant['tenant_id']}")
+    click.echo(to_json(tenant) if as_json else f"created tenant {tenant['tenant_id']}")
 
 
 @tenants_group.command("list")
@@ -66,7 +68,7 @@ def tenants_list(as_json: bool) -> None:
     with _client() as client:
         tenants = client.list_tenants()
     if as_json:
-        click.echo(render.to_json(tenants))
+        click.echo(to_json(tenants))
         return
     rows = [(t["tenant_id"], t["name"], t["created_at"][:19]) for t in tenants]
     click.echo(render.table(("TENANT", "NAME", "CREATED"), rows) if rows else "no tenants")
@@ -75,7 +77,7 @@ def tenants_list(as_json: bool) -> None:
 def _set_enabled(tenant_id: str, enabled: bool, as_json: bool) -> None:
     with _client() as client:
         tenant = client.set_tenant_enabled(tenant_id, enabled)
-    click.echo(render.to_json(tenant) if as_json else
+    click.echo(to_json(tenant) if as_json else
                f"tenant {tenant_id} {tenant['status']}" + ("" if enabled else AUTH_CACHE_NOTE))
 
 
@@ -114,7 +116,7 @@ def tenants_remove(tenant_id: str, yes: bool, as_json: bool) -> None:
                                  f"{tenant_id}` first, and let its events drain")
         results = [client.erase_tenant(url, tenant_id) for url in service_urls()]
     if as_json:
-        click.echo(render.to_json(results))
+        click.echo(to_json(results))
         return
     for result in results:
         click.echo(f"{result['service']}: {result['rows']} rows deleted")
@@ -137,7 +139,7 @@ def keys_create(tenant_id: str, scopes: list[str], name: str, as_json: bool) -> 
     with _client() as client:
         issued = client.create_key(tenant_id, scopes, name)
     if as_json:
-        click.echo(render.to_json(issued))
+        click.echo(to_json(issued))
         return
     click.echo(f"key id {issued['id']} for tenant {issued['tenant_id']} "
                f"({','.join(issued['scopes'])}):", err=True)
@@ -152,7 +154,7 @@ def keys_list(tenant_id: str | None, as_json: bool) -> None:
     """Keys by id and prefix (never the keys themselves)."""
     with _client() as client:
         keys = client.list_keys(tenant_id)
-    click.echo(render.to_json(keys) if as_json else _key_rows(keys))
+    click.echo(to_json(keys) if as_json else _key_rows(keys))
 
 
 @keys_group.command("revoke")
@@ -162,7 +164,7 @@ def keys_revoke(key_id: int, as_json: bool) -> None:
     """Revoke KEY_ID; gateways refuse it within their cache TTL (10 s by default)."""
     with _client() as client:
         key = client.revoke_key(key_id)
-    click.echo(render.to_json(key) if as_json else
+    click.echo(to_json(key) if as_json else
                f"revoked key {key['id']} ({key['prefix']}) of tenant {key['tenant_id']}")
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ai_categorization_service.model_cli import model_group
 from analytics_service.rebuild_cli import rebuild_command
-from support_shared.commands import Failure
+from support_shared.commands import Failure, to_json
 from support_shared.messaging import dlq
 from support_shared.messaging.dead_letters import Unavailable as BrokerUnavailable
 from support_shared.messaging.management import Management
@@ -91,7 +91,7 @@ def dlq_list(ctx: click.Context, as_json: bool) -> None:
             dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         depths = dlq.list_dead_letter_queues(connection, management, settings.topology,
                                              settings.queue_prefix)
-    click.echo(render.to_json([render.depth_dict(d) for d in depths]) if as_json
+    click.echo(to_json([render.depth_dict(d) for d in depths]) if as_json
                else render.render_dlq_list(depths))
 
 
@@ -109,7 +109,7 @@ def dlq_show(ctx: click.Context, queue: str, limit: int, with_body: bool, as_jso
     with dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         messages = dlq.peek(connection, queue, settings.topology, limit)
     if as_json:
-        click.echo(render.to_json([m.to_dict(include_body=with_body) for m in messages]))
+        click.echo(to_json([m.to_dict(include_body=with_body) for m in messages]))
     else:
         click.echo(render.render_messages(queue, messages))
 
@@ -134,7 +134,7 @@ def dlq_replay(ctx: click.Context, queue: str, replay_all: bool, message_id: str
     with dlq.broker_connection(settings.rabbitmq_url, CONNECTION_NAME) as connection:
         result = dlq.replay(connection, queue, settings.topology, message_id=message_id,
                             limit=limit)
-    click.echo(render.to_json(render.replay_dict(result)) if as_json
+    click.echo(to_json(render.replay_dict(result)) if as_json
                else render.render_replay(result, settings.topology.unroutable_queue))
     if message_id and result.replayed == 0 and result.failed == 0:
         raise Failure(f"message {message_id} not found in {queue}", EXIT_REFUSED)
@@ -170,7 +170,7 @@ def outbox_group() -> None:
 def outbox_status_cmd(ctx: click.Context, services: tuple[str, ...], as_json: bool) -> None:
     """Backlog, oldest unpublished age (s) and rows with failed attempts, per service."""
     reports = outbox.read_outboxes(targets(os.environ, services))
-    click.echo(render.to_json([r.to_dict() for r in reports]) if as_json
+    click.echo(to_json([r.to_dict() for r in reports]) if as_json
                else render.render_outbox(reports))
     ctx.exit(_outbox_exit_code(reports))
 
@@ -202,7 +202,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     rows, queue_error = _queue_rows(settings)
     reports = outbox.read_outboxes(targets(os.environ))
     if as_json:
-        click.echo(render.to_json({
+        click.echo(to_json({
             "gateway": render.health_dict(health),
             "queues": [r.to_dict() for r in rows] if rows is not None else None,
             "queues_error": queue_error,

@@ -11,6 +11,8 @@ import click
 import requests
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from support_shared.commands import to_json
+
 from . import render
 from .config import CtlSettings
 from .demo import demo_requests
@@ -86,7 +88,7 @@ def _send(ctx: click.Context, items: Iterable[TicketRequest | RowFailure], total
 def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
              as_json: bool) -> None:
     if as_json:
-        click.echo(render.to_json({**source, **result.to_dict()}))
+        click.echo(to_json({**source, **result.to_dict()}))
     else:
         what = ", ".join(f"{k} {v}" for k, v in source.items())
         rows = [("created", result.created), ("already present", result.present),

@@ -3,6 +3,7 @@ import json
 
 import pika
 
+from support_shared.commands import to_json
 from support_shared.messaging.topology import Topology
 from support_shared.relay import OutboxStatus
 from ticketctl import render
@@ -84,7 +85,7 @@ def test_replay_summary_and_json():
     data = render.replay_dict(result)
     assert (data["replayed"], data["skipped"], data["failed"]) == (1, 1, 1)
     assert data["messages"][1]["error"].startswith("svc.ticket.created does not exist")
-    json.loads(render.to_json(data))
+    json.loads(to_json(data))
 
 
 def test_outbox_table():

@@ -48,17 +48,19 @@ def _poisons(real_id: int) -> list[tuple[str, str, bytes | dict, dict[str, str]]
                   "analytics-service")
     c, b = "consumer", "broker"  # who dead-letters it: the consumer at once, or the delivery limit
     return [
-        ("not-json", "ticket.status.updated", b"{not json", {n: c}),
-        ("json-array", "ticket.status.updated", b"[1, 2]", {n: c}),
+        ("not-json", "ticket.status.updated", b"{not json", {r: c, n: c}),
+        ("json-array", "ticket.status.updated", b"[1, 2]", {r: c, n: c}),
         ("no-event-id", "ticket.routed", {"event_type": "ticket.routed"}, {t: c, n: c}),
         ("future-schema", "ticket.created", _envelope("ticket.created", real_id, created,
                                                        schema_version=99), {a: c, r: c, n: c}),
-        ("bad-status", "ticket.status.updated", _status(real_id, 50, "exploded"), {n: c}),
+        ("bad-status", "ticket.status.updated", _status(real_id, 50, "exploded"),
+         {r: c, n: c}),
         ("no-title", "ticket.created", _envelope("ticket.created", real_id, no_title),
          {a: c, r: c, n: c}),
         ("unknown-ticket", "ticket.routed", _envelope("ticket.routed", 999_999_999, {
             "department": "HR", "method": "auto", "routing_version": 1}), {t: c}),
-        ("bigint-status", "ticket.status.updated", _status(TOO_BIG, 2, "closed"), {n: b}),
+        ("bigint-status", "ticket.status.updated", _status(TOO_BIG, 2, "closed"),
+         {r: b, n: b}),
         ("bigint-categorized", "ticket.categorized", _categorized(TOO_BIG),
          {r: b, n: b}),
         ("long-tenant", "ticket.categorized", _categorized(real_id, tenant_id="x" * 65),

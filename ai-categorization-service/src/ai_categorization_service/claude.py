@@ -57,7 +57,9 @@ def build_tool(departments: Sequence[Department]) -> dict[str, Any]:
 
 
 def build_system_prompt(departments: Sequence[Department]) -> str:
-    listing = "\n".join(f"- {d.name}: {d.description}" for d in departments)
+    listing = "\n".join(f"- {d.name}: {d.description}"
+                        + (f" (keywords: {', '.join(d.keywords)})" if d.keywords else "")
+                        for d in departments)
     return (
         "You categorize support tickets for an organisation's help desk. Choose exactly one "
         f"department and one priority, then call the {TOOL_NAME} tool.\n\n"

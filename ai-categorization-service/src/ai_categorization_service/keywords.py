@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 from support_shared.events import Priority
 
-from .categorizer import Categorizer, Decision, clamp
+from .categorizer import CategorizationError, Categorizer, Decision, clamp
 from .departments import TRIAGE_DEPARTMENT, Department, triage_name
 from .priority import assess_priority, phrase_pattern
 
@@ -83,6 +83,12 @@ def _compiled_for(departments: tuple[Department, ...]) -> CompiledRules:
     return compile_rules(tenant_rules(departments))
 
 
+@functools.lru_cache(maxsize=256)
+def _own_rules(departments: tuple[Department, ...]) -> CompiledRules:
+    return compile_rules({d.name: {k.lower(): TENANT_KEYWORD_WEIGHT for k in d.keywords}
+                          for d in departments})
+
+
 class KeywordCategorizer(Categorizer):
     """Scores each department by the weights of the distinct phrases found in the ticket.
 
@@ -115,6 +121,10 @@ class KeywordCategorizer(Categorizer):
             rules, fallback = _compiled_for(tuple(departments)), triage_name(departments)
         else:
             rules, fallback = self._rules, self.fallback
+        return self._decide(text, rules, fallback, requested_priority)
+
+    def _decide(self, text: str, rules: CompiledRules, fallback: str,
+                requested_priority: Priority | None) -> Decision:
         department, confidence = self._department(text, rules, fallback)
         assessment = assess_priority(text, requested_priority)
         return Decision(
@@ -139,3 +149,28 @@ class KeywordCategorizer(Categorizer):
         span = MAX_CONFIDENCE - MIN_CONFIDENCE
         confidence = MIN_CONFIDENCE + span * strength * (0.4 + 0.6 * margin)
         return best, round(clamp(confidence, MIN_CONFIDENCE, MAX_CONFIDENCE), 3)
+
+
+class TenantKeywordCategorizer(KeywordCategorizer):
+    """The keywords a tenant gave its departments, before any model: a person's explicit rule
+    for a department the models may not know. Decides only when those keywords point to one
+    department; otherwise (no tenant keywords, no match, a tie) the chain falls through."""
+
+    name = "tenant_keywords"
+
+    def __init__(self) -> None:
+        super().__init__(rules={})
+
+    def categorize(
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
+    ) -> Decision:
+        own = [d for d in departments or () if d.keywords]
+        if not own:
+            raise CategorizationError("no department of the tenant has keywords")
+        text = f"{title}\n{description}"
+        rules = _own_rules(tuple(own))
+        ranked = sorted(self.scores(text, rules).values(), reverse=True)
+        if not ranked or ranked[0] == 0 or (len(ranked) > 1 and ranked[0] == ranked[1]):
+            raise CategorizationError("no single department's keywords match")
+        return self._decide(text, rules, triage_name(departments or ()), requested_priority)

@@ -67,3 +67,21 @@ def test_claude_sees_exactly_the_tenant_s_active_departments():
                                                                                    "Desk"]
     prompt = build_system_prompt(mine)
     assert "- Legal: contracts" in prompt and "choose Desk." in prompt
+
+
+def test_the_tenant_s_own_keywords_decide_before_the_models_or_fall_through():
+    import pytest
+
+    from ai_categorization_service.categorizer import CategorizationError
+    from ai_categorization_service.keywords import TenantKeywordCategorizer
+
+    own = TenantKeywordCategorizer()
+    mine = [Department("Finance", "money"), Department("Legal", "", ("nda", "contract review")),
+            Department("General", "", is_triage=True)]
+    decision = own.categorize("NDA for payroll vendor", "contract review", departments=mine)
+    assert (decision.department, decision.method) == ("Legal", "keywords")
+    for text in ("salary wrong", "hello"):
+        with pytest.raises(CategorizationError):
+            own.categorize(text, "", departments=mine)
+    with pytest.raises(CategorizationError):
+        own.categorize("NDA", "", departments=[Department("HR", "people")])

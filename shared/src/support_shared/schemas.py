@@ -5,8 +5,8 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool,
+                      field_validator, model_validator)
 
 from .events import Priority, Status
 
@@ -152,7 +152,7 @@ class DepartmentCreate(_Strict):
                                            "(the AI service's keyword rules)")
     min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Below this confidence a "
                                   "categorization goes to triage for review")
-    active: bool = True
+    active: StrictBool = True
 
 
 class DepartmentPatch(_Strict):
@@ -164,7 +164,7 @@ class DepartmentPatch(_Strict):
     description: str = Field(None, max_length=1000)  # type: ignore[assignment]
     keywords: Keywords = None  # type: ignore[assignment]
     min_confidence: float = Field(None, ge=0.0, le=1.0)  # type: ignore[assignment]
-    active: bool = None  # type: ignore[assignment]
+    active: StrictBool = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _not_empty(self) -> "DepartmentPatch":

@@ -45,6 +45,7 @@ def test_other_tenants_do_not_see_it(client):
     {}, {"name": ""}, {"name": "X", "min_confidence": 2}, {"name": "X", "keywords": "nda"},
     {"name": "X", "is_triage": True}, {"name": "A\u202eB"}, {"name": "X", "active": None},
     {"name": "X", "active": 0}, {"name": "X", "keywords": [1]},
+    {"name": "X", "min_confidence": False},
 ])
 def test_bad_creates_are_400(client, body):
     _error(client.post("/api/departments", json=body), 400, "validation_error")

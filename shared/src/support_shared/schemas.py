@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool,
-                      field_validator, model_validator)
+                      StrictFloat, field_validator, model_validator)
 
 from .events import Priority, Status
 
@@ -150,7 +150,8 @@ class DepartmentCreate(_Strict):
     keywords: Keywords = Field(default_factory=list,
                                description="Words and phrases that point to this department "
                                            "(the AI service's keyword rules)")
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Below this confidence a "
+    min_confidence: StrictFloat = Field(0.5, ge=0.0, le=1.0, description="Below this "
+                                        "confidence a "
                                   "categorization goes to triage for review")
     active: StrictBool = True
 
@@ -163,7 +164,7 @@ class DepartmentPatch(_Strict):
 
     description: str = Field(None, max_length=1000)  # type: ignore[assignment]
     keywords: Keywords = None  # type: ignore[assignment]
-    min_confidence: float = Field(None, ge=0.0, le=1.0)  # type: ignore[assignment]
+    min_confidence: StrictFloat = Field(None, ge=0.0, le=1.0)  # type: ignore[assignment]
     active: StrictBool = None  # type: ignore[assignment]
 
     @model_validator(mode="after")

@@ -66,7 +66,8 @@ def stored_json(stored: StoredCategorization) -> dict[str, Any]:
 def categorize() -> ResponseReturnValue:
     """Preview: what the service would decide for this text; nothing stored, no event."""
     body = parse_body(CategorizeRequest)
-    decision = handlers.preview(body.title, body.description, categorizer=_categorizer())
+    decision = handlers.preview(tenant_id(), body.title, body.description,
+                                categorizer=_categorizer(), uow=_uow())
     return jsonify(decision_json(decision))
 
 

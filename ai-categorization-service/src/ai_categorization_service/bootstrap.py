@@ -10,7 +10,7 @@ from .active_model import ActiveModel
 from .categorizer import Categorizer, ChainCategorizer
 from .config import Settings
 from .departments import DepartmentSource, StaticDepartments
-from .keywords import KeywordCategorizer
+from .keywords import KeywordCategorizer, TenantKeywordCategorizer
 from .local_model import Classifier, LocalModelCategorizer
 from .registry import ModelRegistry
 
@@ -30,7 +30,8 @@ def load_model(path: str | None) -> Classifier:
 
 def build_categorizer(settings: Settings, departments: DepartmentSource | None = None, *,
                       engine: Engine | None = None) -> ChainCategorizer:
-    """Claude (only with ``ANTHROPIC_API_KEY``) -> local model -> keyword rules.
+    """Claude (only with ``ANTHROPIC_API_KEY``) -> the tenant's own department keywords ->
+    local model -> keyword rules.
 
     Given the service's ``engine``, the local model is the registry's active version, followed
     as it changes (every ``model_refresh_s``); its labels are the departments it may choose.
@@ -43,6 +44,7 @@ def build_categorizer(settings: Settings, departments: DepartmentSource | None =
         from .claude import ClaudeCategorizer
 
         chain.append(ClaudeCategorizer.from_settings(settings, departments))
+    chain.append(TenantKeywordCategorizer())
     if engine is None:
         chain.append(LocalModelCategorizer(loader=lambda: load_model(settings.model_path),
                                            departments=departments))

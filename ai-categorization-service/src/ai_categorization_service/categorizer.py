@@ -5,9 +5,12 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal, Sequence
+from typing import TYPE_CHECKING, ClassVar, Literal, Sequence
 
 from support_shared.events import Priority
+
+if TYPE_CHECKING:
+    from .departments import Department
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +55,13 @@ class Categorizer(ABC):
 
     @abstractmethod
     def categorize(
-        self, title: str, description: str, requested_priority: Priority | None = None
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
     ) -> Decision:
-        """Return a decision or raise one of ``failures``."""
+        """Return a decision or raise one of ``failures``.
+
+        ``departments``: the tenant's active departments to choose among (None: the
+        categorizer's own default set)."""
 
     def warm_up(self) -> None:
         """Load slow resources now rather than on the first ticket (nothing by default)."""
@@ -92,19 +99,22 @@ class ChainCategorizer(Categorizer):
             categorizer.prepare(tickets)
 
     def categorize(
-        self, title: str, description: str, requested_priority: Priority | None = None
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
     ) -> Decision:
         started = time.perf_counter()
         *fallible, last = self.categorizers
         for categorizer in fallible:
             try:
-                decision = categorizer.categorize(title, description, requested_priority)
+                decision = categorizer.categorize(title, description, requested_priority,
+                                                  departments=departments)
             except categorizer.failures as exc:
                 logger.warning("categorizer %s failed (%s: %s); falling back",
                                categorizer.name, type(exc).__name__, exc)
                 continue
             return _with_latency(decision, started)
-        return _with_latency(last.categorize(title, description, requested_priority), started)
+        return _with_latency(last.categorize(title, description, requested_priority,
+                                             departments=departments), started)
 
 
 def _with_latency(decision: Decision, started: float) -> Decision:

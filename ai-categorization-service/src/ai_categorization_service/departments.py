@@ -1,4 +1,8 @@
-"""The departments tickets can be routed to: the active set every categorizer chooses from."""
+"""The departments tickets can be routed to: the active set every categorizer chooses from.
+
+Each tenant's departments are routing-service's, copied here from ``department.changed``
+events (``tenant_departments``); a tenant none of whose departments changed yet has the
+shipped ones below, as routing-service seeds them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +15,8 @@ TRIAGE_DEPARTMENT = "General"
 class Department:
     name: str
     description: str
+    keywords: tuple[str, ...] = ()     # the tenant's own keyword rules for it
+    is_triage: bool = False            # where what fits nowhere goes
 
 
 DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
@@ -37,6 +43,7 @@ DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
     Department(
         TRIAGE_DEPARTMENT,
         "Anything that fits no other department or is unclear; a person triages it.",
+        is_triage=True,
     ),
 )
 
@@ -64,3 +71,8 @@ class StaticDepartments:
 
 def names(departments: Sequence[Department]) -> list[str]:
     return [d.name for d in departments]
+
+
+def triage_name(departments: Sequence[Department]) -> str:
+    """The triage department of this set (the shipped one's name when none is marked)."""
+    return next((d.name for d in departments if d.is_triage), TRIAGE_DEPARTMENT)

@@ -1,5 +1,5 @@
-"""Use cases: categorize new tickets (event), learn from agents' routings (event), preview a
-categorization, read a stored one."""
+"""Use cases: categorize new tickets (event), learn from agents' routings (event), keep each
+tenant's departments (event), preview a categorization, read a stored one."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Protocol, Sequence, cast
 
 from support_shared.events import (
+    DepartmentChanged,
     Envelope,
     EventType,
     TicketCategorized,
@@ -19,7 +20,9 @@ from support_shared.metrics import CATEGORIZATIONS
 from support_shared.outbox import AbstractOutbox
 
 from .categorizer import Categorizer, Decision
+from .departments import Department
 from .persistence import CategorizationRepository, NewCategorization, StoredCategorization
+from .tenant_departments import DepartmentState, TenantDepartmentRepository
 from .training_data import (
     Correction,
     CorrectionSource,
@@ -39,6 +42,7 @@ class UnitOfWork(Protocol):
 
     categorizations: CategorizationRepository
     training: TrainingDataRepository
+    departments: TenantDepartmentRepository
     inbox: AbstractInbox
     outbox: AbstractOutbox
 
@@ -59,8 +63,9 @@ def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: UnitOfWork,
     firsts = _first_event_per_ticket(envelopes)
     with uow:   # read only: nothing to commit
         done = uow.categorizations.existing(firsts)
+        departments = uow.departments.active({tenant for tenant, _ in firsts})
     new = {key: env for key, env in firsts.items() if key not in done}
-    decisions = _categorize(categorizer, new)
+    decisions = _categorize(categorizer, new, departments)
     with uow:
         fresh = {env.event_id for env in uow.inbox.fresh(envelopes)}
         todo = {key: env for key, env in new.items() if env.event_id in fresh}
@@ -97,14 +102,16 @@ def _ticket_text(envelope: Envelope) -> TicketText:
     return TicketText(envelope.tenant_id, envelope.ticket_id, ticket.title, ticket.description)
 
 
-def _categorize(categorizer: Categorizer,
-                envelopes: dict[TicketKey, Envelope]) -> dict[TicketKey, Decision]:
+def _categorize(categorizer: Categorizer, envelopes: dict[TicketKey, Envelope],
+                departments: dict[str, list[Department]]) -> dict[TicketKey, Decision]:
+    """Each ticket's decision among its tenant's active departments."""
     tickets = {key: _created(env) for key, env in envelopes.items()}
     if not tickets:
         return {}
     # The local model predicts the whole batch in one call; each categorize() then uses it.
     categorizer.prepare([(t.title, t.description) for t in tickets.values()])
-    return {key: categorizer.categorize(t.title, t.description, t.priority)
+    return {key: categorizer.categorize(t.title, t.description, t.priority,
+                                        departments=departments[key[0]])
             for key, t in tickets.items()}
 
 
@@ -145,6 +152,21 @@ def _correction(envelope: Envelope) -> Correction:
     )
 
 
+def handle_departments_changed(envelopes: Sequence[Envelope], *, uow: UnitOfWork) -> None:
+    """Keep each tenant's departments as routing-service announces them; the next ticket of
+    the tenant is categorized among its active ones (Claude's prompt and enum, keyword rules).
+    The newest version of a department wins, whatever the order of arrival."""
+    with uow:
+        states = [DepartmentState.from_event(env.tenant_id, cast(DepartmentChanged,
+                                                                 env.payload()))
+                  for env in uow.inbox.fresh(envelopes)]
+        uow.departments.apply_many(states)
+        uow.commit()
+    for state in states:
+        logger.info("tenant %s department %s now version %d (active=%s)", state.tenant_id,
+                    state.name, state.version, state.active)
+
+
 def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
     payload = TicketCategorized(
         department=decision.department,
@@ -167,9 +189,12 @@ def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decis
     )
 
 
-def preview(title: str, description: str, *, categorizer: Categorizer) -> Decision:
-    """Categorize without storing anything or publishing an event."""
-    return categorizer.categorize(title, description)
+def preview(tenant_id: str, title: str, description: str, *, categorizer: Categorizer,
+            uow: UnitOfWork) -> Decision:
+    """Categorize among the tenant's active departments, storing nothing, publishing nothing."""
+    with uow:   # read only
+        departments = uow.departments.active([tenant_id])[tenant_id]
+    return categorizer.categorize(title, description, departments=departments)
 
 
 def get_categorization(tenant_id: str, ticket_id: int, *,

@@ -1,19 +1,24 @@
 """Weighted keyword rules: the last categorizer in the chain, which always decides."""
 from __future__ import annotations
 
+import functools
 import math
-from typing import Mapping
+import re
+from typing import Mapping, Sequence
 
 from support_shared.events import Priority
 
-from .categorizer import Categorizer, Decision, clamp
-from .departments import TRIAGE_DEPARTMENT
+from .categorizer import CategorizationError, Categorizer, Decision, clamp
+from .departments import TRIAGE_DEPARTMENT, Department, triage_name
 from .priority import assess_priority, phrase_pattern
 
 MODEL_VERSION = "keywords-v1"
 MIN_CONFIDENCE = 0.3
 MAX_CONFIDENCE = 0.85
 NO_MATCH_CONFIDENCE = 0.2
+# A keyword a tenant gave its department: chosen by a person for that department, so nearly
+# decisive (one match alone gives about 0.59, above the default minimum confidence of 0.5).
+TENANT_KEYWORD_WEIGHT = 3
 
 # Phrase -> weight (3: nearly decisive, 2: typical, 1: weak hint). Plurals match too.
 DEFAULT_RULES: dict[str, dict[str, int]] = {
@@ -53,6 +58,37 @@ DEFAULT_RULES: dict[str, dict[str, int]] = {
 }
 
 
+CompiledRules = dict[str, list[tuple[re.Pattern[str], int]]]
+
+
+def compile_rules(rules: Mapping[str, Mapping[str, int]]) -> CompiledRules:
+    return {department: [(phrase_pattern((phrase,)), weight) for phrase, weight in words.items()]
+            for department, words in rules.items()}
+
+
+def tenant_rules(departments: Sequence[Department]) -> dict[str, dict[str, int]]:
+    """The rules of a tenant's active departments: the shipped rules of a shipped department's
+    name, plus each department's own keywords (which win on the same phrase)."""
+    rules: dict[str, dict[str, int]] = {}
+    for department in departments:
+        words = dict(DEFAULT_RULES.get(department.name, {}))
+        words.update({k.lower(): TENANT_KEYWORD_WEIGHT for k in department.keywords})
+        rules[department.name] = words
+    return rules
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_for(departments: tuple[Department, ...]) -> CompiledRules:
+    """Compiled once per distinct set of departments (a tenant's, until it changes)."""
+    return compile_rules(tenant_rules(departments))
+
+
+@functools.lru_cache(maxsize=256)
+def _own_rules(departments: tuple[Department, ...]) -> CompiledRules:
+    return compile_rules({d.name: {k.lower(): TENANT_KEYWORD_WEIGHT for k in d.keywords}
+                          for d in departments})
+
+
 class KeywordCategorizer(Categorizer):
     """Scores each department by the weights of the distinct phrases found in the ticket.
 
@@ -66,22 +102,30 @@ class KeywordCategorizer(Categorizer):
     def __init__(self, rules: Mapping[str, Mapping[str, int]] = DEFAULT_RULES,
                  fallback: str = TRIAGE_DEPARTMENT) -> None:
         self.fallback = fallback
-        self._rules = {
-            department: [(phrase_pattern((phrase,)), weight) for phrase, weight in words.items()]
-            for department, words in rules.items()
-        }
+        self._rules = compile_rules(rules)
 
-    def scores(self, text: str) -> dict[str, int]:
+    def scores(self, text: str, rules: CompiledRules | None = None) -> dict[str, int]:
         return {
-            department: sum(weight for pattern, weight in rules if pattern.search(text))
-            for department, rules in self._rules.items()
+            department: sum(weight for pattern, weight in patterns if pattern.search(text))
+            for department, patterns in (rules or self._rules).items()
         }
 
     def categorize(
-        self, title: str, description: str, requested_priority: Priority | None = None
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
     ) -> Decision:
+        """Among ``departments`` (their rules: see ``tenant_rules``) when given, else among
+        the rules this categorizer was built with."""
         text = f"{title}\n{description}"
-        department, confidence = self._department(text)
+        if departments:
+            rules, fallback = _compiled_for(tuple(departments)), triage_name(departments)
+        else:
+            rules, fallback = self._rules, self.fallback
+        return self._decide(text, rules, fallback, requested_priority)
+
+    def _decide(self, text: str, rules: CompiledRules, fallback: str,
+                requested_priority: Priority | None) -> Decision:
+        department, confidence = self._department(text, rules, fallback)
         assessment = assess_priority(text, requested_priority)
         return Decision(
             department=department,
@@ -92,15 +136,41 @@ class KeywordCategorizer(Categorizer):
             urgency=assessment.urgency,
         )
 
-    def _department(self, text: str) -> tuple[str, float]:
-        ranked = sorted(self.scores(text).items(), key=lambda kv: kv[1], reverse=True)
+    def _department(self, text: str, rules: CompiledRules,
+                    fallback: str) -> tuple[str, float]:
+        ranked = sorted(self.scores(text, rules).items(), key=lambda kv: kv[1], reverse=True)
         if not ranked or ranked[0][1] == 0:
-            return self.fallback, NO_MATCH_CONFIDENCE
+            return fallback, NO_MATCH_CONFIDENCE
         (best, best_score), runner_up = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0)
         if runner_up == best_score:                     # a tie says nothing: let a person triage
-            return self.fallback, MIN_CONFIDENCE
+            return fallback, MIN_CONFIDENCE
         strength = 1 - math.exp(-best_score / 4)       # 3 -> 0.53, 6 -> 0.78, 10 -> 0.92
         margin = (best_score - runner_up) / best_score  # 1 when no other department matched
         span = MAX_CONFIDENCE - MIN_CONFIDENCE
         confidence = MIN_CONFIDENCE + span * strength * (0.4 + 0.6 * margin)
         return best, round(clamp(confidence, MIN_CONFIDENCE, MAX_CONFIDENCE), 3)
+
+
+class TenantKeywordCategorizer(KeywordCategorizer):
+    """The keywords a tenant gave its departments, before any model: a person's explicit rule
+    for a department the models may not know. Decides only when those keywords point to one
+    department; otherwise (no tenant keywords, no match, a tie) the chain falls through."""
+
+    name = "tenant_keywords"
+
+    def __init__(self) -> None:
+        super().__init__(rules={})
+
+    def categorize(
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
+    ) -> Decision:
+        own = [d for d in departments or () if d.keywords]
+        if not own:
+            raise CategorizationError("no department of the tenant has keywords")
+        text = f"{title}\n{description}"
+        rules = _own_rules(tuple(own))
+        ranked = sorted(self.scores(text, rules).values(), reverse=True)
+        if not ranked or ranked[0] == 0 or (len(ranked) > 1 and ranked[0] == ranked[1]):
+            raise CategorizationError("no single department's keywords match")
+        return self._decide(text, rules, triage_name(departments or ()), requested_priority)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from support_shared.events import Priority
 
 from .categorizer import Categorizer, Decision, InvalidLabelError, ModelUnavailableError, clamp
-from .departments import DEFAULT_DEPARTMENTS, DepartmentSource, StaticDepartments, names
+from .departments import (DEFAULT_DEPARTMENTS, Department, DepartmentSource, StaticDepartments,
+                          names)
 from .priority import assess_priority
 
 if TYPE_CHECKING:
@@ -107,15 +108,18 @@ class LocalModelCategorizer(Categorizer):
             self._prepared = {(model.version, t): p for t, p in zip(texts, predictions)}
 
     def categorize(
-        self, title: str, description: str, requested_priority: Priority | None = None
+        self, title: str, description: str, requested_priority: Priority | None = None, *,
+        departments: Sequence[Department] | None = None,
     ) -> Decision:
+        """A model trained on a CSV answers its own labels (``labels_are_departments``): one
+        that is no department of the tenant goes to triage for review at routing-service."""
         model = self.model  # one model for the whole decision, even if a switch happens now
         text = _text(title, description)
         prediction = self._prepared.pop((model.version, text), None)
         if prediction is None:
             prediction = model.predict(text)
         allowed = (model.labels if self.labels_are_departments
-                   else names(self.departments.active()))
+                   else names(departments or self.departments.active()))
         if prediction.label not in allowed:
             raise InvalidLabelError(f"model label {prediction.label!r} is not one of {allowed}")
         assessment = assess_priority(text, requested_priority)

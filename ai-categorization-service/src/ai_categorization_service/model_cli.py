@@ -19,6 +19,7 @@ from support_shared.commands import CommandError, OperationGroup, open_database,
 
 from .config import Settings
 from .registry import ModelRegistry, ModelVersion
+from .tenant_departments import SqlTenantDepartmentRepository
 
 if TYPE_CHECKING:
     from .evaluation import EvaluationReport
@@ -86,6 +87,27 @@ def _comparison(before: "EvaluationReport", after: "EvaluationReport") -> str:
                               after.coverage_at_95_precision)])
 
 
+def _label_map(_ctx: click.Context, _param: click.Parameter,
+               values: tuple[str, ...]) -> dict[str, str]:
+    """``LABEL=DEPARTMENT`` options as a mapping (a label mapped twice is refused)."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        label, sep, department = (part.strip() for part in value.partition("="))
+        if not sep or not label or not department:
+            raise click.BadParameter(f"{value!r}: use LABEL=DEPARTMENT")
+        if label in mapping and mapping[label] != department:
+            raise click.BadParameter(f"label {label!r} mapped twice")
+        mapping[label] = department
+    return mapping
+
+
+def _department_names(engine: Engine, tenant: str) -> list[str]:
+    """The tenant's active departments as the AI service knows them."""
+    with engine.connect() as conn:
+        found = SqlTenantDepartmentRepository(conn).active([tenant])[tenant]
+    return [d.name for d in found]
+
+
 @click.group("model", cls=OperationGroup)
 def model_group() -> None:
     """The AI service's local model: stored versions, training, evaluation, activation.
@@ -119,19 +141,33 @@ _BOOSTERS = click.option(
 @click.option("--activate/--no-activate", default=False, show_default=True,
               help="Make the new version the active one.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--map", "mappings", multiple=True, callback=_label_map, metavar="LABEL=DEPARTMENT",
+              help="Answer DEPARTMENT for the CSV's LABEL (repeatable); a label equal to a "
+                   "department's name needs none.")
+@click.option("--tenant", default="default", show_default=True,
+              help="Whose departments the labels are checked against.")
 @_BOOSTERS
 def model_train(csv_path: str, text_column: str, label_column: str, folds: int,
-                activate: bool, seed: int, boosters: bool) -> None:
+                activate: bool, seed: int, mappings: dict[str, str], tenant: str,
+                boosters: bool) -> None:
     """Train a model on a labelled CSV and store it as a new version.
 
-    The CSV's labels become the departments the model chooses from.
+    The CSV's labels, mapped with --map or matching a department's name, are what the model
+    answers. A label that is no department of --tenant is warned about: its tickets go to the
+    triage department for review.
     """
     if folds == 1:
         raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
     with _engine() as engine:
+        departments = _department_names(engine, tenant)
         result = _ops().train_from_csv(engine, csv_path, text_column, label_column,
                                        folds=folds, activate=activate, seed=seed,
-                                       boosters=boosters)
+                                       boosters=boosters, label_map=mappings,
+                                       departments=departments)
+    if result.without_department:
+        click.echo(f"warning: labels with no department of tenant {tenant} (their tickets go "
+                   f"to triage for review; map them with --map LABEL=DEPARTMENT): "
+                   + ", ".join(result.without_department), err=True)
     version = result.version
     lines = [f"trained on {version.training_rows} rows, {len(version.labels)} labels: "
              + ", ".join(version.labels)] + _dropped(result.dropped_labels)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.model_selection import KFold
@@ -33,6 +33,8 @@ class TrainResult:
     version: ModelVersion
     report: EvaluationReport | None   # k-fold figures on the CSV; None with folds=0
     dropped_labels: dict[str, int]    # labels with too few rows to learn, and their counts
+    # the model's labels that are no department (checked against a tenant's departments)
+    without_department: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,36 @@ def _cross_validate(texts: list[str], labels: list[str], folds: int,
     return evaluation.cross_validate(texts, labels, folds=k, seed=seed, boosters=boosters)
 
 
+def map_labels(labels: Sequence[str], label_map: Mapping[str, str],
+               departments: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Each label as a department: mapped by ``label_map``, else the department of the same
+    name (any case) in ``departments``, else left as it is. Returns the labels and the
+    distinct ones that are no department (their tickets go to triage for review)."""
+    unknown = sorted(set(label_map) - set(labels))
+    if unknown:
+        raise DataError(f"--map names labels the file does not have: {', '.join(unknown)}")
+    by_key = {d.strip().lower(): d for d in departments}
+    mapped = [label_map.get(label, by_key.get(label.strip().lower(), label)) for label in labels]
+    known = {d.strip().lower() for d in departments}
+    unmapped = sorted({label for label in mapped if label.strip().lower() not in known})
+    return mapped, unmapped
+
+
 def train_from_csv(engine: Engine, path: str | Path, text_column: str, label_column: str, *,
                    folds: int = 5, activate: bool = False, seed: int = 0,
-                   boosters: bool = True) -> TrainResult:
+                   boosters: bool = True, label_map: Mapping[str, str] | None = None,
+                   departments: Sequence[str] | None = None) -> TrainResult:
     """Cross-validate (unless ``folds`` is 0), train on every row, store as a new version.
 
-    The CSV's labels become the departments the model chooses from. ``boosters`` False: the
+    The CSV's labels, mapped to departments (``map_labels``: ``label_map`` first, else the
+    department of the same name), become what the model answers. ``boosters`` False: the
     linear stack alone even on a large file (faster to train and to serve, less accurate).
     """
-    texts, labels, dropped = _trainable(*read_csv(path, text_column, label_column))
+    texts, raw_labels = read_csv(path, text_column, label_column)
+    without: list[str] = []
+    if departments is not None:
+        raw_labels, without = map_labels(raw_labels, label_map or {}, departments)
+    texts, labels, dropped = _trainable(texts, raw_labels)
     report = _cross_validate(texts, labels, folds, seed, boosters) if folds else None
     classifier = TextClassifier.train(texts, labels, seed=seed, boosters=boosters)
     metrics = None
@@ -110,7 +133,7 @@ def train_from_csv(engine: Engine, path: str | Path, text_column: str, label_col
                    "evaluated_on": f"{report.folds}-fold cross-validation on {Path(path).name}"}
     saved = ModelRegistry(engine).save(classifier, source="csv", training_rows=len(texts),
                                        metrics=metrics, activate=activate)
-    return TrainResult(saved, report, dropped)
+    return TrainResult(saved, report, dropped, [w for w in without if w in saved.labels])
 
 
 def load_model(engine: Engine, version: str) -> TextClassifier:

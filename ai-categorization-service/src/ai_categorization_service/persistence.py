@@ -16,6 +16,7 @@ from support_shared.outbox import notify_channel
 
 from .categorizer import Decision
 from .config import SERVICE_NAME
+from .tenant_departments import SqlTenantDepartmentRepository, TenantDepartmentRepository
 from .training_data import SqlTrainingDataRepository, TicketKey, TrainingDataRepository
 
 metadata = sa.MetaData()
@@ -137,14 +138,16 @@ class SqlCategorizationRepository(CategorizationRepository):
 
 
 class AiUnitOfWork(UnitOfWork):
-    """Categorizations + training data + inbox + outbox in one transaction."""
+    """Categorizations + training data + departments + inbox + outbox in one transaction."""
 
     categorizations: CategorizationRepository
     training: TrainingDataRepository
+    departments: TenantDepartmentRepository
 
     def _start(self, conn: Connection) -> None:
         self.categorizations = SqlCategorizationRepository(conn)
         self.training = SqlTrainingDataRepository(conn)
+        self.departments = SqlTenantDepartmentRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> AiUnitOfWork:

@@ -10,7 +10,7 @@ import pytest
 from ai_categorization_service.bootstrap import build_categorizer
 from ai_categorization_service.claude import TOOL_NAME
 from ai_categorization_service.config import Settings
-from ai_categorization_service.departments import DEFAULT_DEPARTMENTS
+from ai_categorization_service.departments import DEFAULT_DEPARTMENTS, Department
 from support_shared.testing.fake_anthropic import FakeAnthropic, error, slow, tool_use
 
 VALID = {"department": "Finance", "priority": "high", "confidence": 0.93, "urgency": 0.66}
@@ -118,3 +118,17 @@ def test_breaker_lets_claude_back_in_after_the_reset_timeout(fake):
     assert categorizer.categorize(TITLE, DESCRIPTION).method == "claude"
     assert categorizer.categorize(TITLE, DESCRIPTION).method == "claude"
     assert fake.request_count == 4
+
+
+def test_a_tenant_s_departments_are_the_prompt_and_the_enum(fake):
+    legal = Department("Legal", "contracts and NDAs", ("nda",))
+    mine = [legal, Department("Desk", "anything else", is_triage=True)]
+    fake.default = tool_use({**VALID, "department": "Legal"})
+    decision = chain(fake).categorize(TITLE, DESCRIPTION, departments=mine)
+    assert (decision.method, decision.department) == ("claude", "Legal")
+    [request] = fake.requests
+    assert request.body["tools"][0]["input_schema"]["properties"]["department"]["enum"] == [
+        "Legal", "Desk"]
+    assert "- Legal: contracts and NDAs" in request.system_text
+    fake.default = tool_use(VALID)                       # Finance: not one of the tenant's
+    assert chain(fake).categorize(TITLE, DESCRIPTION, departments=mine).method != "claude"

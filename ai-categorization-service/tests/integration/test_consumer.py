@@ -81,7 +81,7 @@ class SlowCategorizer(Categorizer):
         self.seconds = seconds
         self.threads = []
 
-    def categorize(self, title, description, requested_priority=None):
+    def categorize(self, title, description, requested_priority=None, *, departments=None):
         self.threads.append(threading.current_thread().name)
         time.sleep(self.seconds)
         return Decision(department="HR", priority="low", confidence=0.5, method="keywords")

@@ -4,7 +4,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from ai_categorization_service.departments import DEFAULT_DEPARTMENTS
 from ai_categorization_service.persistence import CategorizationRepository, StoredCategorization
+from ai_categorization_service.tenant_departments import (TenantDepartmentRepository,
+                                                          default_states, newest)
 from ai_categorization_service.training_data import TrainingDataRepository, ticket_text
 from support_shared.testing.fakes import FakeUnitOfWork
 
@@ -52,6 +55,23 @@ class FakeTrainingData(TrainingDataRepository):
             self.examples.setdefault(c.event_id, c)
 
 
+class FakeTenantDepartments(TenantDepartmentRepository):
+    def __init__(self):
+        self.rows = {}   # tenant -> {name: DepartmentState}, in creation order
+
+    def active(self, tenant_ids):
+        return {tenant: ([s.department() for s in self.rows[tenant].values() if s.active]
+                         if tenant in self.rows else list(DEFAULT_DEPARTMENTS))
+                for tenant in set(tenant_ids)}
+
+    def apply_many(self, states):
+        for state in newest(states):
+            rows = self.rows.setdefault(
+                state.tenant_id, {s.name: s for s in default_states(state.tenant_id)})
+            if state.name not in rows or rows[state.name].version < state.version:
+                rows[state.name] = state
+
+
 class FakeAiUnitOfWork(FakeUnitOfWork):
     """Repositories that roll back with the transaction; counts transactions opened."""
 
@@ -59,6 +79,7 @@ class FakeAiUnitOfWork(FakeUnitOfWork):
         super().__init__()
         self.categorizations = FakeCategorizations()
         self.training = FakeTrainingData()
+        self.departments = FakeTenantDepartments()
         self.in_transaction = False
         self.transactions = 0
 
@@ -73,10 +94,12 @@ class FakeAiUnitOfWork(FakeUnitOfWork):
 
     def _snapshot(self):
         return (dict(self.categorizations.rows), dict(self.training.texts),
-                dict(self.training.examples))
+                dict(self.training.examples),
+                {tenant: dict(rows) for tenant, rows in self.departments.rows.items()})
 
     def _restore(self, state):
-        self.categorizations.rows, self.training.texts, self.training.examples = state
+        (self.categorizations.rows, self.training.texts, self.training.examples,
+         self.departments.rows) = state
 
 
 @pytest.fixture

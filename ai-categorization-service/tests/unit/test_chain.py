@@ -23,7 +23,7 @@ class Scripted(Categorizer):
         self.outcome = outcome
         self.log = log
 
-    def categorize(self, title, description, requested_priority=None):
+    def categorize(self, title, description, requested_priority=None, *, departments=None):
         self.log.append(self.name)
         if isinstance(self.outcome, BaseException):
             raise self.outcome
@@ -100,11 +100,11 @@ def test_real_keywords_end_the_chain():
 
 def test_claude_only_with_an_api_key():
     without = build_categorizer(Settings(anthropic_api_key=None))
-    assert without.methods == ["local_model", "keywords"]
+    assert without.methods == ["tenant_keywords", "local_model", "keywords"]
     with_key = build_categorizer(Settings(anthropic_api_key="test-key"))
-    assert with_key.methods == ["claude", "local_model", "keywords"]
+    assert with_key.methods == ["claude", "tenant_keywords", "local_model", "keywords"]
     empty = build_categorizer(Settings(anthropic_api_key=""))
-    assert empty.methods == ["local_model", "keywords"]
+    assert empty.methods == ["tenant_keywords", "local_model", "keywords"]
 
 
 def test_api_key_from_the_standard_variable(monkeypatch):

@@ -38,7 +38,7 @@ class RecordingCategorizer(Categorizer):
         assert self.uow is None or not self.uow.in_transaction, "prepared inside a transaction"
         self.prepared.append(list(tickets))
 
-    def categorize(self, title, description, requested_priority=None):
+    def categorize(self, title, description, requested_priority=None, *, departments=None):
         assert self.uow is None or not self.uow.in_transaction, "categorized inside a transaction"
         if title == self.fail_on:
             raise RuntimeError("a bug in the categorizer")
@@ -181,7 +181,7 @@ def test_a_failing_categorization_writes_nothing(uow):
 
 def test_preview_stores_nothing(uow):
     categorizer = RecordingCategorizer(uow)
-    decision = preview("VPN", "down", categorizer=categorizer)
+    decision = preview("acme", "VPN", "down", categorizer=categorizer, uow=uow)
     assert decision.department == "IT Support"
     assert categorizer.calls == [("VPN", "down", None)]
     assert uow.categorizations.rows == {} and uow.outbox.events == []

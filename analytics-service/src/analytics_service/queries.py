@@ -12,7 +12,7 @@ from support_shared.events import PRIORITIES, STATUSES, EventType
 from .persistence import event_log, ticket_facts as tf
 
 METHODS = ("claude", "local_model", "keywords")
-EVENT_TYPES = tuple(e.value for e in EventType)
+EVENT_TYPES = tuple(e.value for e in EventType if e.about_ticket)
 CONFIDENCE_BUCKETS = 10
 OPEN_STATUSES = ("pending", "in_progress")
 

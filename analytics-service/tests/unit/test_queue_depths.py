@@ -50,6 +50,7 @@ def test_suite_queues_are_the_manifests_subscriptions_under_the_prefix():
     assert names == SUITE.queues("t1.") and len(set(names)) == len(names) == 10
     assert "t1.ai-categorization-service.ticket.routed" in names
     assert "t1.ai-categorization-service.ticket.created" in names
+    assert "t1.ai-categorization-service.department.changed" in names
     assert "t1.analytics-service.ticket.status.updated" in names
     assert {(q.service, q.routing_key) for q in queues} == {
         (service, c.routing_key) for service, c in SUITE.subscriptions()}

@@ -64,12 +64,21 @@ def auth_error_response(exc: AuthError) -> Response:
 
 # Suite-wide operator data, not one tenant's: queue depths are the same for every tenant.
 ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
+# Writes that change a tenant's configuration, not its tickets: admin scope (reads stay read).
+ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments",)
+
+
+def _admin_write(method: str, path: str) -> bool:
+    return method.upper() not in READ_METHODS and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_WRITE_PREFIXES)
 
 
 def required_scope(method: str, path: str) -> str:
-    """``admin`` under /api/admin and for operator data, else ``read`` for reads and ``write``
-    for every other method."""
+    """``admin`` under /api/admin, for operator data and for writes of a tenant's departments,
+    else ``read`` for reads and ``write`` for every other method."""
     if path == "/api/admin" or path.startswith("/api/admin/") or path in ADMIN_PATHS:
+        return "admin"
+    if _admin_write(method, path):
         return "admin"
     return "read" if method.upper() in READ_METHODS else "write"
 

@@ -10,10 +10,11 @@ from support_shared.reports import (DashboardRouting, DashboardSummary, Departme
                                    QueueDepths, RouteResult, RoutingHistory, RoutingStatistics,
                                    TicketAnalytics, Trends)
 from support_shared.schemas import (CategorizeRequest, Categorization, Comment, CommentCreate,
-                                   CommentList, Page, RerouteRequest, RouteRequest,
-                                   StatusUpdate, Ticket, TicketCreate, TicketHistory,
-                                   TicketList, TicketPatch, TicketQuery, TrendsQuery, User,
-                                   UserCreate, UserList, UserQuery)
+                                   CommentList, DepartmentCreate, DepartmentPatch, Page,
+                                   RerouteRequest, RouteRequest, StatusUpdate, Ticket,
+                                   TicketCreate, TicketHistory, TicketList, TicketPatch,
+                                   TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
+                                   UserList, UserQuery)
 
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
@@ -27,7 +28,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "No such resource (or path)"),
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
-                     "ticket_closed: reopen it first, user_exists, idempotency_conflict: same Idempotency-Key still in flight; "
+                     "ticket_closed: reopen it first, user_exists, department_exists, "
+                     "triage_department_required, triage_conflict, idempotency_conflict: same "
+                     "Idempotency-Key still in flight; "
                      "not_a_dead_letter_queue: the admin DLQ operations only take *.dlq and "
                      "the unroutable queue)"),
     412: ("PreconditionFailed", "If-Match does not match the current ETag"),
@@ -138,10 +141,18 @@ OPERATIONS: tuple[Op, ...] = (
        errors=(404,)),
     Op("post", "/api/categorize", "categorize", "Categorize a title and description", "ai",
        body=CategorizeRequest, response=Categorization),
-    Op("get", "/api/departments", "listDepartments", "All departments (complete list)",
-       "routing", response=DepartmentList),
+    Op("get", "/api/departments", "listDepartments",
+       "The tenant's departments, inactive ones included, in creation order", "routing",
+       response=DepartmentList, query=PAGE, errors=(400,)),
+    Op("post", "/api/departments", "createDepartment",
+       "Add a department (admin scope); the routing and AI rules use it at once", "routing",
+       body=DepartmentCreate, response=Department, status=201, errors=(409, 422),
+       headers=("IdempotencyKey",)),
     Op("get", "/api/departments/{name}", "getDepartment", "One department", "routing",
        response=Department, errors=(404,)),
+    Op("patch", "/api/departments/{name}", "updateDepartment",
+       "Edit a department (admin scope); {\"active\": false} deactivates it", "routing",
+       body=DepartmentPatch, response=Department, errors=(404, 409)),
     Op("get", "/api/departments/{name}/tickets", "listDepartmentTickets",
        "Tickets routed to one department", "routing", response=TicketList,
        query=DEPARTMENT_TICKET_FILTERS, errors=(400, 404)),
@@ -150,6 +161,10 @@ OPERATIONS: tuple[Op, ...] = (
        headers=("IdempotencyKey",)),
     Op("put", "/api/route/{ticket_id}", "rerouteTicket", "Move a ticket to another department",
        "routing", body=RerouteRequest, response=RouteResult, errors=(404, 409, 422),
+       headers=("IdempotencyKey",)),
+    Op("post", "/api/tickets/{ticket_id}/triage", "triageTicket",
+       "Confirm or reroute a ticket: it leaves review and becomes a labelled example",
+       "routing", body=TriageRequest, response=RouteResult, errors=(404, 409, 422),
        headers=("IdempotencyKey",)),
     Op("get", "/api/routing/statistics", "routingStatistics", "Routing statistics", "routing",
        response=RoutingStatistics),

@@ -67,7 +67,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 27
+    assert len(served) == 28
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):
@@ -167,7 +167,9 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
-            expected = ("operator" if operator else "admin" if path.startswith("/api/admin/")
+            department_write = path.startswith("/api/departments") and method != "get"
+            expected = ("operator" if operator else "admin"
+                        if path.startswith("/api/admin/") or department_write
                         else "read" if method == "get" else "write")
             assert op["x-required-scope"] == expected, (method, path)
             if operator:                                      # no tenant key opens these
@@ -241,7 +243,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 31                             # every operation, health included
+    assert len(schemas) == 34                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema
@@ -268,6 +270,9 @@ def test_operations_answer_their_services_models(doc):
             "schema"]["$ref"].rsplit("/", 1)[1]
 
     assert ok("/api/departments") == "DepartmentList"
+    assert ok("/api/departments", "post", "201") == "Department"
+    assert ok("/api/departments/{name}", "patch") == "Department"
+    assert ok("/api/tickets/{ticket_id}/triage", "post") == "RouteResult"
     assert ok("/api/route", "post") == ok("/api/route/{ticket_id}", "put") == "RouteResult"
     assert ok("/api/routing/history/{ticket_id}") == "RoutingHistory"
     assert ok("/api/dashboard/queues") == "QueueDepths"

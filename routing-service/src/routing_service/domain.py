@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 Method = Literal["auto", "manual", "reroute"]
 METHODS: tuple[str, ...] = ("auto", "manual", "reroute")
@@ -15,11 +15,33 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 
 @dataclass(frozen=True)
 class Department:
+    """A tenant's department. ``name`` is its identity (never renamed: history keeps it);
+    ``version`` counts its revisions, so consumers of ``department.changed`` keep the newest."""
+
     name: str
     description: str = ""
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     is_triage: bool = False
     active: bool = True
+    keywords: tuple[str, ...] = ()
+    version: int = 1
+
+    def edited(self, changes: dict[str, Any]) -> Department | None:
+        """This department with ``changes`` (description, keywords, min_confidence, active)
+        as its next version; None when they change nothing. The triage department stays active:
+        routing needs somewhere to send what fits nowhere."""
+        unknown = set(changes) - EDITABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        values = {k: tuple(v) if k == "keywords" else v for k, v in changes.items()}
+        if all(getattr(self, k) == v for k, v in values.items()):
+            return None
+        if self.is_triage and values.get("active") is False:
+            raise TriageDepartmentRequiredError(self.name)
+        return replace(self, **values, version=self.version + 1)
+
+
+EDITABLE_FIELDS = frozenset({"description", "keywords", "min_confidence", "active"})
 
 
 DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
@@ -39,6 +61,24 @@ class DepartmentNotFoundError(RoutingError):
     def __init__(self, name: str) -> None:
         super().__init__(f"department {name!r} not found")
         self.name = name
+
+
+class DepartmentExistsError(RoutingError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"department {name!r} already exists")
+        self.name = name
+
+
+class TriageDepartmentRequiredError(RoutingError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name!r} is the triage department and cannot be deactivated")
+        self.name = name
+
+
+class TicketNotRoutedError(RoutingError):
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"ticket {ticket_id} has no department yet: nothing to confirm")
+        self.ticket_id = ticket_id
 
 
 class TicketNotFoundError(RoutingError):
@@ -66,9 +106,10 @@ class IdempotencyKeyReusedError(RoutingError):
         self.key = key
 
 
-def request_fingerprint(ticket_id: int, department: str, method: Method) -> str:
-    """What a manual routing request asked for, to tell its retry from another request."""
-    canonical = json.dumps([ticket_id, department, method], separators=(",", ":"))
+def request_fingerprint(*parts: object) -> str:
+    """What a request asked for (e.g. ticket, department, method), to tell its retry from
+    another request."""
+    canonical = json.dumps(list(parts), separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -181,6 +222,15 @@ class RoutedTicket:
         self.confidence = None
         reason = "routed manually" if method == "manual" else "rerouted manually"
         return self._assign(department.name, method, False, reason, at)
+
+    def confirm(self, at: datetime) -> RoutingRecord | None:
+        """A person confirms the current department (triage); None when a person already
+        decided it and nothing awaits review."""
+        if self.department is None:
+            raise TicketNotRoutedError(self.ticket_id)
+        if self.manually_routed and not self.needs_review:
+            return None
+        return self._assign(self.department, "manual", False, "confirmed in triage", at)
 
     def _assign(self, department: str, method: Method, needs_review: bool, reason: str,
                 at: datetime) -> RoutingRecord:

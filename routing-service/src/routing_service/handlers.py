@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
-from typing import Callable, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 from support_shared.events import (
     Envelope,
@@ -98,7 +98,7 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
         uow.tickets.save_many([tickets[key] for key in changed])
         uow.history.add_many([record for _, record in routed])
         uow.outbox.add_each(
-            _routed_event(record, ticket_version=envelope.ticket_version,
+            routed_event(record, ticket_version=envelope.ticket_version,
                           correlation_id=envelope.correlation_id,
                           causation_id=str(envelope.event_id))
             for envelope, record in routed)
@@ -179,12 +179,12 @@ def route_ticket(tenant_id: str, ticket_id: int, department: str, method: Method
     with uow:
         if idempotency_key and not uow.idempotency.claim(tenant_id, idempotency_key,
                                                          fingerprint):
-            return _replay(uow.idempotency.get(tenant_id, idempotency_key), fingerprint,
-                           idempotency_key)
+            return replay_route(uow.idempotency.get(tenant_id, idempotency_key), fingerprint,
+                                idempotency_key)
         result = _route_by_hand(uow, tenant_id, ticket_id, department, method, clock(),
                                 correlation_id)
         if idempotency_key:
-            uow.idempotency.answer(tenant_id, idempotency_key, result)
+            uow.idempotency.answer(tenant_id, idempotency_key, route_result_body(result))
         uow.commit()
     if result.changed:
         logger.info("ticket %s %s to %s (was %s)", ticket_id, method, result.department,
@@ -192,14 +192,32 @@ def route_ticket(tenant_id: str, ticket_id: int, department: str, method: Method
     return result
 
 
-def _replay(first: RememberedRequest | None, fingerprint: str, key: str) -> RouteResult:
-    if first is None or first.result is None:   # claimed keys are committed with an answer
+def replayed_answer(first: RememberedRequest | None, fingerprint: str,
+                    key: str) -> dict[str, Any]:
+    """The answer remembered for ``key`` if it was given to this same request."""
+    if first is None or first.answer is None:   # claimed keys are committed with an answer
         raise RuntimeError(f"idempotency key {key!r} is taken but has no answer")
     if first.fingerprint != fingerprint:
         raise IdempotencyKeyReusedError(key)
-    logger.info("replayed the routing of ticket %s for idempotency key %s",
-                first.result.ticket_id, key)
-    return dataclasses.replace(first.result, replayed=True)
+    return first.answer
+
+
+def replay_route(first: RememberedRequest | None, fingerprint: str, key: str) -> RouteResult:
+    result = _result(replayed_answer(first, fingerprint, key))
+    logger.info("replayed the routing of ticket %s for idempotency key %s", result.ticket_id, key)
+    return dataclasses.replace(result, replayed=True)
+
+
+def route_result_body(result: RouteResult) -> dict[str, Any]:
+    """``result`` as JSON values (times in ISO 8601), without ``replayed``."""
+    body = dataclasses.asdict(result)
+    del body["replayed"]
+    body["routed_at"] = result.routed_at.isoformat()
+    return body
+
+
+def _result(body: dict[str, Any]) -> RouteResult:
+    return RouteResult(**{**body, "routed_at": datetime.fromisoformat(body["routed_at"])})
 
 
 def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, department: str,
@@ -214,22 +232,31 @@ def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, depar
     if target is None or not target.active:
         raise DepartmentNotFoundError(department)
     previous = ticket.department
-    record = ticket.route_manual(target, method, at=now)
+    return record_manual(uow, ticket, ticket.route_manual(target, method, at=now), previous,
+                         method, now, correlation_id)
+
+
+def record_manual(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingRecord | None,
+                  previous: str | None, method: Method, now: datetime,
+                  correlation_id: str | None) -> RouteResult:
+    """Write a person's routing ``record`` of ``ticket`` (history, ticket.routed) and answer
+    it; ``record`` None: nothing changed."""
     if record is None:
-        latest = uow.history.latest(tenant_id, ticket_id)
-        return RouteResult(ticket_id, target.name, previous, method, ticket.routing_version,
-                           ticket.needs_review, latest.routed_at if latest else now,
-                           changed=False)
+        latest = uow.history.latest(ticket.tenant_id, ticket.ticket_id)
+        return RouteResult(ticket.ticket_id, ticket.department or "", previous, method,
+                           ticket.routing_version, ticket.needs_review,
+                           latest.routed_at if latest else now, changed=False)
     uow.tickets.save_many([ticket])
     uow.history.add_many([record])
-    uow.outbox.add(_routed_event(record, ticket_version=ticket.ticket_version,
-                                 correlation_id=correlation_id, causation_id=None))
-    return RouteResult(ticket_id, record.department, previous, method, record.routing_version,
-                       record.needs_review, record.routed_at, changed=True)
+    uow.outbox.add(routed_event(record, ticket_version=ticket.ticket_version,
+                                correlation_id=correlation_id, causation_id=None))
+    return RouteResult(ticket.ticket_id, record.department, previous, method,
+                       record.routing_version, record.needs_review, record.routed_at,
+                       changed=True)
 
 
-def _routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
-                  causation_id: str | None) -> Envelope:
+def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
+                 causation_id: str | None) -> Envelope:
     payload = TicketRouted(
         department=record.department,
         previous_department=record.previous_department,

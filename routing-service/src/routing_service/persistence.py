@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -13,8 +12,7 @@ from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
 from .config import SERVICE_NAME
-from .domain import (DEFAULT_DEPARTMENTS, Department, RoutedTicket, RouteResult, RoutingRecord,
-                     department_key)
+from .domain import DEFAULT_DEPARTMENTS, Department, RoutedTicket, RoutingRecord, department_key
 from .repositories import (CreatedTicket, DepartmentRepository, HistoryRepository,
                            IdempotencyRepository, RememberedRequest, SeenTicket, StatusSeen,
                            TicketKey, TicketRepository)
@@ -28,6 +26,16 @@ _DEPARTMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Department))
 def _build(cls: type, names: tuple[str, ...], row: Any) -> Any:
     mapping = row._mapping
     return cls(**{n: mapping[n] for n in names})
+
+
+def _department(row: Any) -> Department:
+    department: Department = _build(Department, _DEPARTMENT_FIELDS, row)
+    return dataclasses.replace(department, keywords=tuple(department.keywords))
+
+
+def _department_row(tenant_id: str, department: Department) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, **dataclasses.asdict(department),
+            "keywords": list(department.keywords)}
 
 
 # Asked for every categorized ticket: built once, parameters bound per call.
@@ -46,22 +54,45 @@ class SqlDepartmentRepository(DepartmentRepository):
         t = departments
         if self.conn.scalar(_ANY_DEPARTMENT, {"k_tenant_id": tenant_id}):
             return 0
-        rows = [{"tenant_id": tenant_id, **dataclasses.asdict(d)} for d in DEFAULT_DEPARTMENTS]
+        rows = [_department_row(tenant_id, d) for d in DEFAULT_DEPARTMENTS]
         # Concurrent first requests of one tenant race here: the unique index settles it.
         stmt = pg.insert(t).values(rows).on_conflict_do_nothing().returning(t.c.id)
         return len(self.conn.execute(stmt).all())
 
     def list(self, tenant_id: str) -> list[Department]:
         rows = self.conn.execute(_LIST_DEPARTMENTS, {"k_tenant_id": tenant_id})
-        return [_build(Department, _DEPARTMENT_FIELDS, r) for r in rows]
+        return [_department(r) for r in rows]
 
-    def get(self, tenant_id: str, name: str) -> Department | None:
+    def get(self, tenant_id: str, name: str, *, lock: bool = False) -> Department | None:
         t = departments
-        row = self.conn.execute(
-            sa.select(t).where(t.c.tenant_id == tenant_id,
-                               sa.func.lower(t.c.name) == department_key(name))
-        ).first()
-        return _build(Department, _DEPARTMENT_FIELDS, row) if row else None
+        query = sa.select(t).where(t.c.tenant_id == tenant_id,
+                                   sa.func.lower(t.c.name) == department_key(name))
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        return _department(row) if row else None
+
+    def page(self, tenant_id: str, *, after: int | None, limit: int) -> list[tuple[int, Department]]:
+        t = departments
+        query = sa.select(t).where(t.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(t.c.id > after)
+        rows = self.conn.execute(query.order_by(t.c.id).limit(limit))
+        return [(r.id, _department(r)) for r in rows]
+
+    def add(self, tenant_id: str, department: Department) -> bool:
+        t = departments
+        # The unique index on (tenant_id, lower(name)) settles concurrent creates of one name.
+        stmt = (pg.insert(t).values(_department_row(tenant_id, department))
+                .on_conflict_do_nothing().returning(t.c.id))
+        return self.conn.execute(stmt).first() is not None
+
+    def update(self, tenant_id: str, department: Department) -> None:
+        t = departments
+        self.conn.execute(
+            t.update().where(t.c.tenant_id == tenant_id,
+                             sa.func.lower(t.c.name) == department_key(department.name))
+            .values(description=department.description, keywords=list(department.keywords),
+                    min_confidence=department.min_confidence, active=department.active,
+                    version=department.version, updated_at=sa.func.now()))
 
 
 def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
@@ -184,18 +215,6 @@ _CLAIM_KEY = (pg.insert(idempotency_keys).on_conflict_do_nothing()
               .returning(idempotency_keys.c.key))
 
 
-def _result_body(result: RouteResult) -> dict[str, Any]:
-    """``result`` as JSON values (times in ISO 8601), without ``replayed``."""
-    body = dataclasses.asdict(result)
-    del body["replayed"]
-    body["routed_at"] = result.routed_at.isoformat()
-    return body
-
-
-def _result(body: dict[str, Any]) -> RouteResult:
-    return RouteResult(**{**body, "routed_at": datetime.fromisoformat(body["routed_at"])})
-
-
 class SqlIdempotencyRepository(IdempotencyRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -211,10 +230,10 @@ class SqlIdempotencyRepository(IdempotencyRepository):
                                 {"k_tenant_id": tenant_id, "k_key": key}).first()
         if row is None:
             return None
-        return RememberedRequest(row.fingerprint, _result(row.response) if row.response else None)
+        return RememberedRequest(row.fingerprint, row.response)
 
-    def answer(self, tenant_id: str, key: str, result: RouteResult) -> None:
-        update = idempotency_keys.update().where(*_KEY).values(response=_result_body(result))
+    def answer(self, tenant_id: str, key: str, answer: dict[str, Any]) -> None:
+        update = idempotency_keys.update().where(*_KEY).values(response=answer)
         self.conn.execute(update, {"k_tenant_id": tenant_id, "k_key": key})
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
-from .domain import Department, RoutedTicket, RouteResult, RoutingRecord
+from .domain import Department, RoutedTicket, RoutingRecord
 
 TicketKey = tuple[str, int]   # (tenant_id, ticket_id)
 
@@ -39,10 +39,10 @@ class StatusSeen(NamedTuple):
 
 
 class RememberedRequest(NamedTuple):
-    """The first request made with an Idempotency-Key and what it was answered."""
+    """The first request made with an Idempotency-Key and what it was answered (as JSON)."""
 
     fingerprint: str
-    result: RouteResult | None
+    answer: dict[str, Any] | None
 
 
 class DepartmentRepository(abc.ABC):
@@ -55,8 +55,20 @@ class DepartmentRepository(abc.ABC):
         """All departments of the tenant, active or not, in creation order."""
 
     @abc.abstractmethod
-    def get(self, tenant_id: str, name: str) -> Department | None:
-        """The department called ``name`` (case-insensitive)."""
+    def get(self, tenant_id: str, name: str, *, lock: bool = False) -> Department | None:
+        """The department called ``name`` (case-insensitive), locked for update when ``lock``."""
+
+    @abc.abstractmethod
+    def page(self, tenant_id: str, *, after: int | None, limit: int) -> list[tuple[int, Department]]:
+        """Up to ``limit`` departments with their ids, in creation order, after id ``after``."""
+
+    @abc.abstractmethod
+    def add(self, tenant_id: str, department: Department) -> bool:
+        """Add a department; False (nothing added) when the tenant has one of that name."""
+
+    @abc.abstractmethod
+    def update(self, tenant_id: str, department: Department) -> None:
+        """Write the editable fields and version of the existing department of that name."""
 
 
 class TicketRepository(abc.ABC):
@@ -113,5 +125,5 @@ class IdempotencyRepository(abc.ABC):
         """The first request made with ``key``."""
 
     @abc.abstractmethod
-    def answer(self, tenant_id: str, key: str, result: RouteResult) -> None:
-        """Remember ``result`` as the answer to the request that claimed ``key``."""
+    def answer(self, tenant_id: str, key: str, answer: dict[str, Any]) -> None:
+        """Remember ``answer`` (JSON) as the answer to the request that claimed ``key``."""

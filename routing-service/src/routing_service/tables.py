@@ -18,6 +18,11 @@ departments = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
+    # Migration 0003: managed through the API.
+    sa.Column("keywords", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
 )
 sa.Index("departments_tenant_lower_name", departments.c.tenant_id,
          sa.func.lower(departments.c.name), unique=True)

@@ -15,8 +15,8 @@ from .domain import (
     DEFAULT_DEPARTMENTS,
     Department,
     RoutedTicket,
-    RouteResult,
     RoutingRecord,
+    department_key,
     find_department,
 )
 from .repositories import (
@@ -37,6 +37,8 @@ _ROUTING_FIELDS = ("department", "routing_version", "last_method", "confidence",
 
 
 class FakeDepartments(DepartmentRepository):
+    """A tenant's departments in creation order; a department's id is its position + 1."""
+
     def __init__(self) -> None:
         self.rows: dict[str, list[Department]] = {}
 
@@ -49,8 +51,25 @@ class FakeDepartments(DepartmentRepository):
     def list(self, tenant_id: str) -> list[Department]:
         return list(self.rows.get(tenant_id, []))
 
-    def get(self, tenant_id: str, name: str) -> Department | None:
+    def get(self, tenant_id: str, name: str, *, lock: bool = False) -> Department | None:
         return find_department(self.rows.get(tenant_id, []), name)
+
+    def page(self, tenant_id: str, *, after: int | None, limit: int) -> list[tuple[int, Department]]:
+        rows = list(enumerate(self.rows.get(tenant_id, []), start=1))
+        return [(i, d) for i, d in rows if after is None or i > after][:limit]
+
+    def add(self, tenant_id: str, department: Department) -> bool:
+        rows = self.rows.setdefault(tenant_id, [])
+        if find_department(rows, department.name) is not None:
+            return False
+        rows.append(department)
+        return True
+
+    def update(self, tenant_id: str, department: Department) -> None:
+        rows = self.rows[tenant_id]
+        [index] = [i for i, d in enumerate(rows)
+                   if department_key(d.name) == department_key(department.name)]
+        rows[index] = dataclasses.replace(department, is_triage=rows[index].is_triage)
 
     def replace(self, tenant_id: str, name: str, **changes: Any) -> None:
         rows = self.rows[tenant_id]
@@ -135,9 +154,9 @@ class FakeIdempotency(IdempotencyRepository):
     def get(self, tenant_id: str, key: str) -> RememberedRequest | None:
         return self.requests.get((tenant_id, key))
 
-    def answer(self, tenant_id: str, key: str, result: RouteResult) -> None:
+    def answer(self, tenant_id: str, key: str, answer: dict[str, Any]) -> None:
         first = self.requests[(tenant_id, key)]
-        self.requests[(tenant_id, key)] = first._replace(result=result)
+        self.requests[(tenant_id, key)] = first._replace(answer=copy.deepcopy(answer))
 
 
 class FakeRoutingUnitOfWork(FakeUnitOfWork):

@@ -7,6 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from support_shared.web import encode_cursor
+
+from .departments import department_json
 from .domain import METHODS, Department, RoutingRecord, department_key
 from .persistence import RoutingUnitOfWork
 from .tables import routed_tickets, routing_history
@@ -18,7 +21,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def _department_json(department: Department, ticket_count: int) -> dict[str, Any]:
-    return {**dataclasses.asdict(department), "ticket_count": ticket_count}
+    return {**department_json(department), "ticket_count": ticket_count}
 
 
 def _ticket_counts(uow: RoutingUnitOfWork, tenant_id: str) -> dict[str, int]:
@@ -34,13 +37,20 @@ def _ticket_counts(uow: RoutingUnitOfWork, tenant_id: str) -> dict[str, int]:
     return counts
 
 
-def list_departments(tenant_id: str, *, uow: RoutingUnitOfWork) -> list[dict[str, Any]]:
+def list_departments(tenant_id: str, *, uow: RoutingUnitOfWork, after: int | None = None,
+                     limit: int = 50) -> dict[str, Any]:
+    """A page of the tenant's departments in creation order, with the next page's cursor."""
     with uow:
         uow.departments.ensure_defaults(tenant_id)
-        departments = uow.departments.list(tenant_id)
+        rows = uow.departments.page(tenant_id, after=after, limit=limit + 1)
         counts = _ticket_counts(uow, tenant_id)
         uow.commit()
-    return [_department_json(d, counts.get(department_key(d.name), 0)) for d in departments]
+    page = rows[:limit]
+    return {
+        "departments": [_department_json(d, counts.get(department_key(d.name), 0))
+                        for _, d in page],
+        "next_cursor": encode_cursor(page[-1][0]) if len(rows) > limit else None,
+    }
 
 
 def get_department(tenant_id: str, name: str, *, uow: RoutingUnitOfWork) -> dict[str, Any] | None:

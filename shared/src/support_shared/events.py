@@ -2,6 +2,10 @@
 
 Routing key = event type. Payload models are frozen and reject unknown shapes, so a
 malformed message is caught at the consumer's edge and dead-lettered, never half-applied.
+
+Two kinds of event share the envelope: ticket events (``ticket.*``) carry ``ticket_id`` and
+``ticket_version``; tenant events (``department.changed``) are about no ticket and carry both
+as null, their own version being in their data. The envelope refuses any other mix.
 """
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
+                      model_validator)
 
 SCHEMA_VERSION = 1
 
@@ -26,6 +31,12 @@ class EventType(StrEnum):
     TICKET_CATEGORIZED = "ticket.categorized"
     TICKET_ROUTED = "ticket.routed"
     TICKET_STATUS_UPDATED = "ticket.status.updated"
+    DEPARTMENT_CHANGED = "department.changed"
+
+    @property
+    def about_ticket(self) -> bool:
+        """A ticket event (with ``ticket_id`` and ``ticket_version``), not a tenant event."""
+        return self.value.startswith("ticket.")
 
 
 def utcnow() -> datetime:
@@ -76,11 +87,25 @@ class TicketStatusUpdated(_Payload):
     new_status: Status
 
 
+class DepartmentChanged(_Payload):
+    """A tenant's department as it is after a change (created, edited or deactivated)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    min_confidence: float = Field(ge=0.0, le=1.0)
+    is_triage: bool = False
+    active: bool = True
+    version: int = Field(ge=1, description="the department's revision: newer replaces older")
+    change: Literal["created", "updated"]
+
+
 PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_CREATED: TicketCreated,
     EventType.TICKET_CATEGORIZED: TicketCategorized,
     EventType.TICKET_ROUTED: TicketRouted,
     EventType.TICKET_STATUS_UPDATED: TicketStatusUpdated,
+    EventType.DEPARTMENT_CHANGED: DepartmentChanged,
 }
 
 
@@ -94,12 +119,22 @@ class Envelope(BaseModel):
     schema_version: int = SCHEMA_VERSION
     occurred_at: datetime
     tenant_id: str = Field(min_length=1, max_length=64)
-    ticket_id: int = Field(ge=1)
-    ticket_version: int = Field(ge=1)
+    # Null only on tenant events (see the module docstring); set on every ticket event.
+    ticket_id: int | None = Field(default=None, ge=1)
+    ticket_version: int | None = Field(default=None, ge=1)
     correlation_id: str | None = None
     causation_id: str | None = None
     data: dict[str, Any]
     _payload: _Payload | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _ticket_fields_fit_kind(self) -> "Envelope":
+        has_ticket = (self.ticket_id is not None, self.ticket_version is not None)
+        wanted = self.event_type.about_ticket
+        if has_ticket != (wanted, wanted):
+            raise ValueError(f"{self.event_type} needs ticket_id and ticket_version"
+                             if wanted else f"{self.event_type} carries no ticket_id or version")
+        return self
 
     def __eq__(self, other: object) -> bool:
         """Equal fields (the validated-payload cache does not count)."""
@@ -138,12 +173,13 @@ def new_event(
     payload: _Payload,
     *,
     tenant_id: str,
-    ticket_id: int,
-    ticket_version: int,
+    ticket_id: int | None,
+    ticket_version: int | None,
     correlation_id: str | None = None,
     causation_id: str | None = None,
     occurred_at: datetime | None = None,
 ) -> Envelope:
+    """A new event; ``ticket_id`` and ``ticket_version`` are None for a tenant event."""
     if not isinstance(payload, PAYLOAD_TYPES[event_type]):
         raise TypeError(f"{event_type} needs {PAYLOAD_TYPES[event_type].__name__}")
     return Envelope(

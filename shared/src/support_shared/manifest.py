@@ -125,6 +125,8 @@ SUITE = Suite(services=(
             Consumes(_E.TICKET_CREATED,
                      "ai_categorization_service.handlers:handle_tickets_created"),
             Consumes(_E.TICKET_ROUTED, "ai_categorization_service.handlers:handle_tickets_routed"),
+            Consumes(_E.DEPARTMENT_CHANGED,
+                     "ai_categorization_service.handlers:handle_departments_changed"),
         ),
     ),
     Service(
@@ -140,7 +142,8 @@ SUITE = Suite(services=(
     Service(
         "analytics-service", "analytics_service", "analytics", "ANALYTICS_SERVICE_", 5004,
         schema="analytics", commands=("web", "consumer"),
-        consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E),
+        consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E
+                       if e.about_ticket),
     ),
     Service("api-gateway", "api_gateway", "gateway", "GATEWAY_", 5000),
 ))

@@ -11,19 +11,27 @@ from .events import Priority
 RouteMethod = Literal["auto", "manual", "reroute"]
 
 
-class Department(BaseModel):
+class DepartmentFields(BaseModel):
+    """A department as created or changed (``version`` counts its revisions)."""
+
     name: str
     description: str
+    keywords: list[str]
     min_confidence: float
     is_triage: bool
     active: bool
-    ticket_count: int
+    version: int
+
+
+class Department(DepartmentFields):
+    ticket_count: int = Field(description="tickets routed to it now")
 
 
 class DepartmentList(BaseModel):
-    """Every department of the tenant (not paginated: a tenant has a handful)."""
+    """The tenant's departments in creation order, inactive ones included, a page at a time."""
 
     departments: list[Department]
+    next_cursor: str | None = Field(description="cursor of the next page; null on the last")
 
 
 class RouteResult(BaseModel):

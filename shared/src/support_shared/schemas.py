@@ -5,8 +5,8 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool,
+                      StrictFloat, field_validator, model_validator)
 
 from .events import Priority, Status
 
@@ -128,6 +128,71 @@ class RouteRequest(_Strict):
 
 class RerouteRequest(_Strict):
     department: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_label)]
+
+
+DepartmentName = Annotated[str, Field(min_length=1, max_length=100),
+                          AfterValidator(_plain_label)]
+Keyword = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_label)]
+MAX_KEYWORDS = 100
+
+
+def _clean_keywords(keywords: list[str]) -> list[str]:
+    """Trimmed, without repeats (case-insensitive), in the order given."""
+    seen: dict[str, str] = {}
+    for keyword in keywords:
+        seen.setdefault(keyword.strip().lower(), keyword.strip())
+    return list(seen.values())
+
+
+Keywords = Annotated[list[Keyword], Field(max_length=MAX_KEYWORDS),
+                     AfterValidator(_clean_keywords)]
+
+
+class DepartmentCreate(_Strict):
+    name: DepartmentName
+    description: str = Field("", max_length=1000)
+    keywords: Keywords = Field(default_factory=list,
+                               description="Words and phrases that point to this department "
+                                           "(the AI service's keyword rules)")
+    min_confidence: StrictFloat = Field(0.5, ge=0.0, le=1.0, description="Below this "
+                                        "confidence a "
+                                  "categorization goes to triage for review")
+    active: StrictBool = True
+
+
+class DepartmentPatch(_Strict):
+    """A partial edit (at least one field); ``{"active": false}`` deactivates. The name is the
+    department's identity and does not change."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
+    description: str = Field(None, max_length=1000)  # type: ignore[assignment]
+    keywords: Keywords = None  # type: ignore[assignment]
+    min_confidence: StrictFloat = Field(None, ge=0.0, le=1.0)  # type: ignore[assignment]
+    active: StrictBool = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "DepartmentPatch":
+        if not self.model_fields_set:
+            raise ValueError("send at least one of description, keywords, min_confidence, active")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include=self.model_fields_set)
+
+
+class TriageRequest(_Strict):
+    """``confirm`` the ticket's department (``department``, if given, must be it) or
+    ``reroute`` it to ``department``."""
+
+    action: Literal["confirm", "reroute"]
+    department: DepartmentName | None = None
+
+    @model_validator(mode="after")
+    def _reroute_needs_department(self) -> "TriageRequest":
+        if self.action == "reroute" and self.department is None:
+            raise ValueError("reroute needs a department")
+        return self
 
 
 class CategorizeRequest(_Strict):

@@ -25,6 +25,7 @@ from support_shared.messaging.management import Management
 
 from . import outbox, render, status
 from .accounts_cli import keys_group, tenants_group
+from .departments_cli import departments_group
 from .config import CtlSettings
 from .database import PUBLISHERS, targets
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, EXPECTED, NotConfirmed, exit_code
@@ -225,6 +226,7 @@ analytics_group.add_command(rebuild_command)
 cli.add_command(model_group)
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
+cli.add_command(departments_group)
 for _command in (import_cmd, seed_demo_cmd):
     cli.add_command(_command)
 

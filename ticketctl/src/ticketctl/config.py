@@ -41,6 +41,9 @@ class CtlSettings(CommonSettings):
     ticket_service_url: str = Field(
         "http://127.0.0.1:5001", validation_alias=AliasChoices("TICKET_SERVICE_URL")
     )
+    routing_service_url: str = Field(
+        "http://127.0.0.1:5003", validation_alias=AliasChoices("ROUTING_SERVICE_URL")
+    )
     internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
     http_timeout_s: float = Field(
         5.0, gt=0, le=120,

@@ -228,3 +228,19 @@ def test_train_without_boosters_stores_the_linear_stack(model_ctl, ai_engine, tm
                              json.loads(model_ctl("list", "--json").stdout))
     assert with_boosters.pipeline.boosters_ is not None
     assert linear.pipeline.boosters_ is None
+
+
+def test_train_maps_labels_to_departments_and_warns_about_the_rest(model_ctl, tmp_path):
+    train_csv = write_csv(tmp_path / "train.csv", seed=3)
+    result = model_ctl("train", *csv_args(train_csv), "--folds", "0",
+                       "--map", "Network=IT Support", "--map", "Money = Finance")
+    assert result.exit_code == 0, result.output
+    assert "3 labels: Building, Finance, IT Support" in result.stdout
+    assert ("warning: labels with no department of tenant default (their tickets go to triage "
+            "for review; map them with --map LABEL=DEPARTMENT): Building") in result.stderr
+    [stored] = json.loads(model_ctl("list", "--json").stdout)
+    assert stored["labels"] == ["Building", "Finance", "IT Support"]
+
+    refused = model_ctl("train", *csv_args(train_csv), "--map", "Nope=HR")
+    assert refused.exit_code == 1 and "labels the file does not have: Nope" in refused.output
+    assert model_ctl("train", *csv_args(train_csv), "--map", "Network").exit_code == 2

@@ -1,0 +1,76 @@
+"""``ticketctl departments ...`` against the real routing-service app (real HTTP, real
+PostgreSQL): list, create, update, deactivate, refusals."""
+import json
+import logging
+import threading
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from routing_service.app import create_app
+from routing_service.config import Settings as RoutingSettings
+from support_shared import dependencies
+from support_shared.db import migrate
+from support_shared.service import engine_for
+from ticketctl.cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def routing_url(make_settings):
+    settings = make_settings(RoutingSettings, schema="ctlrouting")
+    engine = engine_for(settings)
+    migrate(engine, settings.db_schema, "routing_service")
+    engine.dispose()
+    app = create_app(settings)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    dependencies.of(app).close()
+
+
+@pytest.fixture
+def ctl(routing_url):
+    def run(*args):
+        return CliRunner().invoke(cli, ["departments", *args],
+                                  env={"ROUTING_SERVICE_URL": routing_url})
+    return run
+
+
+def test_create_update_deactivate_and_list(ctl):
+    created = ctl("create", "Legal", "--tenant", "acme", "--keywords", "nda, contract review",
+                  "--min-confidence", "0.4", "--description", "contracts")
+    assert created.exit_code == 0, created.output
+    assert "created department Legal (version 1, active)" in created.stdout
+    updated = ctl("update", "legal", "--tenant", "acme", "--keywords", "gdpr", "--json")
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.stdout)["keywords"] == ["gdpr"]
+    gone = ctl("deactivate", "Legal", "--tenant", "acme")
+    assert "deactivated department Legal (version 3, inactive)" in gone.stdout
+
+    listed = json.loads(ctl("list", "--tenant", "acme", "--json").stdout)
+    assert [d["name"] for d in listed][-1] == "Legal" and listed[-1]["active"] is False
+    table = ctl("list", "--tenant", "acme").stdout
+    assert table.splitlines()[0].split()[:3] == ["NAME", "ACTIVE", "TRIAGE"]
+    assert "Legal" not in ctl("list").stdout                    # the default tenant's
+
+
+def test_refusals_exit_1_with_the_service_s_message(ctl):
+    taken = ctl("create", "HR")
+    assert taken.exit_code == 1 and "already exists" in taken.output
+    triage = ctl("deactivate", "General")
+    assert triage.exit_code == 1 and "triage department" in triage.output
+    assert ctl("update", "Nope", "--inactive").exit_code == 1
+    assert ctl("update", "HR").exit_code == 2                   # nothing to change
+
+
+def test_an_unreachable_service_exits_2():
+    result = CliRunner().invoke(cli, ["departments", "list"],
+                                env={"ROUTING_SERVICE_URL": "http://127.0.0.1:1"})
+    assert result.exit_code == 2 and "unreachable" in result.output

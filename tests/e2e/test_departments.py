@@ -10,7 +10,7 @@ import pytest
 
 from support_shared.testing.fake_anthropic import FakeAnthropic, tool_use
 from support_shared.testing.helpers import wait_until
-from tests.e2e.conftest import ApiClient, RunningSuite, start_suite
+from tests.conftest import ApiClient, RunningSuite, start_suite
 
 pytestmark = pytest.mark.e2e
 

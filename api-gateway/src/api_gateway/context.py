@@ -9,7 +9,8 @@ from flask import Flask, g, request
 from support_shared.logging import correlation_id
 from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER
 
-from .auth import Authenticator, Principal, forbidden, required_scope
+from . import auth_failures
+from .auth import AuthError, Authenticator, Principal, forbidden, required_scope
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 KEY_ID_HEADER = "X-Key-ID"
@@ -31,6 +32,20 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def _authenticate(authenticator: Authenticator) -> Principal:
+    """The principal; an address out of failed authentications gets 429 before any key is
+    looked at, and each 401 spends one of them (``auth_failures``)."""
+    failures = auth_failures.current()
+    if failures is not None:
+        failures.check()
+    try:
+        return authenticator(request)
+    except AuthError as exc:
+        if failures is not None:
+            exc.headers.update(failures.record())
+        raise
+
+
 def install(app: Flask, authenticator: Authenticator) -> None:
     """Run after ``support_shared.web.init_app``'s hook: fix the request id, authenticate.
 
@@ -47,7 +62,7 @@ def install(app: Flask, authenticator: Authenticator) -> None:
         g.principal = None
         if request.routing_exception is not None or is_public(request.path):
             return
-        principal = authenticator(request)
+        principal = _authenticate(authenticator)
         g.principal = principal
         g.tenant_id = principal.tenant_id
         scope = required_scope(request.method, request.path)

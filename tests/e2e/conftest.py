@@ -29,6 +29,7 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         "LOG_FORMAT": "text", "WEB_WORKERS": "1",
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
+        "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute",
         **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
     return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})
 

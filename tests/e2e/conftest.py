@@ -78,7 +78,8 @@ class RunningSuite(ApiClient):
 
     def ctl(self, *args: str) -> Any:
         """``ticketctl ARGS --json`` in-process against this suite's ticket-service."""
-        env = {"TICKET_SERVICE_URL": self.env["TICKET_SERVICE_URL"]}
+        env = {"TICKET_SERVICE_URL": self.env["TICKET_SERVICE_URL"],
+               "INTERNAL_API_TOKEN": self.env["INTERNAL_API_TOKEN"]}
         result = CliRunner().invoke(ticketctl_cli, [*args, "--json"], env=env)
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and RabbitMQ answer: use the configured ones, else start the local
-# servers, else install them with apt and start them. Enables the RabbitMQ management console.
+# Make sure PostgreSQL, RabbitMQ and Redis (the gateway's rate-limit counters) answer: use the
+# configured ones, else start the local servers, else install them with apt and start them.
+# Enables the RabbitMQ management console.
 set -euo pipefail
 
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -8,6 +9,8 @@ PG_PORT=${PG_PORT:-5432}
 AMQP_HOST=${AMQP_HOST:-127.0.0.1}
 AMQP_PORT=${AMQP_PORT:-5672}
 MGMT_PORT=${RABBITMQ_MANAGEMENT_PORT:-15672}
+REDIS_HOST=${REDIS_HOST:-127.0.0.1}
+REDIS_PORT=${REDIS_PORT:-6379}
 
 log() { echo "[infra] $*"; }
 answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -62,8 +65,18 @@ ensure_rabbitmq() {
   fi
 }
 
+ensure_redis() {
+  if answers "$REDIS_HOST" "$REDIS_PORT"; then log "Redis answers on $REDIS_HOST:$REDIS_PORT"; return; fi
+  is_local "$REDIS_HOST" || { log "Redis at $REDIS_HOST:$REDIS_PORT does not answer"; exit 1; }
+  if ! command -v redis-server >/dev/null; then log "installing redis-server"; apt_install redis-server; fi
+  log "starting Redis"
+  redis-server --bind "$REDIS_HOST" --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes >/dev/null
+  wait_port "$REDIS_HOST" "$REDIS_PORT" 30 Redis
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_redis
 
 # Test tools from Debian: docker-compose validates docker-compose.yml without an engine;
 # chromium renders the dashboard in the browser test; wrk drives `make bench`.

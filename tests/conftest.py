@@ -31,6 +31,7 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
         "GATEWAY_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+        "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute",
         **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
     return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})
 
@@ -79,7 +80,8 @@ class RunningSuite(ApiClient):
 
     def ctl(self, *args: str) -> Any:
         """``ticketctl ARGS --json`` in-process against this suite's ticket-service."""
-        env = {"TICKET_SERVICE_URL": self.env["TICKET_SERVICE_URL"]}
+        env = {"TICKET_SERVICE_URL": self.env["TICKET_SERVICE_URL"],
+               "INTERNAL_API_TOKEN": self.env["INTERNAL_API_TOKEN"]}
         result = CliRunner().invoke(ticketctl_cli, [*args, "--json"], env=env)
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)

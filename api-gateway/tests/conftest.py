@@ -21,6 +21,8 @@ Reply = Callable[[Request], Response]
 # Keys the default test authenticator knows (the real verifier is tested in test_auth.py).
 ADMIN_KEY = "tts_adm00001_" + "a" * 43
 READ_KEY = "tts_read0001_" + "r" * 43
+# What the gateway under test sends as X-Internal-Token to every fake service.
+INTERNAL_TOKEN = "gateway-tests-internal-token"
 TEST_KEYS = {
     ADMIN_KEY: Principal("default", frozenset({"read", "write", "admin"}), "1"),
     READ_KEY: Principal("default", frozenset({"read"}), "2"),
@@ -174,6 +176,8 @@ def make_gateway(services: dict[str, Downstream],
             "broker_check_ttl_s": 0,
             "rabbitmq_url": closed_port_url.replace("http://", "amqp://guest:guest@") + "/%2F",
             "rate_limit": "100000/minute",
+            "ratelimit_storage_url": "memory://",     # unit level; Redis in test_rate_limits
+            "internal_token": INTERNAL_TOKEN,
         }
         # Default: known keys from a dict; pass authenticator=None for the real HTTP verifier.
         authenticator = overrides.pop("authenticator", ApiKeyAuthenticator(StaticKeys(TEST_KEYS)))

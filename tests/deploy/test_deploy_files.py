@@ -12,10 +12,11 @@ import yaml
 
 from tests.deploy.conftest import MIGRATED, PROCESSES
 
-INFRA = {"postgres", "rabbitmq"}
+INFRA = {"postgres", "rabbitmq", "redis"}
 PUBLISHED = {"api-gateway": "5000", "rabbitmq": "15672"}  # service -> container port
 CONDITIONS = {"service_healthy", "service_completed_successfully", "service_started"}
 VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)(?::?-([^}]*))?\}")
+REQUIRED = re.compile(r"\$\{([A-Za-z0-9_]+):\?[^}]*\}")
 
 
 def interpolate(value: Any) -> Any:
@@ -54,6 +55,7 @@ def test_compose_file_is_valid_for_docker_compose(root: Path, require_tool: Call
         values.write_text("")
     env_args = ("--env-file", str(values))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    env["INTERNAL_API_TOKEN"] = "compose-test-internal-token"    # required: no default
     result = subprocess.run([binary, "-f", "docker-compose.yml", *env_args, "config", "-q"],
                             cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -61,6 +63,17 @@ def test_compose_file_is_valid_for_docker_compose(root: Path, require_tool: Call
     listed = subprocess.run([binary, "-f", "docker-compose.yml", *env_args, "config", "--services"],
                             cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert set(listed.stdout.split()) == set(PROCESSES) | INFRA | {f"migrate-{s}" for s in MIGRATED}
+
+
+def test_compose_refuses_to_start_without_the_internal_credential(
+        root: Path, require_tool: Callable[[str], str]) -> None:
+    binary = require_tool("docker-compose")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COMPOSE_", "DOCKER_")) and k != "INTERNAL_API_TOKEN"}
+    result = subprocess.run([binary, "-f", "docker-compose.yml", "--env-file",
+                             str(root / ".env.example"), "config", "-q"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "set INTERNAL_API_TOKEN" in result.stderr
 
 
 def test_no_service_sets_container_name(services: dict[str, dict[str, Any]]) -> None:
@@ -153,6 +166,8 @@ def test_compose_defaults_are_the_env_example_values(root: Path) -> None:
     used = {}
     for name, default in VARIABLE.findall(text):
         assert used.setdefault(name, default) == default, f"{name} has two defaults"
+    for name in REQUIRED.findall(text):       # no default: .env must set it
+        assert used.setdefault(name, "") == ""
     assert used == example, "every variable compose reads is in .env.example, same default"
 
 

@@ -111,7 +111,8 @@ def test_the_x_api_key_header_is_accepted(running):
 
 def test_ensure_dev_keeps_a_working_key(running, tmp_path):
     path = tmp_path / "dev-api-key"
-    env = {"TICKET_SERVICE_URL": running.env["TICKET_SERVICE_URL"]}
+    env = {"TICKET_SERVICE_URL": running.env["TICKET_SERVICE_URL"],
+           "INTERNAL_API_TOKEN": running.env["INTERNAL_API_TOKEN"]}
     first = CliRunner().invoke(cli, ["keys", "ensure-dev", "--file", str(path)], env=env)
     second = CliRunner().invoke(cli, ["keys", "ensure-dev", "--file", str(path)], env=env)
     assert first.exit_code == second.exit_code == 0, first.output + second.output

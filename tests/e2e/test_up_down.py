@@ -29,6 +29,7 @@ def _alive(pid: int) -> bool:
 def test_up_then_down_stops_every_recorded_process(tmp_path, database_url, rabbitmq_url):
     suffix = unique_suffix()
     env = suite_env(suffix, database_url, rabbitmq_url)
+    env.pop("INTERNAL_API_TOKEN")       # as on a fresh clone: `up` makes one
     migrate_all(env)
     var = tmp_path / "var"
     suite = [sys.executable, "-m", "support_shared.suite"]
@@ -38,6 +39,10 @@ def test_up_then_down_stops_every_recorded_process(tmp_path, database_url, rabbi
         assert up.returncode == 0, up.stdout + up.stderr
         assert "healthy after" in up.stdout
         assert (var / "dev-api-key").read_text().strip().startswith("tts_")
+        token = var / "internal-token"
+        assert len(token.read_text().strip()) >= 32 and token.stat().st_mode & 0o077 == 0
+        internal = f"http://127.0.0.1:{env['TICKET_SERVICE_PORT']}/internal/tenants"
+        assert requests.get(internal, timeout=5).status_code == 401
         recorded = json.loads((var / "run" / "suite.json").read_text())
         assert len(recorded) == 12 and all(_alive(p["pid"]) for p in recorded)
         health = requests.get(f"http://127.0.0.1:{env['GATEWAY_PORT']}/api/health", timeout=5)

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from support_shared.testing.helpers import unique_suffix, wait_until
 
 KEY = "tts_secu0001_" + "s" * 43
+RATE_KEY = "tts_secu0002_" + "r" * 43      # its own rate-limit counter (key id 8)
 INTERNAL_TOKEN = "security-tests-internal-token"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("DATABASE_URL",
@@ -45,6 +46,7 @@ class StubTickets:
     """Stands in for ticket-service behind the gateway: one valid key, counted verify calls."""
 
     verify_calls: int = 0
+    verified: dict[str, int] = field(default_factory=dict)   # verify calls per valid key
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,9 +57,13 @@ class StubTickets:
         def verify():
             with self._lock:
                 self.verify_calls += 1
-            if (request.get_json(silent=True) or {}).get("key") != KEY:
-                return jsonify({"error": {"code": "unauthorized"}}), 401
-            return jsonify({"tenant_id": "sec", "scopes": ["read", "write"], "key_id": 7})
+            key = (request.get_json(silent=True) or {}).get("key")
+            if key not in (KEY, RATE_KEY):
+                return jsonify({"error": {"code": "invalid_api_key"}}), 401
+            with self._lock:
+                self.verified[key] = self.verified.get(key, 0) + 1
+            return jsonify({"tenant_id": "sec", "scopes": ["read", "write"],
+                            "key_id": 7 if key == KEY else 8})
 
         @app.route("/api/tickets", methods=["GET", "POST"])
         def tickets():

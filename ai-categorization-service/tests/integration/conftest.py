@@ -12,6 +12,7 @@ from ai_categorization_service.model import TextClassifier
 from ai_categorization_service.persistence import unit_of_work
 from support_shared import dependencies
 from support_shared.db import migrate
+from support_shared.testing.clients import trusted
 from support_shared.service import engine_for
 
 
@@ -30,7 +31,7 @@ def engine(settings):
 
 @pytest.fixture
 def app(settings, engine):
-    application = create_app(settings)
+    application = trusted(create_app(settings))
     yield application
     dependencies.of(application).close()
 

@@ -12,6 +12,7 @@ from support_shared import dependencies as app_dependencies
 from support_shared.events import utcnow
 from support_shared.service import engine_for
 from support_shared.erasure import register_erasure
+from support_shared.internal import require_internal_token
 from support_shared.web import init_app, register_health
 
 from .api import bp
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *,
     dependencies = Dependencies.build(settings or Settings(), clock)
     app = Flask(__name__, static_folder=None)  # assets are the dashboard blueprint's
     init_app(app)
+    require_internal_token(app, dependencies.settings)
     app_dependencies.install(app, dependencies)
     app.register_blueprint(bp)
     init_dashboard(app, dependencies.settings)

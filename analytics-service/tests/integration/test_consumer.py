@@ -9,6 +9,7 @@ import pytest
 from analytics_service.app import create_app
 from analytics_service.consumer import build_consumer
 from support_shared import dependencies
+from support_shared.testing.clients import trusted
 from support_shared.testing.helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ def probe(broker_probe, settings, consumer):
 
 @pytest.fixture
 def client(settings):
-    app = create_app(settings, clock=lambda: T0)
+    app = trusted(create_app(settings, clock=lambda: T0))
     yield app.test_client()
     dependencies.of(app).close()
 

@@ -11,6 +11,7 @@ from analytics_service.app import create_app
 from analytics_service.queue_depths import suite_queues
 from support_shared import dependencies
 from support_shared.messaging.topology import Topology
+from support_shared.testing.clients import trusted
 from support_shared.testing.helpers import MANAGEMENT_URL, wait_until
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ def make_client(settings, engine, monkeypatch):
     def factory(**env: str):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        app = create_app(settings)
+        app = trusted(create_app(settings))
         apps.append(app)
         return app.test_client()
 

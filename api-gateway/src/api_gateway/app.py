@@ -19,7 +19,7 @@ from .state import EXTENSION, Gateway
 
 def key_authenticator(settings: GatewaySettings, tickets: ServiceClient) -> Authenticator:
     """API keys verified by ticket-service, cached for ``auth_cache_ttl_s``."""
-    verifier = CachedVerifier(HttpKeyVerifier(tickets, settings.internal_token),
+    verifier = CachedVerifier(HttpKeyVerifier(tickets),
                               settings.auth_cache_ttl_s, settings.auth_cache_size)
     return ApiKeyAuthenticator(verifier)
 

@@ -1,5 +1,6 @@
-"""Who is calling: API keys from ``Authorization: Bearer`` or ``X-API-Key``, verified by
-ticket-service (``POST /internal/keys/verify``) and cached for a short TTL.
+"""Who is calling: API keys from ``Authorization: Bearer`` or ``X-API-Key``; one without the
+suite's key shape is refused locally, the others are verified by ticket-service
+(``POST /internal/keys/verify``) and cached for a short TTL.
 
 A revoked key keeps working for at most ``GATEWAY_AUTH_CACHE_TTL_S`` (default 10 s) on a
 gateway process that verified it just before the revocation.
@@ -16,6 +17,7 @@ from typing import Callable, Protocol
 from cachetools import TTLCache
 from flask import Request, Response, g
 
+from support_shared.api_keys import looks_like_key
 from support_shared.web import ApiError, error_response
 
 from .clients import ServiceClient
@@ -26,8 +28,6 @@ SCOPES: tuple[str, ...] = ("read", "write", "admin")
 API_KEY_HEADER = "X-API-Key"
 REALM = 'Bearer realm="ticket-triage"'
 VERIFY_PATH = "/internal/keys/verify"
-INTERNAL_TOKEN_HEADER = "X-Internal-Token"
-MAX_KEY_LENGTH = 256
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Write implies read: every write answers with the resource it wrote, so a write-only key
 # could read through no-op writes anyway; the scope says so instead of pretending otherwise.
@@ -54,10 +54,12 @@ class AuthError(ApiError):
     def __init__(self, message: str, *, invalid_token: bool = False) -> None:
         super().__init__(401, "unauthorized", message)
         self.challenge = REALM + (', error="invalid_token"' if invalid_token else "")
+        self.headers: dict[str, str] = {}     # e.g. the failed-authentication budget
 
 
 def auth_error_response(exc: AuthError) -> Response:
     resp = error_response(exc.status, exc.code, exc.message, exc.details)
+    resp.headers.update(exc.headers)
     resp.headers["WWW-Authenticate"] = exc.challenge
     return resp
 
@@ -117,7 +119,7 @@ class ApiKeyAuthenticator:
         if key is None:
             raise AuthError("an API key is required (Authorization: Bearer <key> or X-API-Key)")
         principal = None
-        if len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable():
+        if looks_like_key(key):      # anything else is refused here, without a lookup
             principal = self.verifier.verify(key)
         if principal is None:
             raise AuthError("the API key is invalid or revoked", invalid_token=True)
@@ -127,14 +129,11 @@ class ApiKeyAuthenticator:
 class HttpKeyVerifier:
     """Asks ticket-service, through its client (timeouts, circuit breaker)."""
 
-    def __init__(self, client: ServiceClient, internal_token: str = "") -> None:
-        self.client = client
-        self.internal_token = internal_token
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client     # which sends the internal credential
 
     def verify(self, key: str) -> Principal | None:
         headers = {"Content-Type": "application/json", "X-Request-ID": g.get("request_id", "")}
-        if self.internal_token:
-            headers[INTERNAL_TOKEN_HEADER] = self.internal_token
         resp = self.client.request("POST", VERIFY_PATH, body=json.dumps({"key": key}).encode(),
                                    headers=headers)
         if resp.status_code in (400, 401):

@@ -17,6 +17,7 @@ from urllib3.exceptions import (HTTPError, MaxRetryError, NewConnectionError, Pr
 from urllib3.util.retry import Retry
 
 from support_shared.breaker import CircuitBreaker, CircuitOpenError
+from support_shared.internal import TOKEN_HEADER
 
 from .config import GatewaySettings
 from .errors import ServerError, UpstreamFailure
@@ -67,6 +68,9 @@ class ServiceClient:
         self.read_timeout_s = settings.read_timeout_s
         self.breaker = CircuitBreaker(name, fail_max=settings.breaker_fail_max,
                                       reset_timeout_s=settings.breaker_reset_s)
+        # The internal credential goes with every call (forwarded, key checks, health probes).
+        self._credential = ({TOKEN_HEADER: settings.internal_token} if settings.internal_token
+                            else {})
         # No proxies, no cookies, no redirects: nothing of one caller's answer reaches the next.
         self._pool = urllib3.connection_from_url(self.base_url, maxsize=settings.pool_maxsize,
                                                  block=False)
@@ -79,7 +83,8 @@ class ServiceClient:
               retries: Retry) -> UpstreamResponse:
         target = f"{path}?{query}" if query else path
         try:
-            resp = self._pool.urlopen(method, target, body=body, headers=headers or {},
+            resp = self._pool.urlopen(method, target, body=body,
+                                      headers={**(headers or {}), **self._credential},
                                       timeout=timeout, retries=retries, redirect=False,
                                       assert_same_host=False, preload_content=True)
         except HTTPError as exc:

@@ -51,15 +51,16 @@ class GatewaySettings(CommonSettings):
     # Per API key (per client address for the public paths), across every route and worker
     # sharing the storage: "<n>/second|minute|hour|day", several separated by ";".
     rate_limit: str = Field("600/minute", min_length=1, max_length=200)
-    # redis://host:port[/db]: shared by every worker and gateway; empty: in-process memory.
-    ratelimit_storage_url: str = ""
+    # redis://host:port[/db]: shared by every worker and gateway replica. "memory://" keeps a
+    # counter per worker process (each worker then allows the full limit): only on request.
+    ratelimit_storage_url: str = Field("redis://127.0.0.1:6379/0", min_length=1, max_length=500)
+    # Failed authentications (401) per client address before it gets 429 (auth_failures).
+    auth_failure_limit: str = Field("30/minute", min_length=1, max_length=200)
     ratelimit_key_prefix: str = Field("gateway", max_length=100)
     # sliding-window-counter: O(1) per request, close to a moving window; moving-window keeps
     # one timestamp per request in the window (exact, but its cost grows with the limit).
     ratelimit_strategy: Literal["sliding-window-counter", "fixed-window", "moving-window"] = (
         "sliding-window-counter")
-    # Sent as X-Internal-Token to ticket-service's /internal/... when set.
-    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
 
     def service_urls(self) -> dict[str, str]:
         """Base URL of every downstream service, by service name."""

@@ -9,7 +9,8 @@ from flask import Flask, g, request
 from support_shared.logging import correlation_id
 from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER
 
-from .auth import Authenticator, Principal, forbidden, required_scope
+from . import auth_failures
+from .auth import AuthError, Authenticator, Principal, forbidden, required_scope
 from .operator import operator_only, operator_principal, operator_required
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -30,6 +31,20 @@ def valid_request_id(value: str | None) -> str | None:
 
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _authenticate(authenticator: Authenticator) -> Principal:
+    """The principal; an address out of failed authentications gets 429 before any key is
+    looked at, and each 401 spends one of them (``auth_failures``)."""
+    failures = auth_failures.current()
+    if failures is not None:
+        failures.check()
+    try:
+        return authenticator(request)
+    except AuthError as exc:
+        if failures is not None:
+            exc.headers.update(failures.record())
+        raise
 
 
 def install(app: Flask, authenticator: Authenticator) -> None:
@@ -53,7 +68,7 @@ def install(app: Flask, authenticator: Authenticator) -> None:
         g.principal = operator_principal(request)
         if g.principal is not None:
             return
-        principal = authenticator(request)
+        principal = _authenticate(authenticator)
         g.principal = principal
         g.tenant_id = principal.tenant_id
         if operator_only(request.path):

@@ -1,7 +1,8 @@
 """Rate limits per API key (per client address on public paths) with Flask-Limiter.
 
-Counters live in Redis when ``GATEWAY_RATELIMIT_STORAGE_URL`` is set (shared by every worker
-and gateway), else in process memory (per worker). Over the limit: 429 JSON with
+Counters live in Redis (``GATEWAY_RATELIMIT_STORAGE_URL``, default ``redis://127.0.0.1:6379/0``),
+shared by every worker and gateway replica; ``memory://`` (only when configured) keeps them per
+worker process. Over the limit: 429 JSON with
 ``Retry-After``; every limited answer carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
 ``RateLimit-Reset`` (Unix time the window frees up).
 """
@@ -16,6 +17,7 @@ from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
 
 from support_shared.web import error_response
 
+from .auth_failures import init_auth_failures
 from .config import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -72,14 +74,17 @@ def init_limits(app: Flask, settings: GatewaySettings) -> Limiter:
         headers_enabled=True,
         header_name_mapping=HEADERS,
         strategy=settings.ratelimit_strategy,
-        storage_uri=settings.ratelimit_storage_url or "memory://",
+        storage_uri=settings.ratelimit_storage_url,
         key_prefix=settings.ratelimit_key_prefix,
         # Storage down (Redis): keep limiting per process rather than failing requests.
         in_memory_fallback_enabled=True,
+        storage_options={"wrap_exceptions": True},   # StorageError, whatever the backend
     )
     limiter.request_filter(_unlimited)
     app.after_request(_drop_scratch)  # registered first, so it runs after the limiter's hook
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
     app.register_error_handler(RateLimitExceeded, _too_many)
+    init_auth_failures(app, limiter, settings.auth_failure_limit, settings.ratelimit_key_prefix,
+                       settings.ratelimit_strategy)
     return limiter

@@ -6,7 +6,7 @@ import pytest
 
 from support_shared.testing.helpers import wait_until
 
-from ..conftest import ADMIN_KEY, READ_KEY, bearer
+from ..conftest import ADMIN_KEY, INTERNAL_TOKEN, READ_KEY, bearer
 
 KEY = "tts_abcd1234_" + "k" * 43
 VERIFIED = {"tenant_id": "acme", "scopes": ["read", "write"], "key_id": 42}
@@ -117,14 +117,14 @@ def _real(make_gateway, **settings):
 def test_a_verified_key_sets_tenant_and_key_id_downstream(services, make_gateway):
     ticket = services["ticket-service"]
     ticket.on("POST", "/internal/keys/verify", 200, VERIFIED)
-    client = _real(make_gateway, internal_token="s3cret")
+    client = _real(make_gateway)
 
     resp = client.get("/api/dashboard/summary", headers={**bearer(KEY), "X-Request-ID": "v-1"})
 
     assert resp.status_code == 200
     [verify] = ticket.calls_to("/internal/keys/verify")
     assert verify.body == f'{{"key": "{KEY}"}}'.encode()
-    assert verify.headers["X-Internal-Token"] == "s3cret"
+    assert verify.headers["X-Internal-Token"] == INTERNAL_TOKEN
     assert verify.headers["X-Request-Id"] == "v-1"
     [call] = services["analytics-service"].calls
     assert (call.headers["X-Tenant-Id"], call.headers["X-Key-Id"]) == ("acme", "42")
@@ -188,3 +188,44 @@ def test_ticket_service_down_means_503_for_keyed_requests(services, make_gateway
     assert resp.status_code == 503
     assert resp.json["error"]["details"] == {"service": "ticket-service"}
     assert not services["routing-service"].calls
+
+
+# Bogus keys and failed authentication -----------------------------------------------------------
+
+BOGUS = ["x" * 40, "tts_short_" + "k" * 43, "tts_ABCD1234_" + "k" * 43, "tts_abcd1234_" + "k" * 19,
+         "tts_abcd1234_" + "k" * 101, "tts_abcd1234_" + "k" * 42 + "!", "tts_abcd1234_" + "k" * 20 + " " + "k" * 22,
+         "tts_abcd1234_" + "k" * 42 + "é", "Bearer " + KEY, "tts-abcd1234-" + "k" * 43]
+
+
+def test_keys_without_the_issued_shape_never_reach_ticket_service(services, make_gateway):
+    client = _real(make_gateway, auth_failure_limit="1000/minute")
+
+    answers = [client.get("/api/tickets", headers={"X-API-Key": k}) for k in BOGUS * 2]
+
+    assert {r.status_code for r in answers} == {401}
+    assert _no_calls(services)                   # 20 bogus keys, no verify call
+    remaining = [int(r.headers["RateLimit-Remaining"]) for r in answers]
+    assert remaining == list(range(999, 979, -1))
+    assert {r.headers["RateLimit-Limit"] for r in answers} == {"1000"}
+    assert all(int(r.headers["RateLimit-Reset"]) > time.time() for r in answers)
+
+
+def test_failed_authentication_is_limited_per_client_address(services, make_gateway):
+    ticket = services["ticket-service"]
+    ticket.on("POST", "/internal/keys/verify", 401, {"error": {"code": "invalid_api_key"}})
+    client = _real(make_gateway, auth_failure_limit="3/minute", auth_cache_ttl_s=0)
+
+    failed = [client.get("/api/tickets", headers=bearer(KEY)) for _ in range(3)]
+    blocked = client.get("/api/tickets", headers=bearer(READ_KEY))
+    verified_before = len(ticket.calls_to("/internal/keys/verify"))
+    elsewhere = client.get("/api/tickets", headers=bearer(KEY),
+                           environ_base={"REMOTE_ADDR": "192.0.2.7"})
+
+    assert [r.status_code for r in failed] == [401, 401, 401]
+    assert [r.headers["RateLimit-Remaining"] for r in failed] == ["2", "1", "0"]
+    assert blocked.status_code == 429
+    assert blocked.json["error"]["code"] == "too_many_requests"
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 61
+    assert blocked.headers["RateLimit-Remaining"] == "0"
+    assert verified_before == 3                                    # the blocked one: no call
+    assert elsewhere.status_code == 401                            # another address's budget

@@ -6,6 +6,8 @@ import pytest
 
 from api_gateway.auth import Principal
 
+from ..conftest import INTERNAL_TOKEN
+
 ROUTED = [
     ("GET", "/api/tickets", "ticket-service"),
     ("POST", "/api/tickets", "ticket-service"),
@@ -233,3 +235,14 @@ def test_nul_characters_in_urls_are_a_400_never_forwarded(services, client, url)
                                   "message": "NUL characters are not allowed in URLs",
                                   "details": None}
     assert all(not s.calls for s in services.values())
+
+
+def test_every_call_to_a_service_carries_the_internal_credential(services, client):
+    for method, path, _service in ROUTED:
+        client.open(path, method=method, json={} if method != "GET" else None,
+                    headers={"X-Internal-Token": "forged-by-the-client"})
+    client.get("/api/health")
+    calls = [call for server in services.values() for call in server.calls]
+    assert {call.path for call in calls} >= {"/health", "/api/tickets", "/api/categorize",
+                                              "/api/departments", "/api/analytics/trends"}
+    assert {call.headers.get("X-Internal-Token") for call in calls} == {INTERNAL_TOKEN}

@@ -10,6 +10,8 @@ import requests
 
 from support_shared.testing.helpers import wait_until
 
+from ..conftest import INTERNAL_TOKEN
+
 
 def _ready(url):
     try:
@@ -29,7 +31,8 @@ def test_web_command_serves_the_gateway(services, closed_port_url):
     assert exe, "api-gateway is not installed"
     port = closed_port_url.rsplit(":", 1)[1]
     env = {**os.environ, "GATEWAY_PORT": port, "BIND_HOST": "127.0.0.1", "WEB_WORKERS": "1",
-           "LOG_FORMAT": "text", "TICKET_SERVICE_URL": services["ticket-service"].url}
+           "LOG_FORMAT": "text", "TICKET_SERVICE_URL": services["ticket-service"].url,
+           "INTERNAL_API_TOKEN": INTERNAL_TOKEN, "GATEWAY_RATELIMIT_STORAGE_URL": "memory://"}
     proc = subprocess.Popen([exe, "web"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -50,5 +53,6 @@ def test_web_command_serves_the_gateway(services, closed_port_url):
     assert resp.headers["X-Request-ID"] == "gunicorn-1"
     [verify] = ticket.calls_to("/internal/keys/verify")       # the real HTTP key verifier
     assert verify.body == b'{"key": "%s"}' % KEY.encode()
+    assert verify.headers["X-Internal-Token"] == INTERNAL_TOKEN
     assert ticket.calls_to("/api/tickets")[0].headers["X-Tenant-Id"] == "acme"
     assert "Booting worker" in err

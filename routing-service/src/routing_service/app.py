@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from support_shared import dependencies as app_dependencies
 from support_shared.service import engine_for
 from support_shared.erasure import register_erasure
+from support_shared.internal import require_internal_token
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from . import api
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     dependencies = Dependencies.build(settings or Settings())
     app = Flask(__name__)
     init_app(app)
+    require_internal_token(app, dependencies.settings)
     app_dependencies.install(app, dependencies)
     app.register_blueprint(api.bp)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)

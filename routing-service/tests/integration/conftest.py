@@ -19,6 +19,7 @@ from routing_service.handlers import (handle_tickets_categorized, handle_tickets
 from routing_service.persistence import RoutingUnitOfWork, unit_of_work
 from support_shared import dependencies
 from support_shared.db import migrate
+from support_shared.testing.clients import trusted
 from support_shared.events import (
     Envelope,
     EventType,
@@ -64,7 +65,7 @@ def query(engine: Engine) -> Callable[..., list[Any]]:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
-    application = create_app(settings)
+    application = trusted(create_app(settings))
     application.config["TESTING"] = True
     yield application
     dependencies.of(application).close()

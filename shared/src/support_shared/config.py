@@ -40,6 +40,12 @@ class CommonSettings(BaseSettings):
     web_workers: int = Field(2, validation_alias=_env("WEB_WORKERS"), ge=1, le=64)
     web_threads: int = Field(4, validation_alias=_env("WEB_THREADS"), ge=1, le=256)
     port: int = Field(5000, ge=1, le=65535)
+    # The credential of every internal call (X-Internal-Token): services require it, the
+    # gateway and ticketctl send it. Without one a web process refuses to start unless
+    # INSECURE_NO_INTERNAL_TOKEN is set (support_shared.internal).
+    internal_token: str = Field("", validation_alias=_env("INTERNAL_API_TOKEN"), repr=False)
+    insecure_no_internal_token: bool = Field(
+        False, validation_alias=_env("INSECURE_NO_INTERNAL_TOKEN"))
 
 
 class ServiceSettings(CommonSettings):

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from .config import CommonSettings, ServiceSettings
 from .db import ensure_database, make_engine, migrate
+from .internal import InternalTokenError, check_internal_token
 from .logging import configure_logging
 from .manifest import SUITE, Service
 from .metrics import MULTIPROC_ENV, prepare_multiprocess_dir, start_worker_endpoint
@@ -126,6 +127,11 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
     Its workers share a fresh Prometheus multiprocess directory (``$METRICS_DIR`` or
     ``<tmp>/ticket-triage-metrics``, then ``<service>-<port>``), so ``/metrics`` adds them all up.
     """
+    try:   # refuse here, with one clear line, rather than in every worker gunicorn boots
+        check_internal_token(settings, spec.name)
+    except InternalTokenError as exc:
+        logger.critical("%s", exc)
+        sys.exit(2)
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     os.environ["SERVICE_NAME"] = spec.name
     os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(spec.name, settings.port))

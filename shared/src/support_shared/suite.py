@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from .internal import TOKEN_ENV
 from .manifest import SUITE
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,23 @@ def _started_at(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def with_internal_token(env: dict[str, str], var: Path) -> dict[str, str]:
+    """``env`` with ``INTERNAL_API_TOKEN``: its own if set, else the one in var/internal-token,
+    written (owner-only) with a fresh random token on first start."""
+    if env.get(TOKEN_ENV):
+        return env
+    path = var / "internal-token"
+    token = path.read_text().strip() if path.exists() else ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
+        logger.info("wrote a new internal credential to %s", path)
+    return {**env, TOKEN_ENV: token}
+
+
 def ensure_dev_key(env: dict[str, str], var: Path) -> None:
     """Tenant "default" and an admin key in var/dev-api-key (kept while it still works)."""
     subprocess.run([_bin("ticketctl"), "keys", "ensure-dev", "--file", str(var / "dev-api-key")],
@@ -204,15 +222,15 @@ def _print_urls(env: dict[str, str]) -> None:
           f"  RabbitMQ console http://127.0.0.1:15672 (guest/guest)\n", flush=True)
 
 
-def cmd_run() -> int:
-    suite = Suite(env=operator_env(Path("var")))
+def cmd_run(var: Path) -> int:
+    suite = Suite(env=with_internal_token(operator_env(var), var))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     suite.start()
     try:
         took = suite.wait_healthy()
-        ensure_dev_key(suite.env, Path("var"))
+        ensure_dev_key(suite.env, var)
         _print_urls(suite.env)
         print(f"healthy after {took:.1f}s; Ctrl-C stops every process", flush=True)
         while not stop.wait(0.5):
@@ -230,7 +248,7 @@ def cmd_up(var: Path) -> int:
                               for p in json.loads(state.read_text())):
         print("the suite is already up (make down first)")
         return 1
-    suite = Suite(env=operator_env(var), log_dir=var / "log")
+    suite = Suite(env=with_internal_token(operator_env(var), var), log_dir=var / "log")
     suite.start()
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps([{"name": n, "pid": p.pid, "started_at": _started_at(p.pid)}
@@ -269,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         migrate_all(dict(os.environ))
         sys.exit(0)
-    commands = {"run": cmd_run, "up": lambda: cmd_up(args.var), "down": lambda: cmd_down(args.var)}
+    commands = {"run": lambda: cmd_run(args.var), "up": lambda: cmd_up(args.var), "down": lambda: cmd_down(args.var)}
     sys.exit(commands[args.command]())
 
 

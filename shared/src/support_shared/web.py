@@ -2,7 +2,6 @@
 Prometheus metrics."""
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import re
@@ -11,6 +10,7 @@ import uuid
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
+from itsdangerous import BadSignature, URLSafeSerializer
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
@@ -31,6 +31,7 @@ TENANT_HEADER = "X-Tenant-ID"
 DEFAULT_TENANT = "default"
 MAX_BODY_BYTES = 64 * 1024
 METRICS_EXTENSION = "support_shared.metrics"   # app.extensions key: extra scrape-time collectors
+CURSOR_SECRET_EXTENSION = "support_shared.cursor_secret"   # app.extensions key: cursor signing
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
@@ -259,23 +260,31 @@ def health_response(checks: dict[str, Callable[[], bool]], service: str) -> tupl
     return jsonify(body), 200 if healthy else 503
 
 
+def _cursor_serializer() -> URLSafeSerializer:
+    """Signs cursors with the app's key (``support_shared.internal.require_internal_token``)."""
+    secret = current_app.extensions.get(CURSOR_SECRET_EXTENSION)
+    if secret is None:
+        raise RuntimeError("no cursor key: call support_shared.internal.require_internal_token")
+    return URLSafeSerializer(secret, salt="cursor")
+
+
 def encode_cursor(last_id: int) -> str:
-    """Opaque keyset cursor for lists ordered by descending id."""
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+    """Opaque keyset cursor for lists ordered by descending id, signed and bound to the
+    request's tenant."""
+    return str(_cursor_serializer().dumps([tenant_id(), last_id]))
 
 
 def decode_cursor(cursor: str | None) -> int | None:
-    """The id after which the next page starts; 400 for a cursor we did not issue."""
+    """The id after which the next page starts; 400 for a cursor we did not issue (tampered,
+    signed with another key, or issued to another tenant)."""
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, value = raw.split(":", 1)
-        if prefix != "id":
-            raise ValueError(prefix)
-        last_id = int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+        tenant, last_id = _cursor_serializer().loads(cursor)
+    except (BadSignature, ValueError, TypeError) as exc:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+    if tenant != tenant_id() or type(last_id) is not int:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
     return last_id
 
 

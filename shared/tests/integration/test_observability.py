@@ -29,6 +29,7 @@ from support_shared.metrics import (METRICS_DIR_ENV, METRICS_PORT_ENV, record_co
 from support_shared.outbox import notify_channel
 from support_shared.relay import OutboxRelay
 from support_shared.service import engine_for
+from support_shared.testing.clients import trusted
 from support_shared.testing.helpers import each_event, wait_until
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ def routing(make_settings):
 
 def test_a_service_app_counts_its_requests_and_reports_its_outbox(routing):
     settings, engine = routing
-    client = create_app(settings).test_client()
+    client = trusted(create_app(settings)).test_client()
 
     def scrape() -> dict[tuple[str, frozenset], float]:
         return _samples(client.get("/metrics").get_data(as_text=True))
@@ -199,6 +200,7 @@ def web_process(routing, tmp_path):
         "ROUTING_SERVICE_DB_SCHEMA": settings.db_schema,
         "ROUTING_SERVICE_PORT": str(port), "WEB_WORKERS": "2", "WEB_THREADS": "2",
         "LOG_FORMAT": "json", METRICS_DIR_ENV: str(tmp_path / "metrics"),
+        "INTERNAL_API_TOKEN": settings.internal_token,
     })
     env.pop(METRICS_PORT_ENV, None)
     with open(log, "wb") as out:
@@ -222,12 +224,13 @@ def web_process(routing, tmp_path):
         proc.wait(timeout=20)
 
 
-def test_gunicorn_workers_share_one_metrics_view_and_log_json(web_process):
+def test_gunicorn_workers_share_one_metrics_view_and_log_json(routing, web_process):
     base, log, metrics_dir = web_process
+    token = routing[0].internal_token
     session = requests.Session()
     for i in range(20):
-        resp = requests.get(f"{base}/api/departments", headers={"X-Request-ID": f"gw-{i}"},
-                            timeout=5)   # new connection each: gunicorn spreads them over workers
+        resp = requests.get(f"{base}/api/departments", timeout=5,
+                            headers={"X-Request-ID": f"gw-{i}", "X-Internal-Token": token})   # new connection each: gunicorn spreads them over workers
         assert resp.status_code == 200
     listed = frozenset({"method": "GET", "route": "/api/departments", "status": "200"}.items())
     for _ in range(5):   # whichever worker answers the scrape sees all twenty

@@ -11,6 +11,7 @@ from support_shared import dependencies as app_dependencies
 from support_shared.group_commit import GroupCommitter
 from support_shared.service import engine_for
 from support_shared.erasure import register_erasure
+from support_shared.internal import require_internal_token
 from support_shared.web import init_app, register_health
 
 from . import web
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app_dependencies.install(app, dependencies)
     init_app(app)
+    require_internal_token(app, dependencies.settings)
     web.register_error_handlers(app)
     tickets_api.init_app(app)
     activity_api.init_app(app)

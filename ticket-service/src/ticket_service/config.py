@@ -17,8 +17,6 @@ class Settings(service_settings("ticket-service")):
                              ge=1, le=256)
     # Up to twice this many connections per worker: one per thread plus the writer's.
     db_pool_size: int = Field(9, ge=1, le=100)
-    # Shared secret for /internal/... (gateway, ticketctl); empty: loopback/network isolation only.
-    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
 
 
 SERVICE_NAME = Settings.service_name

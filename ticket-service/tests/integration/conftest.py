@@ -2,6 +2,7 @@
 import pytest
 
 from support_shared.db import migrate
+from support_shared.testing.clients import trusted
 from support_shared.service import engine_for
 from ticket_service.app import create_app
 from ticket_service.config import Settings
@@ -24,7 +25,7 @@ def engine(settings):
 
 @pytest.fixture
 def app(settings, engine):
-    application = create_app(settings)
+    application = trusted(create_app(settings))
     yield application
     dependencies.of(application).close()
 

@@ -1,6 +1,7 @@
 """Creating, reading and moving tickets through the API on the real database; errors as JSON."""
 import pytest
 import sqlalchemy as sa
+from support_shared.testing.clients import trusted
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +204,7 @@ def test_health_reports_a_dead_database(make_settings):
 
     settings = make_settings(Settings, schema="ticket",
                              database_url="postgresql+psycopg2://postgres@127.0.0.1:1/nope")
-    app = create_app(settings)
+    app = trusted(create_app(settings))
     try:
         resp = app.test_client().get("/health")
         assert resp.status_code == 503

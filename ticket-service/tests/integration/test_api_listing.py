@@ -1,8 +1,14 @@
 """Listing tickets through the API: keyset pagination, filters, tenant isolation."""
+import base64
+
 import pytest
 import sqlalchemy as sa
 
+from support_shared import dependencies
 from support_shared.events import EventType, TicketRouted, new_event
+from support_shared.testing.clients import trusted
+from support_shared.web import encode_cursor
+from ticket_service.app import create_app
 from ticket_service.tickets.handlers import handle_tickets_routed
 
 pytestmark = pytest.mark.integration
@@ -53,7 +59,7 @@ def test_pagination_returns_every_ticket_once_newest_first(client):
     ({"limit": 0}, "validation_error"), ({"limit": 201}, "validation_error"),
     ({"limit": "x"}, "validation_error"), ({"status": "done"}, "validation_error"),
     ({"priority": "urgent"}, "validation_error"), ({"cursor": "bm9wZTox"}, "invalid_cursor"),
-    ({"cursor": "!!!"}, "invalid_cursor"),
+    ({"cursor": "!!!"}, "invalid_cursor"), ({"cursor": "aWQ6NQ"}, "invalid_cursor"),
 ])
 def test_invalid_list_query_is_400(client, query, code):
     resp = client.get("/api/tickets", query_string=query)
@@ -104,3 +110,27 @@ def test_tenants_are_isolated(client, engine):
     assert (own["status"], own["version"]) == ("pending", 1)
     assert client.get("/api/tickets").get_json()["count"] == 0      # the default tenant
     assert counts(engine) == (2, 2)
+
+
+def test_a_cursor_the_api_did_not_issue_is_400(client, settings, engine):
+    for n in range(3):
+        assert post(client, {**BODY, "title": f"t{n}"}).status_code == 201
+    cursor = client.get("/api/tickets", query_string={"limit": 1}).get_json()["next_cursor"]
+    assert client.get("/api/tickets", query_string={"cursor": cursor}).status_code == 200
+    payload, signature = cursor.split(".")
+    forged = base64.urlsafe_b64encode(b'["default",1000]').decode().rstrip("=")
+    other_key = trusted(create_app(settings.model_copy(
+        update={"internal_token": "another-deployments-token"})))
+    try:
+        with other_key.test_request_context():
+            foreign = encode_cursor(2)
+    finally:
+        dependencies.of(other_key).close()
+    for bad in (f"{forged}.{signature}", payload, cursor[:-2] + ("AA" if cursor[-2:] != "AA"
+                                                                  else "BB"), foreign):
+        resp = client.get("/api/tickets", query_string={"cursor": bad})
+        assert resp.status_code == 400, bad
+        assert resp.get_json()["error"]["code"] == "invalid_cursor"
+    other_tenant = client.get("/api/tickets", query_string={"cursor": cursor},
+                              headers={"X-Tenant-ID": "beta"})
+    assert other_tenant.status_code == 400

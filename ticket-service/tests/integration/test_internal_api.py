@@ -93,18 +93,21 @@ def test_keys_of_every_tenant_are_listed_without_a_filter(client):
         "keys"]] == [("acme", ["read", "write"]), ("beta", ["admin"])]
 
 
-def test_with_a_token_configured_internal_calls_need_it(settings, engine):
-    app = create_app(settings.model_copy(update={"internal_token": "s3cret"}))
+def test_every_route_but_the_probes_needs_the_internal_credential(settings, engine):
+    app = create_app(settings)        # plain test client: sends no credential by itself
     try:
         client = app.test_client()
-        refused = client.get("/internal/tenants")
-        assert refused.status_code == 403
-        assert refused.get_json()["error"]["code"] == "forbidden"
-        assert client.get("/internal/tenants", headers={"X-Internal-Token": "wrong"}
-                          ).status_code == 403
-        assert client.get("/internal/tenants", headers={"X-Internal-Token": "s3cret"}
-                          ).status_code == 200
-        assert client.get("/api/tickets").status_code == 200       # public routes unaffected
+        for path in ("/internal/tenants", "/internal/keys", "/api/tickets", "/api/tickets/1"):
+            for sent in ({}, {"X-Internal-Token": "wrong"},
+                         {"X-Internal-Token": settings.internal_token + "x"}):
+                refused = client.get(path, headers={"X-Tenant-ID": "acme", **sent})
+                assert refused.status_code == 401, (path, sent)
+                assert refused.get_json()["error"]["code"] == "unauthorized"
+        good = {"X-Internal-Token": settings.internal_token}
+        assert client.get("/internal/tenants", headers=good).status_code == 200
+        assert client.get("/api/tickets", headers=good).status_code == 200
+        assert client.get("/health").status_code == 200              # probes stay open
+        assert client.get("/metrics").status_code == 200
     finally:
         dependencies.of(app).close()
 

@@ -1,7 +1,8 @@
 """Tenants and API keys through ticket-service's internal endpoints (``/internal/...``).
 
 Those endpoints are only reachable where ticket-service listens (127.0.0.1 locally, the
-internal network in compose): run ticketctl there. ``INTERNAL_API_TOKEN`` is sent when set.
+internal network in compose): run ticketctl there, with the suite's internal credential
+(``INTERNAL_API_TOKEN``, or the file ``var/internal-token`` that ``make run``/``make up`` write).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from support_shared.internal import TOKEN_HEADER
 
 from .config import CtlSettings
 from .errors import TicketctlError, Unavailable
@@ -37,8 +39,9 @@ class AccountsClient:
         self.timeout = settings.http_timeout_s
         self.session = requests.Session()
         self.session.trust_env = False
-        if settings.internal_token:
-            self.session.headers["X-Internal-Token"] = settings.internal_token
+        token = settings.internal_credential()
+        if token:
+            self.session.headers[TOKEN_HEADER] = token
 
     def _call(self, method: str, path: str, *, base: str | None = None, **kw: Any) -> Any:
         base = base or self.base
@@ -52,8 +55,11 @@ class AccountsClient:
             body = None
         if resp.status_code >= 500 or not isinstance(body, dict):
             raise Unavailable(f"{base} answered HTTP {resp.status_code} on {path}")
+        error = body.get("error") or {}
+        if resp.status_code == 401 and error.get("code") == "unauthorized":
+            raise Unavailable(f"{base} refused ticketctl's internal credential: set "
+                              "INTERNAL_API_TOKEN (or INTERNAL_API_TOKEN_FILE) to the suite's")
         if resp.status_code >= 400:
-            error = body.get("error") or {}
             raise Refused(resp.status_code, str(error.get("code", "")),
                           str(error.get("message", f"HTTP {resp.status_code}")))
         return body

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pika
 from pydantic import AliasChoices, Field
@@ -23,7 +24,8 @@ def service_urls() -> list[str]:
 class CtlSettings(CommonSettings):
     """``RABBITMQ_URL``, ``EVENT_EXCHANGE``, ``DEAD_LETTER_EXCHANGE``, ``QUEUE_PREFIX`` as the
     services read them, plus ``RABBITMQ_MANAGEMENT_URL``, ``GATEWAY_URL``, ticket-service's
-    internal address and token (tenants, keys) and the HTTP timeout.
+    internal address and credential (``INTERNAL_API_TOKEN``, else the file
+    ``INTERNAL_API_TOKEN_FILE`` names; for tenants and keys) and the HTTP timeout.
 
     The services' databases are not here: each is found through the suite manifest's env
     prefix (``outbox.target``), as the service itself reads it.
@@ -44,11 +46,22 @@ class CtlSettings(CommonSettings):
     routing_service_url: str = Field(
         "http://127.0.0.1:5003", validation_alias=AliasChoices("ROUTING_SERVICE_URL")
     )
-    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
+    # Read when INTERNAL_API_TOKEN is empty: where `make run` / `make up` write the credential.
+    internal_token_file: Path = Field(
+        Path("var/internal-token"), validation_alias=AliasChoices("INTERNAL_API_TOKEN_FILE"))
     http_timeout_s: float = Field(
         5.0, gt=0, le=120,
         validation_alias=AliasChoices("TICKETCTL_HTTP_TIMEOUT"),
     )
+
+    def internal_credential(self) -> str:
+        """``INTERNAL_API_TOKEN``, else the contents of ``internal_token_file``, else empty."""
+        if self.internal_token:
+            return self.internal_token
+        try:
+            return self.internal_token_file.read_text().strip()
+        except OSError:
+            return ""
 
     @property
     def vhost(self) -> str:

@@ -14,6 +14,8 @@ from urllib.parse import quote
 import click
 import requests
 
+from support_shared.internal import TOKEN_HEADER
+
 from . import render
 from .accounts import Refused
 from .config import CtlSettings
@@ -27,8 +29,8 @@ class DepartmentsClient:
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.headers["X-Tenant-ID"] = tenant_id
-        if settings.internal_token:
-            self.session.headers["X-Internal-Token"] = settings.internal_token
+        if token := settings.internal_credential():
+            self.session.headers[TOKEN_HEADER] = token
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         try:

@@ -90,7 +90,8 @@ def internal():
 @pytest.fixture
 def ctl(internal):
     def run(*args, token=""):
-        env = {"TICKET_SERVICE_URL": internal.url, "INTERNAL_API_TOKEN": token}
+        env = {"TICKET_SERVICE_URL": internal.url, "INTERNAL_API_TOKEN": token,
+               "INTERNAL_API_TOKEN_FILE": "/nonexistent/internal-token"}
         return CliRunner().invoke(cli, list(args), env=env)
 
     return run
@@ -159,6 +160,15 @@ def test_the_internal_token_is_sent_when_set(ctl, internal):
     assert internal.headers[-1]["X-Internal-Token"] == "s3cret"
     ctl("tenants", "list")
     assert "X-Internal-Token" not in internal.headers[-1]
+
+
+def test_the_token_file_is_read_when_the_variable_is_unset(internal, tmp_path):
+    path = tmp_path / "internal-token"
+    path.write_text("from-the-file-token\n")
+    env = {"TICKET_SERVICE_URL": internal.url, "INTERNAL_API_TOKEN": "",
+           "INTERNAL_API_TOKEN_FILE": str(path)}
+    assert CliRunner().invoke(cli, ["tenants", "list"], env=env).exit_code == 0
+    assert internal.headers[-1]["X-Internal-Token"] == "from-the-file-token"
 
 
 def test_unreachable_ticket_service_exits_2():

@@ -7,6 +7,7 @@ server is unreachable the test is skipped locally and fails in CI (``CI`` set).
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Callable, Iterator, TypeVar
 
 import pika
@@ -59,7 +60,8 @@ def suffix() -> str:
 
 @pytest.fixture
 def make_settings(database_url: str, rabbitmq_url: str, suffix: str) -> Iterator[Callable[..., ServiceSettings]]:
-    """Build service settings isolated to this test: own schema, exchange and queue names."""
+    """Build service settings isolated to this test: own schema, exchange and queue names, and
+    a random internal credential (``support_shared.testing.clients.trusted`` apps send it)."""
     schemas: list[tuple[str, str]] = []
 
     def factory(cls: type[S], schema: str = "svc", **overrides: object) -> S:
@@ -73,6 +75,7 @@ def make_settings(database_url: str, rabbitmq_url: str, suffix: str) -> Iterator
             "dead_letter_exchange": f"tickets.{suffix}.dlx",
             "queue_prefix": f"{suffix}.",
             "relay_poll_seconds": 0.2,
+            "internal_token": secrets.token_urlsafe(24),
         }
         values.update(overrides)
         return cls(**values)

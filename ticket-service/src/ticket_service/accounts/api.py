@@ -1,17 +1,15 @@
 """Internal HTTP routes (``/internal/...``): key verification for the gateway, account admin.
 
-Never exposed by the gateway; reachable only where ticket-service listens (127.0.0.1 locally,
-an internal network in compose). With ``INTERNAL_API_TOKEN`` set, callers must also send it
-in ``X-Internal-Token``.
+Never exposed by the gateway; like every route of an internal service, they need the internal
+credential (``X-Internal-Token``, checked by ``support_shared.internal``).
 """
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from support_shared.web import ApiError, error_response, parse_body
+from support_shared.web import error_response, parse_body
 
 from ..web import conflict, deps, not_found_error
 from . import handlers as accounts
@@ -20,9 +18,6 @@ from .domain import (ApiKey, KeyNotFoundError, Tenant, TenantExistsError, Tenant
 from .persistence import AccountsUnitOfWork
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
-
-TOKEN_HEADER = "X-Internal-Token"
-
 
 def init_app(app: Flask) -> None:
     """Register the internal routes and the errors of the account rules."""
@@ -63,14 +58,6 @@ class KeyCreate(_Body):
     @classmethod
     def _known_scopes(cls, value: list[str]) -> list[str]:
         return list(normalize_scopes(value))
-
-
-@bp.before_request
-def _check_token() -> None:
-    expected = deps().settings.internal_token
-    sent = request.headers.get(TOKEN_HEADER, "")
-    if expected and not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise ApiError(403, "forbidden", "internal endpoints need the internal token")
 
 
 def tenant_json(tenant: Tenant) -> dict[str, Any]:

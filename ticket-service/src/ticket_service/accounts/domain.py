@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
+from support_shared.api_keys import KEY_PATTERN, KEY_PREFIX
+
 from ..tickets.domain import DomainError
 
 SCOPES: tuple[str, ...] = ("read", "write", "admin")
-KEY_PREFIX = "tts"
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_KEY_RE = re.compile(r"^tts_([a-z0-9]{8})_[A-Za-z0-9_-]{20,100}$")
+_KEY_RE = KEY_PATTERN     # one definition, shared with the gateway's pre-check
 
 
 class TenantExistsError(DomainError):

@@ -29,7 +29,7 @@ def routing_url(make_settings):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"http://127.0.0.1:{server.server_port}", settings.internal_token
     server.shutdown()
     thread.join(5)
     dependencies.of(app).close()
@@ -37,9 +37,11 @@ def routing_url(make_settings):
 
 @pytest.fixture
 def ctl(routing_url):
+    url, token = routing_url
+
     def run(*args):
         return CliRunner().invoke(cli, ["departments", *args],
-                                  env={"ROUTING_SERVICE_URL": routing_url})
+                                  env={"ROUTING_SERVICE_URL": url, "INTERNAL_API_TOKEN": token})
     return run
 
 

@@ -53,6 +53,8 @@ ticket_facts = sa.Table(
     sa.Column("resolved_at", TS),
     sa.Column("closed_at", TS),
     sa.Column("updated_at", TS),
+    sa.Column("priority_version", sa.Integer, nullable=False, server_default="0"),  # 0002
+    sa.Column("deleted_at", TS),                                                     # 0002
 )
 
 _FACT_FIELDS = [f.name for f in fields(TicketFacts)]

@@ -9,6 +9,11 @@ Events may arrive late, twice or out of order. Each event writes only the column
   one applied; first_routed_at keeps the earliest value whatever the order.
 - ``ticket.status.updated``: status only if its ticket_version is higher than the one applied
   (a late event never rolls back); the timestamp of the status it reports keeps the earliest value.
+- ``ticket.updated``: a changed priority (requested and counted) if its ticket_version is higher
+  than the last edit's (``priority_version``); categorization and routing, which answer the
+  ticket as created, then no longer replace the priority a person set.
+- ``ticket.deleted``: deleted_at; the ticket leaves every count (the queries skip it) for good.
+- ``ticket.commented``, ``ticket.routing.applied``: only updated_at (counted in the event log).
 Duplicates are stopped earlier, by the inbox claim in the same transaction.
 """
 from __future__ import annotations
@@ -24,8 +29,10 @@ from support_shared.events import (
     EventType,
     TicketCategorized,
     TicketCreated,
+    TicketDeleted,
     TicketRouted,
     TicketStatusUpdated,
+    TicketUpdated,
 )
 from support_shared.inbox import AbstractInbox
 
@@ -62,6 +69,8 @@ class TicketFacts:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     updated_at: datetime | None = None
+    priority_version: int = 0
+    deleted_at: datetime | None = None
 
 
 def _earliest(current: datetime | None, candidate: datetime) -> datetime:
@@ -86,10 +95,20 @@ def apply_created(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
     facts = replace(
         facts,
         created_at=data.created_at,
-        requested_priority=data.priority,
+        # an edit of the priority that arrived first is newer than the creation's
+        requested_priority=data.priority if facts.priority_version == 0
+        else facts.requested_priority,
         priority=facts.priority or data.priority,
     )
     return _apply_status(facts, data.status, envelope.ticket_version, data.created_at)
+
+
+def _suggested_priority(facts: TicketFacts, priority: str | None) -> str | None:
+    """The AI's priority (which routing carries along), unless a person edited the priority:
+    categorization answers the ticket as created, so an edit is always the newer word."""
+    if priority is None or facts.priority_version > 0:
+        return facts.priority
+    return priority
 
 
 def apply_categorized(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
@@ -97,7 +116,7 @@ def apply_categorized(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
     routed = facts.routing_version > 0
     return replace(
         facts,
-        priority=data.priority,
+        priority=_suggested_priority(facts, data.priority),
         requested_priority=facts.requested_priority or data.requested_priority,
         confidence=facts.confidence if routed and facts.confidence is not None else data.confidence,
         categorization_method=data.method,
@@ -120,7 +139,7 @@ def apply_routed(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
         needs_review=data.needs_review,
         routed_at=envelope.occurred_at,
         confidence=data.confidence if data.confidence is not None else facts.confidence,
-        priority=data.priority or facts.priority,
+        priority=_suggested_priority(facts, data.priority),
         categorization_method=data.categorization_method or facts.categorization_method,
     )
 
@@ -133,11 +152,36 @@ def apply_status_updated(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
     return _apply_status(facts, data.new_status, envelope.ticket_version, envelope.occurred_at)
 
 
+def apply_updated(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    change = cast(TicketUpdated, envelope.payload()).changes.get("priority")
+    if change is None:
+        return facts
+    if envelope.ticket_version <= facts.priority_version:
+        logger.info("stale priority v%s for ticket %s (have v%s)", envelope.ticket_version,
+                    facts.ticket_id, facts.priority_version)
+        return facts
+    return replace(facts, priority=change.new, requested_priority=change.new,
+                   priority_version=envelope.ticket_version)
+
+
+def apply_deleted(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketDeleted, envelope.payload())
+    return replace(facts, deleted_at=data.deleted_at)
+
+
+def _touched(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    return facts
+
+
 _APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope], TicketFacts]] = {
     EventType.TICKET_CREATED: apply_created,
     EventType.TICKET_CATEGORIZED: apply_categorized,
     EventType.TICKET_ROUTED: apply_routed,
     EventType.TICKET_STATUS_UPDATED: apply_status_updated,
+    EventType.TICKET_UPDATED: apply_updated,
+    EventType.TICKET_COMMENTED: _touched,
+    EventType.TICKET_ROUTING_APPLIED: _touched,
+    EventType.TICKET_DELETED: apply_deleted,
 }
 
 

@@ -1,4 +1,4 @@
-"""Dashboard read models: every number is a SQL aggregate over one tenant's ticket facts."""
+"""Dashboard read models: SQL aggregates over one tenant's ticket facts, deleted ones left out."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -17,6 +17,11 @@ CONFIDENCE_BUCKETS = 10
 OPEN_STATUSES = ("pending", "in_progress")
 
 
+def _live(tenant: str) -> sa.ColumnElement[bool]:
+    """The tenant's tickets that are not deleted: a deleted ticket leaves every number."""
+    return sa.and_(tf.c.tenant_id == tenant, tf.c.deleted_at.is_(None))
+
+
 def _number(value: Decimal | float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
@@ -32,7 +37,7 @@ def _grouped(conn: Connection, column: sa.ColumnElement[Any], tenant: str,
              *where: sa.ColumnElement[bool]) -> dict[str, int]:
     stmt = (
         sa.select(column, sa.func.count())
-        .where(tf.c.tenant_id == tenant, column.is_not(None), *where)
+        .where(_live(tenant), column.is_not(None), *where)
         .group_by(column)
         .order_by(column)
     )
@@ -57,7 +62,7 @@ def _duration(conn: Connection, tenant: str, start: sa.Column, end: sa.Column,
         sa.func.percentile_cont(0.5).within_group(seconds),
         sa.func.percentile_cont(0.95).within_group(seconds),
         sa.func.max(seconds),
-    ).where(tf.c.tenant_id == tenant, start.is_not(None), end.is_not(None), *where)
+    ).where(_live(tenant), start.is_not(None), end.is_not(None), *where)
     count, avg, p50, p95, top = conn.execute(stmt).one()
     return {
         "count": count,
@@ -76,7 +81,7 @@ def summary(conn: Connection, tenant: str, now: datetime) -> dict[str, Any]:
             sa.func.count().filter(tf.c.needs_review),
             sa.func.count().filter(tf.c.created_at > since, tf.c.created_at <= now),
             sa.func.count().filter(tf.c.resolved_at > since, tf.c.resolved_at <= now),
-        ).where(tf.c.tenant_id == tenant)
+        ).where(_live(tenant))
     ).one()
     return {
         "total_tickets": totals[0],
@@ -94,7 +99,7 @@ def _confidence_distribution(conn: Connection, tenant: str) -> list[dict[str, An
     )
     counts = dict(conn.execute(
         sa.select(bucket, sa.func.count())
-        .where(tf.c.tenant_id == tenant, tf.c.confidence.is_not(None))
+        .where(_live(tenant), tf.c.confidence.is_not(None))
         .group_by(bucket)
     ).all())
     return [
@@ -111,7 +116,7 @@ def routing(conn: Connection, tenant: str) -> dict[str, Any]:
             sa.func.count().filter(routed),
             sa.func.avg(tf.c.confidence),
             sa.func.count().filter(tf.c.needs_review),
-        ).where(tf.c.tenant_id == tenant)
+        ).where(_live(tenant))
     ).one()
     return {
         "total_routed": total_routed,
@@ -126,7 +131,7 @@ def routing(conn: Connection, tenant: str) -> dict[str, Any]:
 def tickets(conn: Connection, tenant: str) -> dict[str, Any]:
     total, open_ = conn.execute(
         sa.select(sa.func.count(), sa.func.count().filter(tf.c.status.in_(OPEN_STATUSES)))
-        .where(tf.c.tenant_id == tenant)
+        .where(_live(tenant))
     ).one()
     events = dict(conn.execute(
         sa.select(event_log.c.event_type, sa.func.count())
@@ -156,15 +161,15 @@ WITH days AS (
 ),
 created AS (
     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM ticket_facts
-    WHERE tenant_id = :tenant AND created_at >= :start AND created_at < :stop GROUP BY 1
+    WHERE tenant_id = :tenant AND deleted_at IS NULL AND created_at >= :start AND created_at < :stop GROUP BY 1
 ),
 routed AS (
     SELECT (first_routed_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM ticket_facts
-    WHERE tenant_id = :tenant AND first_routed_at >= :start AND first_routed_at < :stop GROUP BY 1
+    WHERE tenant_id = :tenant AND deleted_at IS NULL AND first_routed_at >= :start AND first_routed_at < :stop GROUP BY 1
 ),
 resolved AS (
     SELECT (resolved_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM ticket_facts
-    WHERE tenant_id = :tenant AND resolved_at >= :start AND resolved_at < :stop GROUP BY 1
+    WHERE tenant_id = :tenant AND deleted_at IS NULL AND resolved_at >= :start AND resolved_at < :stop GROUP BY 1
 )
 SELECT days.day, coalesce(created.n, 0), coalesce(routed.n, 0), coalesce(resolved.n, 0)
 FROM days
@@ -200,7 +205,7 @@ def department(conn: Connection, tenant: str, name: str) -> dict[str, Any]:
             sa.func.count(),
             sa.func.avg(tf.c.confidence),
             sa.func.count().filter(tf.c.needs_review),
-        ).where(tf.c.tenant_id == tenant, same)
+        ).where(_live(tenant), same)
     ).one()
     return {
         "department": stored or name,

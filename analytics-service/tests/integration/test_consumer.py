@@ -9,13 +9,14 @@ import pytest
 from analytics_service.app import create_app
 from analytics_service.consumer import build_consumer
 from support_shared import dependencies
+from support_shared.manifest import SUITE
 from support_shared.testing.clients import trusted
 from support_shared.testing.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2025, 3, 10, 8, 0, tzinfo=timezone.utc)
-ROUTING_KEYS = ["ticket.created", "ticket.categorized", "ticket.routed", "ticket.status.updated"]
+ROUTING_KEYS = [c.routing_key for c in SUITE.service("analytics-service").consumes]
 
 
 @pytest.fixture
@@ -94,7 +95,9 @@ def test_each_event_counts_once_and_malformed_ones_are_dead_lettered(
     assert routing["by_categorization_method"]["local_model"] == 1
     tickets = client.get("/api/analytics/tickets", headers=headers).get_json()
     assert tickets["events_processed"] == {"ticket.created": 1, "ticket.categorized": 1,
-                                           "ticket.routed": 1, "ticket.status.updated": 2}
+                                           "ticket.routed": 1, "ticket.status.updated": 2,
+                                           "ticket.updated": 0, "ticket.commented": 0,
+                                           "ticket.routing.applied": 0, "ticket.deleted": 0}
     performance = client.get("/api/analytics/performance", headers=headers).get_json()
     assert performance["time_to_resolve"]["max_seconds"] == 600.0
     assert performance["time_to_route"]["count"] == 1

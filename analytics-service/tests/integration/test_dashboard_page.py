@@ -10,6 +10,7 @@ import requests
 from analytics_service.app import create_app
 from analytics_service.queue_depths import suite_queues
 from support_shared import dependencies
+from support_shared.manifest import SUITE
 from support_shared.messaging.topology import Topology
 from support_shared.testing.clients import trusted
 from support_shared.testing.helpers import MANAGEMENT_URL, wait_until
@@ -148,7 +149,7 @@ def test_queue_depths_from_the_management_api(make_client, settings, broker_prob
     body = wait_until(settled, timeout=30, interval=0.5, message="queue stats from the broker")
     by_name = {q["name"]: q for q in body["queues"]}
     watched = {q.name for q in suite_queues(settings.queue_prefix)}
-    assert set(by_name) == watched and len(by_name) == 10
+    assert set(by_name) == watched and len(by_name) == len(SUITE.queues())
     routed = settings.queue("ticket-service", "ticket.routed")
     assert by_name[routed] == {
         "name": routed, "service": "ticket-service", "routing_key": "ticket.routed",
@@ -165,7 +166,7 @@ def test_queue_depths_list_missing_queues_as_not_declared(make_client, settings,
     client = make_client(RABBITMQ_MANAGEMENT_URL=management_url, ANALYTICS_SERVICE_QUEUE_CACHE_S="0")
     body = client.get("/api/dashboard/queues").get_json()
     assert body["available"] is True
-    assert [q["exists"] for q in body["queues"]] == [False] * 10
+    assert [q["exists"] for q in body["queues"]] == [False] * len(SUITE.queues())
     assert all(q["messages"] is None and q["dead_letters"] is None for q in body["queues"])
     assert body["totals"] == {"messages": 0, "dead_letters": 0}
 

@@ -18,6 +18,8 @@ from support_shared.events import (
     TicketStatusUpdated,
     new_event,
 )
+from support_shared.events import (FieldChange, TicketCommented, TicketDeleted,
+                                   TicketRoutingApplied, TicketUpdated)
 
 from analytics_service.testing import FakeFacts, FakeProjectionUnitOfWork
 
@@ -232,3 +234,75 @@ def test_a_failure_rolls_back_inbox_log_and_facts():
 def test_project_refuses_another_tickets_facts():
     with pytest.raises(ValueError):
         project(replace(TicketFacts("acme", 2)), created(ticket_id=1))
+
+
+# Edits, comments, applied routings and deletes.
+
+def updated(version, old, new, ticket_id=1):
+    payload = TicketUpdated(changes={"priority": FieldChange(old=old, new=new)})
+    return new_event(EventType.TICKET_UPDATED, payload, tenant_id="acme", ticket_id=ticket_id,
+                     ticket_version=version, occurred_at=T0 + timedelta(minutes=version))
+
+
+def titled(version):
+    payload = TicketUpdated(changes={"title": FieldChange(old="a", new="b")})
+    return new_event(EventType.TICKET_UPDATED, payload, tenant_id="acme", ticket_id=1,
+                     ticket_version=version, occurred_at=T0 + timedelta(minutes=version))
+
+
+def commented(version):
+    return new_event(EventType.TICKET_COMMENTED,
+                     TicketCommented(comment_id=1, author_kind="agent"), tenant_id="acme",
+                     ticket_id=1, ticket_version=version, occurred_at=T0 + timedelta(hours=1))
+
+
+def applied(version):
+    return new_event(EventType.TICKET_ROUTING_APPLIED,
+                     TicketRoutingApplied(department="HR", routing_version=1), tenant_id="acme",
+                     ticket_id=1, ticket_version=version, occurred_at=T0)
+
+
+def deleted(version, ticket_id=1):
+    return new_event(EventType.TICKET_DELETED, TicketDeleted(deleted_at=T0), tenant_id="acme",
+                     ticket_id=ticket_id, ticket_version=version, occurred_at=T0)
+
+
+def test_an_edited_priority_replaces_the_requested_and_the_suggested_one(apply_all):
+    facts = apply_all(created(priority="low"), categorized(priority="high"), routed(),
+                      updated(3, "low", "critical")).get()
+    assert (facts.priority, facts.requested_priority, facts.priority_version) == (
+        "critical", "critical", 3)
+
+
+def test_a_late_categorization_or_creation_does_not_undo_an_edit(apply_all):
+    facts = apply_all(updated(2, "low", "medium"), categorized(priority="high"), routed(),
+                      created(priority="low")).get()
+    assert (facts.priority, facts.requested_priority) == ("medium", "medium")
+
+
+def test_a_stale_edit_changes_nothing_and_other_fields_leave_the_priority(apply_all):
+    facts = apply_all(created(), updated(4, "low", "high"), updated(3, "low", "medium"),
+                      titled(5)).get()
+    assert (facts.priority, facts.priority_version) == ("high", 4)
+
+
+def test_comments_and_applied_routings_are_logged_and_leave_the_counts(apply_all):
+    uow = apply_all(created(), commented(2), applied(3))
+    assert [e.event_type for e in uow.events.events] == [
+        EventType.TICKET_CREATED, EventType.TICKET_COMMENTED, EventType.TICKET_ROUTING_APPLIED]
+    assert uow.get().updated_at == T0 + timedelta(hours=1)
+
+
+def test_a_deleted_ticket_stays_deleted_whatever_arrives_after(apply_all):
+    facts = apply_all(created(), deleted(3), updated(2, "low", "high"), routed()).get()
+    assert facts.deleted_at == T0 and facts.department == "IT Support"
+
+
+def test_a_batch_with_a_duplicate_and_a_stale_edit_equals_one_by_one():
+    first = [created(), updated(3, "low", "high"), deleted(2, ticket_id=2)]
+    batch = [*first, first[1], updated(2, "low", "medium"), created(ticket_id=2)]
+    reference = one_by_one(*batch)
+    uow = FakeProjectionUnitOfWork()
+    assert handle_events(batch, uow=uow) == 5
+    assert uow.facts.rows == reference.facts.rows
+    assert (uow.get().priority, uow.get(2).deleted_at) == ("high", T0)

@@ -40,7 +40,7 @@ DESCRIPTION = (
 
 def _schemas() -> tuple[dict[str, Any], dict[tuple[type[BaseModel], str], Any]]:
     inputs = {op.body for op in OPERATIONS if op.body}
-    outputs = {op.response for op in OPERATIONS} | {Error, Health}
+    outputs = {op.response for op in OPERATIONS if op.response} | {Error, Health}
     pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = (
         [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)]
         + [(m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)])
@@ -141,7 +141,8 @@ def _success_headers(op: Op) -> tuple[str, ...]:
 # What a created resource's id opens up (OpenAPI links; clients and fuzzers follow them).
 LINKS: dict[str, tuple[tuple[str, str], ...]] = {
     "createTicket": tuple((op_id, "ticket_id") for op_id in (
-        "getTicket", "updateTicket", "updateTicketStatus", "listComments", "addComment",
+        "getTicket", "updateTicket", "deleteTicket", "updateTicketStatus", "listComments",
+        "addComment",
         "ticketHistory", "rerouteTicket", "routingHistory")),
     "createUser": (("getUser", "user_id"),),
 }
@@ -161,9 +162,10 @@ def _parameters(op: Op) -> list[dict[str, Any]]:
 
 
 def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
-    schema = refs[(op.response, "serialization")]
+    schema = refs[(op.response, "serialization")] if op.response else None
     responses: dict[str, Any] = {
-        str(op.status): _response("Success", schema, _success_headers(op))}
+        str(op.status): _response("Success" if schema else "Done (no content)", schema,
+                                  _success_headers(op))}
     if links := _links(op):
         responses[str(op.status)]["links"] = links
     # 400 everywhere: the gateway refuses NUL characters in any path or query string.

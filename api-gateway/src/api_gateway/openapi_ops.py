@@ -103,13 +103,17 @@ class Op:
     summary: str
     tag: str
     _: KW_ONLY
-    response: type[BaseModel]               # the success body: every operation has a typed one
+    response: type[BaseModel] | None        # the success body, typed; None only with 204
     body: type[BaseModel] | None = None
     status: int = 200
     query: tuple[str, ...] = ()             # query parameter names (components.parameters)
     errors: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()           # request header parameters
     specific: tuple[tuple[int, str], ...] = ()  # status -> a SPECIFIC_ERRORS response
+
+    def __post_init__(self) -> None:
+        if (self.response is None) != (self.status == 204):
+            raise ValueError(f"{self.operation_id}: a typed response unless it answers 204")
 
 
 OPERATIONS: tuple[Op, ...] = (
@@ -123,6 +127,9 @@ OPERATIONS: tuple[Op, ...] = (
     Op("patch", "/api/tickets/{ticket_id}", "updateTicket",
        "Edit title, description, priority or tags", "tickets", body=TicketPatch,
        response=Ticket, errors=(404, 412), headers=("IfMatch",)),
+    Op("delete", "/api/tickets/{ticket_id}", "deleteTicket",
+       "Delete a ticket (soft): afterwards every read of it is 404, in every service", "tickets",
+       response=None, status=204, errors=(404, 412), headers=("IfMatch",)),
     Op("put", "/api/tickets/{ticket_id}/status", "updateTicketStatus",
        "Change a ticket's status", "tickets", body=StatusUpdate, response=Ticket,
        errors=(404, 409, 412), headers=("IfMatch",)),

@@ -27,7 +27,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("/api/tickets", ("GET", "POST"), TICKET_SERVICE),
-    Route("/api/tickets/<int:ticket_id>", ("GET", "PATCH"), TICKET_SERVICE),
+    Route("/api/tickets/<int:ticket_id>", ("GET", "PATCH", "DELETE"), TICKET_SERVICE),
     Route("/api/tickets/<int:ticket_id>/status", ("PUT",), TICKET_SERVICE),
     Route("/api/tickets/<int:ticket_id>/comments", ("GET", "POST"), TICKET_SERVICE),
     Route("/api/tickets/<int:ticket_id>/history", ("GET",), TICKET_SERVICE),

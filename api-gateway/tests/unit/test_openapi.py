@@ -7,6 +7,7 @@ from support_shared.schemas import Error, TicketCreate
 
 from api_gateway.app import create_app
 from api_gateway.openapi import REF
+from api_gateway.openapi_ops import Op
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -236,7 +237,7 @@ def _success_schemas(doc):
     for path, item in doc["paths"].items():
         for method, op in item.items():
             for code, response in op["responses"].items():
-                if code.startswith("2"):
+                if code.startswith("2") and code != "204":
                     yield f"{method} {path} {code}", response["content"]["application/json"][
                         "schema"]
 
@@ -253,6 +254,15 @@ def test_every_success_response_is_a_typed_model(doc):
             assert model.get("type") == "object" and model.get("properties"), (where, model)
             assert model.get("required"), (where, model)
         assert list(_untyped(doc, schema)) == [], where
+
+
+def test_delete_ticket_answers_204_without_a_body_and_needs_the_write_scope(doc):
+    delete = doc["paths"]["/api/tickets/{ticket_id}"]["delete"]
+    assert "content" not in delete["responses"]["204"]
+    assert {"404", "412"} <= set(delete["responses"]) and delete["x-required-scope"] == "write"
+    assert {"$ref": "#/components/parameters/IfMatch"} in delete["parameters"]
+    with pytest.raises(ValueError):
+        Op("delete", "/x", "x", "x", "x", response=None)        # None only with 204
 
 
 def test_the_untyped_check_can_fail():
@@ -279,8 +289,9 @@ def test_operations_answer_their_services_models(doc):
     assert ok("/api/admin/dlq/{queue}") == "DeadMessageList"
     assert ok("/api/admin/dlq/{queue}/purge", "post") == "PurgeResult"
     schemas = doc["components"]["schemas"]
-    assert schemas["EventCounts"]["required"] == ["ticket.created", "ticket.categorized",
-                                                  "ticket.routed", "ticket.status.updated"]
+    assert schemas["EventCounts"]["required"][:4] == ["ticket.created", "ticket.categorized",
+                                                      "ticket.routed", "ticket.status.updated"]
+    assert {"ticket.updated", "ticket.deleted"} <= set(schemas["EventCounts"]["required"])
     queues = [b["$ref"].rsplit("/", 1)[1] for b in schemas["QueueDepths"]["anyOf"]]
     assert queues == ["QueuePanel", "QueuePanelUnavailable"]
 

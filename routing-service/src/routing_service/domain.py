@@ -189,6 +189,7 @@ class RoutedTicket:
     categorized_version: int | None = None
     closed: bool = False                # as the newest ticket.status.updated said
     status_version: int = 0             # the ticket_version of that event
+    deleted: bool = False               # ticket.deleted: gone from every read, never routed
 
     @property
     def manually_routed(self) -> bool:

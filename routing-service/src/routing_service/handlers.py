@@ -1,4 +1,5 @@
-"""Event handlers (ticket.created, ticket.categorized, ticket.status.updated; set-based),
+"""Event handlers (ticket.created, ticket.categorized, ticket.status.updated, ticket.deleted;
+set-based),
 seeding and manual routing.
 
 A consumer batch is applied in a few statements: every event claimed once in the inbox, each
@@ -82,6 +83,20 @@ def handle_tickets_status_updated(envelopes: Sequence[Envelope], *,
         uow.commit()
 
 
+def handle_tickets_deleted(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
+    """Mark tickets deleted: their history and counts are gone from every read, and neither a
+    late categorization nor a person routes them again (deleting is final)."""
+    with uow:
+        rows: dict[TicketKey, SeenTicket] = {}
+        for envelope in uow.inbox.fresh(envelopes):
+            key = (envelope.tenant_id, envelope.ticket_id)
+            version = max(envelope.ticket_version, rows[key].ticket_version if key in rows else 0)
+            rows[key] = SeenTicket(*key, version, None)
+        uow.tickets.record_deleted_many(list(rows.values()))
+        uow.commit()
+    logger.info("%d tickets deleted (%d events)", len(rows), len(envelopes))
+
+
 def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork,
                                clock: Clock = utcnow) -> None:
     routed: list[tuple[Envelope, RoutingRecord]] = []
@@ -151,7 +166,7 @@ def _auto_route(ticket: RoutedTicket, departments: Sequence[Department], envelop
                 at: datetime) -> RoutingRecord | None:
     """Route ``ticket`` as the categorization ``envelope`` says, or None when it keeps its
     department (routed by hand, or a newer categorization was applied)."""
-    if (ticket.closed or ticket.manually_routed
+    if (ticket.closed or ticket.deleted or ticket.manually_routed
             or ticket.is_stale_categorization(envelope.ticket_version)):
         logger.info("ticket %s keeps department %s (last routing %s); event %s not applied",
                     ticket.ticket_id, ticket.department, ticket.last_method, envelope.event_id)
@@ -224,7 +239,7 @@ def _route_by_hand(uow: RoutingUnitOfWork, tenant_id: str, ticket_id: int, depar
                    method: Method, now: datetime, correlation_id: str | None) -> RouteResult:
     uow.departments.ensure_defaults(tenant_id)
     ticket = uow.tickets.get(tenant_id, ticket_id, lock=True)
-    if ticket is None:
+    if ticket is None or ticket.deleted:
         raise TicketNotFoundError(ticket_id)
     if ticket.closed:
         raise TicketClosedError(ticket_id)

@@ -130,6 +130,14 @@ _RECORD_STATUS = _STATUS_INSERT.on_conflict_do_update(
           "status_version": sa.func.greatest(routed_tickets.c.status_version,
                                              _STATUS_INSERT.excluded.status_version),
           "updated_at": sa.func.now()})
+_DELETED_INSERT = pg.insert(routed_tickets).values(
+    tenant_id=sa.bindparam("tenant_id"), ticket_id=sa.bindparam("ticket_id"),
+    ticket_version=sa.bindparam("ticket_version"), deleted=True)
+_RECORD_DELETED = _DELETED_INSERT.on_conflict_do_update(
+    index_elements=[routed_tickets.c.tenant_id, routed_tickets.c.ticket_id],
+    set_={"ticket_version": sa.func.greatest(routed_tickets.c.ticket_version,
+                                             _DELETED_INSERT.excluded.ticket_version),
+          "deleted": True, "updated_at": sa.func.now()})
 _TICKET_KEY = (routed_tickets.c.tenant_id == sa.bindparam("k_tenant_id"),
                routed_tickets.c.ticket_id == sa.bindparam("k_ticket_id"))
 _GET_TICKET = sa.select(routed_tickets).where(*_TICKET_KEY)
@@ -175,6 +183,13 @@ class SqlTicketRepository(TicketRepository):
         if rows:   # key order, as every other ticket upsert
             ordered = sorted(rows, key=lambda r: r[:2])
             self.conn.execute(_RECORD_STATUS, [r._asdict() for r in ordered])
+
+    def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:
+        if rows:   # key order, as every other ticket upsert
+            self.conn.execute(_RECORD_DELETED, [
+                {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id,
+                 "ticket_version": r.ticket_version}
+                for r in sorted(rows, key=lambda r: r[:2])])
 
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         query = _GET_TICKET_LOCKED if lock else _GET_TICKET

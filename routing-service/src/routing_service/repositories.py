@@ -88,6 +88,11 @@ class TicketRepository(abc.ABC):
         newer status (higher ``ticket_version``) was recorded; keep the highest version."""
 
     @abc.abstractmethod
+    def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:
+        """Mark these distinct tickets deleted, inserting the missing ones (so a late event
+        finds them deleted); keep the highest ``ticket_version``."""
+
+    @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         """The ticket, locked for update when ``lock``."""
 

@@ -48,6 +48,8 @@ routed_tickets = sa.Table(
     # Migration 0003: closed as of the newest ticket.status.updated (its ticket_version).
     sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
+    # Migration 0004: the ticket was deleted (ticket.deleted); final.
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
 )

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from support_shared.events import (EventType, TicketCategorized, TicketCreated,
+from support_shared.events import (EventType, TicketCategorized, TicketCreated, TicketDeleted,
                                    TicketStatusUpdated, new_event)
 from support_shared.testing.fakes import FakeUnitOfWork
 
@@ -108,6 +108,11 @@ class FakeTickets(TicketRepository):
             if r.ticket_version > row.status_version:
                 row.closed, row.status_version = r.closed, r.ticket_version
 
+    def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:
+        _distinct(rows)
+        for r in rows:
+            self._row(r.tenant_id, r.ticket_id, r.ticket_version).deleted = True
+
     def get(self, tenant_id: str, ticket_id: int, *, lock: bool = False) -> RoutedTicket | None:
         row = self.rows.get((tenant_id, ticket_id))
         return dataclasses.replace(row) if row else None
@@ -193,6 +198,12 @@ def status_updated(ticket_id=1, new_status="closed", old_status="resolved", tena
     payload = TicketStatusUpdated(old_status=old_status, new_status=new_status)
     return new_event(EventType.TICKET_STATUS_UPDATED, payload, tenant_id=tenant,
                      ticket_id=ticket_id, ticket_version=version, correlation_id="req-status")
+
+
+def deleted(ticket_id=1, tenant="default", version=6):
+    payload = TicketDeleted(deleted_at=CREATED_AT)
+    return new_event(EventType.TICKET_DELETED, payload, tenant_id=tenant, ticket_id=ticket_id,
+                     ticket_version=version, correlation_id="req-deleted")
 
 
 def categorized(ticket_id=1, department="IT Support", confidence=0.9, tenant="default",

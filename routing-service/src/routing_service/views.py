@@ -28,7 +28,7 @@ def _ticket_counts(uow: RoutingUnitOfWork, tenant_id: str) -> dict[str, int]:
     t = routed_tickets
     rows = uow.conn.execute(
         sa.select(t.c.department, sa.func.count())
-        .where(t.c.tenant_id == tenant_id, t.c.department.is_not(None))
+        .where(t.c.tenant_id == tenant_id, t.c.department.is_not(None), ~t.c.deleted)
         .group_by(t.c.department)
     )
     counts: dict[str, int] = {}
@@ -67,7 +67,7 @@ def get_department(tenant_id: str, name: str, *, uow: RoutingUnitOfWork) -> dict
 def statistics(tenant_id: str, *, uow: RoutingUnitOfWork) -> dict[str, Any]:
     """Current assignments (routed_tickets) and how decisions were made (routing_history)."""
     t, h = routed_tickets, routing_history
-    routed = t.c.department.is_not(None)
+    routed = t.c.department.is_not(None) & ~t.c.deleted
     with uow:
         assert uow.conn is not None
         totals = uow.conn.execute(
@@ -81,7 +81,9 @@ def statistics(tenant_id: str, *, uow: RoutingUnitOfWork) -> dict[str, Any]:
             .group_by(t.c.department).order_by(t.c.department)
         ).all()
         by_method = dict(uow.conn.execute(
-            sa.select(h.c.method, sa.func.count()).where(h.c.tenant_id == tenant_id)
+            sa.select(h.c.method, sa.func.count())
+            .join(t, (t.c.tenant_id == h.c.tenant_id) & (t.c.ticket_id == h.c.ticket_id))
+            .where(h.c.tenant_id == tenant_id, ~t.c.deleted)
             .group_by(h.c.method)
         ).all())
     total, needs_review, average = totals
@@ -106,6 +108,8 @@ def ticket_history(tenant_id: str, ticket_id: int, *,
     """The ticket's current department and every routing decision, oldest first."""
     with uow:
         ticket = uow.tickets.get(tenant_id, ticket_id)
+        if ticket is not None and ticket.deleted:
+            ticket = None
         records = uow.history.for_ticket(tenant_id, ticket_id) if ticket else []
     if ticket is None:
         return None

@@ -1,6 +1,9 @@
 """The HTTP API through the Flask test client on the real database."""
 import pytest
 
+from routing_service.handlers import handle_tickets_deleted
+from routing_service.testing import deleted
+
 pytestmark = pytest.mark.integration
 
 ACME = {"X-Tenant-ID": "acme"}
@@ -198,3 +201,20 @@ def test_full_width_digits_in_a_path_are_not_an_id(client, apply):
     assert client.get("/api/routing/history/1").status_code == 200
     _error(client.get("/api/routing/history/１"), 404, "not_found")
     _error(client.put("/api/route/１", json={"department": "HR"}), 404, "not_found")
+
+
+def test_a_deleted_ticket_leaves_history_counts_statistics_and_manual_routing(
+        client, apply, events, new_uow):
+    apply(events.categorized(1, "HR"))
+    apply(events.categorized(2, "HR", 0.8))
+    handle_tickets_deleted([deleted(1), deleted(1)], uow=new_uow())
+
+    _error(client.get("/api/routing/history/1"), 404, "ticket_not_found")
+    assert client.get("/api/routing/history/2").status_code == 200
+    counts = {d["name"]: d["ticket_count"] for d in client.get("/api/departments").get_json()[
+        "departments"]}
+    assert counts["HR"] == 1 and client.get("/api/departments/hr").get_json()["ticket_count"] == 1
+    stats = client.get("/api/routing/statistics").get_json()
+    assert (stats["total_routed"], stats["by_department"], stats["by_method"]["auto"]) == (
+        1, {"HR": 1}, 1)
+    _error(client.put("/api/route/1", json={"department": "Finance"}), 404, "ticket_not_found")

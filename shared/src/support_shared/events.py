@@ -31,6 +31,10 @@ class EventType(StrEnum):
     TICKET_CATEGORIZED = "ticket.categorized"
     TICKET_ROUTED = "ticket.routed"
     TICKET_STATUS_UPDATED = "ticket.status.updated"
+    TICKET_UPDATED = "ticket.updated"
+    TICKET_COMMENTED = "ticket.commented"
+    TICKET_ROUTING_APPLIED = "ticket.routing.applied"
+    TICKET_DELETED = "ticket.deleted"
     DEPARTMENT_CHANGED = "department.changed"
 
     @property
@@ -100,12 +104,48 @@ class DepartmentChanged(_Payload):
     change: Literal["created", "updated"]
 
 
+class FieldChange(_Payload):
+    old: Any = None
+    new: Any = None
+
+
+class TicketUpdated(_Payload):
+    """A PATCH: each changed field with its old and new value."""
+
+    changes: dict[Literal["title", "description", "priority", "tags"], FieldChange] = Field(
+        min_length=1)
+
+
+class TicketCommented(_Payload):
+    """A comment was added; who wrote it is named by kind only (no body, no address)."""
+
+    comment_id: int = Field(ge=1)
+    author_kind: Literal["requester", "agent"]
+
+
+class TicketRoutingApplied(_Payload):
+    """ticket-service applied a ``ticket.routed``: the ticket's department at its new version."""
+
+    department: str
+    routing_version: int = Field(ge=1)
+
+
+class TicketDeleted(_Payload):
+    deleted_at: datetime
+
+
+Payload = _Payload   # the public name of every payload's base, for type hints
+
 PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_CREATED: TicketCreated,
     EventType.TICKET_CATEGORIZED: TicketCategorized,
     EventType.TICKET_ROUTED: TicketRouted,
     EventType.TICKET_STATUS_UPDATED: TicketStatusUpdated,
     EventType.DEPARTMENT_CHANGED: DepartmentChanged,
+    EventType.TICKET_UPDATED: TicketUpdated,
+    EventType.TICKET_COMMENTED: TicketCommented,
+    EventType.TICKET_ROUTING_APPLIED: TicketRoutingApplied,
+    EventType.TICKET_DELETED: TicketDeleted,
 }
 
 

@@ -137,6 +137,7 @@ SUITE = Suite(services=(
             Consumes(_E.TICKET_CATEGORIZED, "routing_service.handlers:handle_tickets_categorized"),
             Consumes(_E.TICKET_STATUS_UPDATED,
                      "routing_service.handlers:handle_tickets_status_updated"),
+            Consumes(_E.TICKET_DELETED, "routing_service.handlers:handle_tickets_deleted"),
         ),
     ),
     Service(

@@ -111,6 +111,10 @@ class EventCounts(BaseModel):
     ticket_categorized: int = Field(alias="ticket.categorized")
     ticket_routed: int = Field(alias="ticket.routed")
     ticket_status_updated: int = Field(alias="ticket.status.updated")
+    ticket_updated: int = Field(alias="ticket.updated")
+    ticket_commented: int = Field(alias="ticket.commented")
+    ticket_routing_applied: int = Field(alias="ticket.routing.applied")
+    ticket_deleted: int = Field(alias="ticket.deleted")
 
 
 class DashboardSummary(BaseModel):

@@ -16,7 +16,7 @@ MAX_TAGS = 10
 MAX_TAG_LENGTH = 32
 MAX_COMMENT_LENGTH = 5000
 MAX_ID = 2**63 - 1
-AuditAction = Literal["created", "status_changed", "updated", "routed", "commented"]
+AuditAction = Literal["created", "status_changed", "updated", "routed", "commented", "deleted"]
 
 
 def _refuse_nul(value: Any) -> Any:

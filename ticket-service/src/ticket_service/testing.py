@@ -41,12 +41,14 @@ class FakeTicketRepository(AbstractTicketRepository):
 
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
         row = self.rows.get(ticket_id)
-        return _copy(row) if row and row.tenant_id == tenant_id else None
+        live = row is not None and row.tenant_id == tenant_id and row.deleted_at is None
+        return _copy(row) if row is not None and live else None
 
     def get_many_for_update(self, keys: Collection[tuple[str, int]]
                             ) -> dict[tuple[str, int], Ticket]:
-        found = {key: self.get(*key, for_update=True) for key in sorted(keys)}
-        return {key: ticket for key, ticket in found.items() if ticket is not None}
+        found = {(tenant, tid): self.rows.get(tid) for tenant, tid in sorted(keys)}
+        return {key: _copy(row) for key, row in found.items()
+                if row is not None and row.tenant_id == key[0]}
 
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
         for row in self.rows.values():
@@ -67,7 +69,8 @@ class FakeTicketRepository(AbstractTicketRepository):
 
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:
-        rows = sorted((r for r in self.rows.values() if r.tenant_id == tenant_id),
+        rows = sorted((r for r in self.rows.values()
+                       if r.tenant_id == tenant_id and r.deleted_at is None),
                       key=lambda r: -(r.id or 0))
         rows = [r for r in rows if before_id is None or (r.id or 0) < before_id]
         for name in ("status", "priority", "department", "requester_id"):

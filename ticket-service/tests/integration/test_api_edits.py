@@ -111,7 +111,7 @@ def test_comments_are_created_and_paged_oldest_first(client):
                       query_string={"limit": 3, "cursor": first["next_cursor"]}).get_json()
     assert [c["body"] for c in first["comments"] + rest["comments"]] == [f"c{n}" for n in range(5)]
     assert rest["next_cursor"] is None and rest["count"] == 2
-    assert client.get(f"/api/tickets/{tid}").get_json()["version"] == 1
+    assert client.get(f"/api/tickets/{tid}").get_json()["version"] == 6   # one per comment
 
 
 @pytest.mark.parametrize("body", [
@@ -143,7 +143,7 @@ def test_history_is_the_ordered_audit_trail(client, engine):
     assert body["ticket_id"] == tid and body["count"] == 4
     entries = body["history"]
     assert [e["action"] for e in entries] == ["created", "updated", "status_changed", "commented"]
-    assert [e["ticket_version"] for e in entries] == [1, 2, 3, 3]
+    assert [e["ticket_version"] for e in entries] == [1, 2, 3, 4]
     assert (entries[0]["actor"], entries[0]["request_id"]) == ("key:3", "req-h1")
     assert entries[1]["details"] == {"changes": {"priority": {"old": "high", "new": "low"}}}
     pages = client.get(f"/api/tickets/{tid}/history?limit=3").get_json()

@@ -61,7 +61,7 @@ def test_a_key_held_by_an_in_flight_request_is_refused_and_nothing_is_written():
     assert _create(uow, tenant="b", key="k1").id == 1          # other tenants are not blocked
 
 
-def test_edit_is_audited_without_an_event():
+def test_edit_is_audited_and_announced_with_old_and_new_values():
     uow = FakeUnitOfWork()
     ticket = _create(uow)
     events = len(uow.outbox.events)
@@ -76,7 +76,11 @@ def test_edit_is_audited_without_an_event():
     assert (entry.action, entry.ticket_version, entry.actor) == ("updated", 2, "key:8")
     assert entry.details == {"changes": {"priority": {"old": "high", "new": "low"},
                                          "tags": {"old": [], "new": ["x"]}}}
-    assert len(uow.outbox.events) == events
+    [event] = uow.outbox.events[events:]
+    assert (event.event_type, event.ticket_version, event.correlation_id) == (
+        EventType.TICKET_UPDATED, 2, "req-2")
+    assert event.data == {"changes": {"priority": {"old": "high", "new": "low"},
+                                      "tags": {"old": [], "new": ["x"]}}}
 
 
 def test_a_no_op_edit_commits_nothing():
@@ -117,15 +121,19 @@ def test_status_changes_and_applied_routings_are_audited_stale_ones_not():
     assert status.ticket_version == 3
 
 
-def test_comments_are_audited_and_leave_the_version_alone():
+def test_comments_are_audited_and_make_a_version_with_its_event():
     uow = FakeUnitOfWork()
     ticket = _create(uow)
     cmd = activity.AddComment("a", ticket.id, "Bo", "bo@example.com", "hello", "req-4", "key:9")
 
     comment = activity.add_comment(cmd, uow=uow).item
 
-    assert comment.id == 1 and uow.tickets.get("a", ticket.id).version == 1
+    assert comment.id == 1 and uow.tickets.get("a", ticket.id).version == 2
     entry = uow.audit.rows[-1]
+    assert entry.ticket_version == 2
+    event = uow.outbox.events[-1]
+    assert (event.event_type, event.ticket_version) == (EventType.TICKET_COMMENTED, 2)
+    assert event.data == {"comment_id": 1, "author_kind": "agent"}   # no body, no address
     assert (entry.action, entry.details) == ("commented", {"comment_id": 1,
                                                            "author_email": "bo@example.com"})
     listed = activity.list_comments("a", ticket.id, 10, None, uow=uow)

@@ -213,7 +213,10 @@ def test_routed_is_applied():
         "IT Support", 0.8, "claude")
     assert (ticket.routing_version, ticket.version, ticket.needs_review) == (1, 2, False)
     assert env.event_id in uow.inbox.seen and uow.commits == 2
-    assert len(uow.outbox.events) == 1  # routing publishes nothing
+    [_, applied] = uow.outbox.events     # the version it made has its event
+    assert (applied.event_type, applied.ticket_version, applied.causation_id) == (
+        EventType.TICKET_ROUTING_APPLIED, 2, str(env.event_id))
+    assert applied.data == {"department": "IT Support", "routing_version": 1}
 
 
 def test_stale_routed_is_ignored_but_claimed():
@@ -266,11 +269,17 @@ def test_a_batch_of_routings_with_a_duplicate_and_a_stale_one():
               if a.action == "routed"]
     assert routed == [(1, "IT Support"), (2, "HR"), (3, "IT Support"), (3, "Finance")]
     assert uow.inbox.seen == {e.event_id for e in batch}
+    applied = [(e.ticket_id, e.ticket_version, e.data["department"]) for e in uow.outbox.events
+               if e.event_type == EventType.TICKET_ROUTING_APPLIED]
+    assert applied == [(1, 2, "IT Support"), (2, 2, "HR"), (3, 2, "IT Support"),
+                       (3, 3, "Finance")]
+    published = len(uow.outbox.events)
     # The same events again, as a batch or one by one, change nothing.
     handle_tickets_routed(batch, uow=uow)
     for envelope in batch:
         handle_tickets_routed([envelope], uow=uow)
     assert [uow.tickets.get("default", i).version for i in (1, 2, 3)] == [2, 2, 3]
+    assert len(uow.outbox.events) == published
 
 
 def test_a_batch_equals_its_events_one_by_one():

@@ -13,6 +13,7 @@ STATUS_CHANGED = "status_changed"
 UPDATED = "updated"
 ROUTED = "routed"
 COMMENTED = "commented"
+DELETED = "deleted"
 
 
 class UserExistsError(DomainError):

@@ -7,6 +7,7 @@ from typing import Any, Generic, Sequence, TypeVar
 
 from support_shared.events import utcnow
 
+from ..tickets import events
 from ..tickets.domain import (IdempotencyKeyInFlightError, IdempotencyKeyReusedError, Ticket,
                               TicketNotFoundError, request_fingerprint)
 from ..tickets.persistence import TicketUnitOfWork
@@ -134,25 +135,30 @@ class AddComment:
 
 def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
     """Comment on a ticket that is not closed (``TicketClosedError``), once per idempotency
-    key; the ticket's version does not move."""
+    key; a change of the ticket like any other: a new version, announced (``ticket.commented``)."""
     fingerprint = request_fingerprint({"ticket_id": cmd.ticket_id, "author_name": cmd.author_name,
                                        "author_email": cmd.author_email, "body": cmd.body})
     with uow:
         if earlier := _earlier(uow.comments, cmd.tenant_id, cmd.idempotency_key, fingerprint):
             return earlier
-        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id)
+        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
         if ticket is None:
             raise TicketNotFoundError(cmd.ticket_id)
-        ticket.require_open()
+        now = utcnow()
+        ticket.record_comment(now)
         comment = Comment(tenant_id=cmd.tenant_id, ticket_id=cmd.ticket_id,
                           author_name=cmd.author_name, author_email=cmd.author_email,
-                          body=cmd.body, created_at=utcnow(),
+                          body=cmd.body, created_at=now,
                           idempotency_key=cmd.idempotency_key,
                           request_fingerprint=fingerprint if cmd.idempotency_key else None)
         uow.comments.add(comment)
+        uow.tickets.save(ticket)
         record(uow, ticket, COMMENTED, {"comment_id": comment.id,
                                         "author_email": comment.author_email},
                actor=cmd.actor, request_id=cmd.correlation_id)
+        assert comment.id is not None
+        uow.outbox.add(events.commented(ticket, comment.id, comment.author_email,
+                                        cmd.correlation_id))
         uow.commit()
     logger.info("comment %s on ticket %s", comment.id, cmd.ticket_id)
     return Created(comment)

@@ -12,8 +12,9 @@ from support_shared.web import (decode_cursor, error_response, parse_body, parse
 from ..web import actor, deps, expected_versions, idempotency_key, not_found_error, page
 from .domain import (FollowUpNotFoundError, InvalidTransitionError, Ticket, TicketClosedError,
                      TicketNotFoundError, VersionMismatchError)
-from .handlers import (CreateResult, CreateTicket, EditTicket, UpdateStatus, create_tickets,
-                       edit_ticket, get_ticket, list_tickets, single, update_ticket_status)
+from .handlers import (CreateResult, CreateTicket, DeleteTicket, EditTicket, UpdateStatus,
+                       create_tickets, delete_ticket, edit_ticket, get_ticket, list_tickets,
+                       single, update_ticket_status)
 from .persistence import TicketFilter
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -107,6 +108,13 @@ def patch_route(ticket_id: int) -> Response:
     cmd = EditTicket(tenant_id(), ticket_id, body.changes(), expected_versions(), request_id(),
                      actor())
     return _ticket_response(edit_ticket(cmd, uow=deps().uow()))
+
+
+@bp.delete("/<int:ticket_id>")
+def delete_route(ticket_id: int) -> Response:
+    cmd = DeleteTicket(tenant_id(), ticket_id, expected_versions(), request_id(), actor())
+    delete_ticket(cmd, uow=deps().uow())
+    return Response(status=204)
 
 
 @bp.put("/<int:ticket_id>/status")

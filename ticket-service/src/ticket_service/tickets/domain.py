@@ -119,6 +119,7 @@ class Ticket:
     requester_id: int | None = None
     tags: list[str] = field(default_factory=list)
     follow_up_of: int | None = None
+    deleted_at: datetime | None = None
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -195,6 +196,16 @@ class Ticket:
         self.routing_version = routing.routing_version
         self._touch(now)
         return True
+
+    def record_comment(self, now: datetime) -> None:
+        """A comment was added: a change of the ticket like any other, so a new version."""
+        self.require_open()
+        self._touch(now)
+
+    def delete(self, now: datetime) -> None:
+        """Soft-delete: the row stays (its events keep their versions), every read hides it."""
+        self.deleted_at = now
+        self._touch(now)
 
     def _touch(self, now: datetime) -> None:
         self.version += 1

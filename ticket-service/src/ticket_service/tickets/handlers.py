@@ -5,19 +5,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, cast
 
-from support_shared.events import (
-    Envelope,
-    EventType,
-    TicketCreated,
-    TicketRouted,
-    TicketStatusUpdated,
-    new_event,
-    utcnow,
-)
+from support_shared.events import Envelope, TicketRouted, utcnow
 from support_shared.messaging.errors import PermanentError
 
-from ..activity.domain import CREATED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
+from ..activity.domain import CREATED, DELETED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from ..activity.handlers import audit_entry, record, requesters_for
+from . import events
 from .domain import (
     DomainError,
     FollowUpNotFoundError,
@@ -59,6 +52,15 @@ class UpdateStatus:
 
 
 @dataclass(frozen=True)
+class DeleteTicket:
+    tenant_id: str
+    ticket_id: int
+    expected_versions: frozenset[int] | None = None
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
 class EditTicket:
     tenant_id: str
     ticket_id: int
@@ -82,18 +84,6 @@ def single(outcomes: Sequence[CreateResult | DomainError]) -> CreateResult:
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
-
-
-def _created_event(ticket: Ticket, correlation_id: str | None) -> Envelope:
-    assert ticket.id is not None
-    payload = TicketCreated(
-        title=ticket.title, description=ticket.description, user_name=ticket.user_name,
-        user_email=ticket.user_email, priority=ticket.priority, status=ticket.status,
-        created_at=ticket.created_at,
-    )
-    return new_event(EventType.TICKET_CREATED, payload, tenant_id=ticket.tenant_id,
-                     ticket_id=ticket.id, ticket_version=ticket.version,
-                     correlation_id=correlation_id)
 
 
 def _created_entry_details(ticket: Ticket) -> dict[str, Any]:
@@ -163,7 +153,7 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
             audit_entry(ticket, CREATED, _created_entry_details(ticket), actor=cmds[i].actor,
                         request_id=cmds[i].correlation_id)
             for i, ticket in zip(fresh, tickets)])
-        uow.outbox.add_each(_created_event(ticket, cmds[i].correlation_id)
+        uow.outbox.add_each(events.created(ticket, cmds[i].correlation_id)
                             for i, ticket in zip(fresh, tickets))
         uow.commit()
     for i, ticket in zip(fresh, tickets):
@@ -191,12 +181,7 @@ def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
         uow.tickets.save(ticket)
         record(uow, ticket, STATUS_CHANGED, {"from": old_status, "to": ticket.status},
                actor=cmd.actor, request_id=cmd.correlation_id)
-        event = new_event(
-            EventType.TICKET_STATUS_UPDATED,
-            TicketStatusUpdated(old_status=old_status, new_status=ticket.status),
-            tenant_id=ticket.tenant_id, ticket_id=cmd.ticket_id, ticket_version=ticket.version,
-            correlation_id=cmd.correlation_id,
-        )
+        event = events.status_updated(ticket, old_status, cmd.correlation_id)
         uow.outbox.add(event)
         uow.commit()
     logger.info("ticket %s %s -> %s (event %s)", cmd.ticket_id, old_status, ticket.status,
@@ -205,11 +190,8 @@ def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
 
 
 def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
-    """Change title, description, priority or tags; recorded in the audit trail only.
-
-    No event is published: support_shared.events has no ``ticket.updated`` yet, so routing and
-    analytics keep the values of ``ticket.created``.
-    """
+    """Change title, description, priority or tags; audited and announced (``ticket.updated``
+    with each changed field's old and new value). Nothing changed: no version, no event."""
     with uow:
         ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
         if ticket is None:
@@ -221,8 +203,25 @@ def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
         uow.tickets.save(ticket)
         record(uow, ticket, UPDATED, {"changes": changes}, actor=cmd.actor,
                request_id=cmd.correlation_id)
+        uow.outbox.add(events.updated(ticket, changes, cmd.correlation_id))
         uow.commit()
     logger.info("ticket %s edited: %s (v%s)", cmd.ticket_id, ", ".join(changes), ticket.version)
+    return ticket
+
+
+def delete_ticket(cmd: DeleteTicket, *, uow: TicketUnitOfWork) -> Ticket:
+    """Soft-delete a ticket (every read then answers 404) and announce it (``ticket.deleted``)."""
+    with uow:
+        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
+        if ticket is None:
+            raise TicketNotFoundError(cmd.ticket_id)
+        ticket.require_version(cmd.expected_versions)
+        ticket.delete(utcnow())
+        uow.tickets.save(ticket)
+        record(uow, ticket, DELETED, {}, actor=cmd.actor, request_id=cmd.correlation_id)
+        uow.outbox.add(events.deleted(ticket, cmd.correlation_id))
+        uow.commit()
+    logger.info("ticket %s deleted (v%s)", cmd.ticket_id, ticket.version)
     return ticket
 
 
@@ -271,11 +270,13 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
 
     A single delivery is a batch of one. The batch's tickets are locked together (in id order)
     and each event is applied in batch order, so two routings of one ticket in a batch end as
-    they would one by one; each changed ticket is written once, with one audit entry per
-    applied routing. A ticket that does not exist raises ``PermanentError``, and the consumer
-    then takes the batch one event at a time (that event alone is dead-lettered).
+    they would one by one; each changed ticket is written once, with one audit entry and one
+    ``ticket.routing.applied`` (carrying the version it made) per applied routing. A deleted
+    ticket takes no routing; one that does not exist raises ``PermanentError``, and the
+    consumer then takes the batch one event at a time (that event alone is dead-lettered).
     """
     entries = []
+    applied = []
     with uow:
         fresh = uow.inbox.fresh(envelopes)
         tickets = uow.tickets.get_many_for_update(
@@ -286,12 +287,18 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
             ticket = tickets.get(key)
             if ticket is None:
                 raise _unknown_ticket(envelope)
+            if ticket.deleted_at is not None:
+                logger.info("ticket %s is deleted; routing ignored (event %s)", ticket.id,
+                            envelope.event_id)
+                continue
             entry = _apply_routed(ticket, envelope, cast(TicketRouted, envelope.payload()))
             if entry is not None:
                 changed[key] = ticket
                 entries.append(entry)
+                applied.append(events.routing_applied(ticket, envelope))
         uow.tickets.save_many(list(changed.values()))
         uow.audit.add_many(entries)
+        uow.outbox.add_each(applied)
         uow.commit()
     logger.info("applied %d routings of %d events to %d tickets", len(entries), len(envelopes),
                 len(changed))

@@ -45,6 +45,7 @@ tickets_table = sa.Table(
     sa.Column("requester_id", sa.BigInteger, sa.ForeignKey("users.id")),
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
+    sa.Column("deleted_at", TS),                        # migration 0006; soft delete
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -52,7 +53,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
 _MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
             "routing_version", "version", "updated_at", "title", "description", "priority",
-            "tags")
+            "tags", "deleted_at")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -78,12 +79,13 @@ class AbstractTicketRepository(abc.ABC):
 
     @abc.abstractmethod
     def get(self, tenant_id: str, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
-        """The tenant's ticket, row-locked until commit when ``for_update``."""
+        """The tenant's ticket unless deleted, row-locked until commit when ``for_update``."""
 
     @abc.abstractmethod
     def get_many_for_update(self, keys: Collection[tuple[str, int]]
                             ) -> dict[tuple[str, int], Ticket]:
-        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed."""
+        """The tickets of these ``(tenant_id, ticket_id)`` that exist, row-locked, keyed;
+        deleted ones included (``deleted_at`` set), so a late event can tell them apart."""
 
     @abc.abstractmethod
     def get_by_idempotency_key(self, tenant_id: str, key: str) -> Ticket | None:
@@ -104,7 +106,7 @@ class AbstractTicketRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:
-        """Up to ``limit`` tickets, newest first, with ids below ``before_id``."""
+        """Up to ``limit`` tickets not deleted, newest first, with ids below ``before_id``."""
 
 
 def _to_ticket(row: sa.Row) -> Ticket:
@@ -119,7 +121,8 @@ def _to_ticket(row: sa.Row) -> Ticket:
 
 _TICKET_KEY = (tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
                tickets_table.c.id == sa.bindparam("k_id"))
-_GET = sa.select(tickets_table).where(*_TICKET_KEY)
+_LIVE = tickets_table.c.deleted_at.is_(None)
+_GET = sa.select(tickets_table).where(*_TICKET_KEY, _LIVE)
 _GET_FOR_UPDATE = _GET.with_for_update()
 _BY_KEY = sa.select(tickets_table).where(
     tickets_table.c.tenant_id == sa.bindparam("k_tenant_id"),
@@ -185,7 +188,7 @@ class SqlTicketRepository(AbstractTicketRepository):
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:
         t = tickets_table
-        stmt = sa.select(t).where(t.c.tenant_id == tenant_id)
+        stmt = sa.select(t).where(t.c.tenant_id == tenant_id, _LIVE)
         for name in ("status", "priority", "department", "requester_id"):
             value = getattr(filters, name)
             if value is not None:

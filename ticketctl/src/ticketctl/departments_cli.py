@@ -14,6 +14,7 @@ from urllib.parse import quote
 import click
 import requests
 
+from support_shared.commands import to_json
 from support_shared.internal import TOKEN_HEADER
 
 from . import render
@@ -85,7 +86,7 @@ def _keywords(value: str | None) -> list[str] | None:
 
 
 def _show(department: dict[str, Any], as_json: bool, verb: str) -> None:
-    click.echo(render.to_json(department) if as_json else
+    click.echo(to_json(department) if as_json else
                f"{verb} department {department['name']} (version {department['version']}, "
                f"{'active' if department['active'] else 'inactive'})")
 
@@ -120,7 +121,7 @@ def departments_list(tenant_id: str, as_json: bool) -> None:
     with _client(tenant_id) as client:
         departments = client.list()
     if as_json:
-        click.echo(render.to_json(departments))
+        click.echo(to_json(departments))
         return
     rows = [(d["name"], "yes" if d["active"] else "no", "yes" if d["is_triage"] else "",
              f"{d['min_confidence']:.2f}", d["ticket_count"], ", ".join(d["keywords"]))

@@ -6,6 +6,7 @@ import pytest
 from analytics_service.app import create_app
 from support_shared import dependencies
 from support_shared.events import EventType, FieldChange, TicketDeleted, TicketUpdated, new_event
+from support_shared.testing.clients import trusted
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +16,7 @@ ACME = {"X-Tenant-ID": "acme"}
 
 @pytest.fixture
 def client(settings):
-    app = create_app(settings, clock=lambda: NOW)
+    app = trusted(create_app(settings, clock=lambda: NOW))
     yield app.test_client()
     dependencies.of(app).close()
 

@@ -47,7 +47,7 @@ def _depths(session: FakeSession, clock=lambda: 0.0, cache_s: float = 3.0) -> Qu
 def test_suite_queues_are_the_manifests_subscriptions_under_the_prefix():
     queues = suite_queues("t1.")
     names = [q.name for q in queues]
-    assert names == SUITE.queues("t1.") and len(set(names)) == len(names) == 15
+    assert names == SUITE.queues("t1.") and len(set(names)) == len(names)
     assert "t1.ai-categorization-service.ticket.routed" in names
     assert "t1.ai-categorization-service.ticket.created" in names
     assert "t1.ai-categorization-service.department.changed" in names

@@ -168,7 +168,7 @@ def test_unknown_path_is_a_json_404_not_forwarded(services, client):
 
 
 def test_wrong_method_is_a_json_405_with_allow(services, client):
-    resp = client.delete("/api/tickets/3")
+    resp = client.put("/api/tickets/3", json={})
 
     assert resp.status_code == 405
     assert resp.json["error"]["code"] == "method_not_allowed"

@@ -32,9 +32,9 @@ def _late_events(suite, ids: list[int]) -> list[tuple]:
     """The unpublished status events newest first (each arrives after those that followed it),
     then a stale routing decision nobody has seen (the auto routing, under a new event id)."""
     rows = suite.sql("ticket", "SELECT event_id, routing_key, payload, headers FROM outbox "
-                     "WHERE published_at IS NULL ORDER BY id DESC")
+                     "WHERE published_at IS NULL AND routing_key = 'ticket.status.updated' "
+                     "ORDER BY id DESC")
     assert len(rows) == K * len(LIFECYCLE)
-    assert {r.routing_key for r in rows} == {"ticket.status.updated"}
     late = [(r.routing_key, orjson.dumps(r.payload), str(r.event_id), r.headers) for r in rows]
     for r in suite.sql("routing", "SELECT payload FROM outbox WHERE routing_key = 'ticket.routed' "
                        "AND payload->'data'->>'method' = 'auto' AND (payload->>'ticket_id')::bigint "

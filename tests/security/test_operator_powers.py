@@ -103,12 +103,14 @@ def test_a_wrong_operator_credential_is_refused_everywhere(running, dead_letters
 
 
 def test_the_operator_power_cannot_be_granted_to_a_key(running):
-    env = {"TICKET_SERVICE_URL": running.env["TICKET_SERVICE_URL"]}
+    token = running.env["INTERNAL_API_TOKEN"]
+    env = {"TICKET_SERVICE_URL": running.env["TICKET_SERVICE_URL"], "INTERNAL_API_TOKEN": token}
     tenant = running.tenant("read").tenant_id
     result = CliRunner().invoke(ticketctl_cli, ["keys", "create", "--tenant", tenant,
                                                 "--scopes", "operator", "--json"], env=env)
     assert result.exit_code != 0 and "read, write, admin" in result.output
     # ticket-service itself refuses it too, whoever asks
     resp = requests.post(env["TICKET_SERVICE_URL"] + "/internal/keys", timeout=10,
+                         headers={"X-Internal-Token": token},
                          json={"tenant_id": tenant, "scopes": ["operator"]})
     assert resp.status_code == 400, resp.text

@@ -73,5 +73,6 @@ def test_internal_services_answer_the_same_404(running, routed, port_env):
     paths = {"TICKET_SERVICE_URL": f"/api/tickets/{full}",
              "ROUTING_SERVICE_URL": f"/api/routing/history/{full}",
              "AI_SERVICE_URL": f"/api/categorizations/{full}"}
-    resp = requests.get(running.env[port_env] + paths[port_env], timeout=10)
+    resp = requests.get(running.env[port_env] + paths[port_env], timeout=10,
+                        headers={"X-Internal-Token": running.env["INTERNAL_API_TOKEN"]})
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"

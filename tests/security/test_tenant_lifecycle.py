@@ -22,6 +22,7 @@ TICKET = {"title": "Erase me", "description": "personal data of a leaving custom
 def ctl(running, *args: str, ok: bool = True) -> Any:
     """ticketctl with every service's internal address (removal calls each of them)."""
     env = {f"{s.env_prefix}URL": running.env[f"{s.env_prefix}URL"] for s in SUITE.with_schema}
+    env["INTERNAL_API_TOKEN"] = running.env["INTERNAL_API_TOKEN"]
     result = CliRunner().invoke(ticketctl_cli, [*args, "--json"], env=env)
     assert (result.exit_code == 0) == ok, result.output
     return json.loads(result.stdout) if ok else result.output
@@ -52,13 +53,14 @@ def test_a_disabled_tenants_keys_stop_and_its_data_stays(running):
 
 def _leftovers(running, tenant_id: str, tid: int) -> dict[str, int]:
     """What each service still answers about the tenant, asked on its internal port."""
-    who = {"X-Tenant-ID": tenant_id}
+    trusted = {"X-Internal-Token": running.env["INTERNAL_API_TOKEN"]}
+    who = {"X-Tenant-ID": tenant_id, **trusted}
     env = running.env
     return {
         "ticket": requests.get(f"{env['TICKET_SERVICE_URL']}/api/tickets/{tid}", headers=who,
                                timeout=10).status_code,
         "tenant": requests.get(f"{env['TICKET_SERVICE_URL']}/internal/tenants/{tenant_id}",
-                               timeout=10).status_code,
+                               headers=trusted, timeout=10).status_code,
         "routing": requests.get(f"{env['ROUTING_SERVICE_URL']}/api/routing/history/{tid}",
                                 headers=who, timeout=10).status_code,
         "categorization": requests.get(f"{env['AI_SERVICE_URL']}/api/categorizations/{tid}",

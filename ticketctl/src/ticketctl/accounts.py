@@ -33,9 +33,12 @@ class Refused(TicketctlError):
         self.code = code
 
 
-class AccountsClient:
-    def __init__(self, settings: CtlSettings) -> None:
-        self.base = settings.ticket_service_url.rstrip("/")
+class InternalClient:
+    """HTTP to one internal service with the internal credential: a 4xx is ``Refused`` with
+    the service's message, no answer or a 5xx is ``Unavailable``."""
+
+    def __init__(self, settings: CtlSettings, base_url: str | None = None) -> None:
+        self.base = (base_url or settings.ticket_service_url).rstrip("/")
         self.timeout = settings.http_timeout_s
         self.session = requests.Session()
         self.session.trust_env = False
@@ -63,6 +66,10 @@ class AccountsClient:
             raise Refused(resp.status_code, str(error.get("code", "")),
                           str(error.get("message", f"HTTP {resp.status_code}")))
         return body
+
+
+class AccountsClient(InternalClient):
+    """Tenants and API keys, in ticket-service's internal API."""
 
     def create_tenant(self, tenant_id: str, name: str | None = None) -> dict[str, Any]:
         payload = {"tenant_id": tenant_id, **({"name": name} if name else {})}

@@ -12,43 +12,20 @@ from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import click
-import requests
 
 from support_shared.commands import to_json
-from support_shared.internal import TOKEN_HEADER
 
 from . import render
-from .accounts import Refused
+from .accounts import InternalClient
 from .config import CtlSettings
-from .errors import Unavailable
 
 
-class DepartmentsClient:
+class DepartmentsClient(InternalClient):
+    """A tenant's departments, in routing-service's API."""
+
     def __init__(self, settings: CtlSettings, tenant_id: str) -> None:
-        self.base = settings.routing_service_url.rstrip("/")
-        self.timeout = settings.http_timeout_s
-        self.session = requests.Session()
-        self.session.trust_env = False
+        super().__init__(settings, settings.routing_service_url)
         self.session.headers["X-Tenant-ID"] = tenant_id
-        if token := settings.internal_credential():
-            self.session.headers[TOKEN_HEADER] = token
-
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
-        try:
-            resp = self.session.request(method, self.base + path, timeout=self.timeout, **kw)
-        except requests.RequestException as exc:
-            raise Unavailable(f"routing-service at {self.base} unreachable: {exc}") from exc
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if resp.status_code >= 500 or not isinstance(body, dict):
-            raise Unavailable(f"routing-service answered HTTP {resp.status_code} on {path}")
-        if resp.status_code >= 400:
-            error = body.get("error") or {}
-            raise Refused(resp.status_code, str(error.get("code", "")),
-                          str(error.get("message", f"HTTP {resp.status_code}")))
-        return body
 
     def list(self) -> list[dict[str, Any]]:
         """Every department, following the pages."""

@@ -170,13 +170,19 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
     return done
 
 
+def _locked(uow: TicketUnitOfWork, cmd: UpdateStatus | EditTicket | DeleteTicket) -> Ticket:
+    """The command's ticket, locked for the change, at a version the command accepts."""
+    ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
+    if ticket is None:
+        raise TicketNotFoundError(cmd.ticket_id)
+    ticket.require_version(cmd.expected_versions)
+    return ticket
+
+
 def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
     """Move a ticket along its lifecycle and announce the change."""
     with uow:
-        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
-        if ticket is None:
-            raise TicketNotFoundError(cmd.ticket_id)
-        ticket.require_version(cmd.expected_versions)
+        ticket = _locked(uow, cmd)
         old_status = ticket.change_status(cmd.status, utcnow())
         uow.tickets.save(ticket)
         record(uow, ticket, STATUS_CHANGED, {"from": old_status, "to": ticket.status},
@@ -193,10 +199,7 @@ def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
     """Change title, description, priority or tags; audited and announced (``ticket.updated``
     with each changed field's old and new value). Nothing changed: no version, no event."""
     with uow:
-        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
-        if ticket is None:
-            raise TicketNotFoundError(cmd.ticket_id)
-        ticket.require_version(cmd.expected_versions)
+        ticket = _locked(uow, cmd)
         changes = ticket.edit(cmd.changes, utcnow())
         if not changes:
             return ticket
@@ -212,10 +215,7 @@ def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
 def delete_ticket(cmd: DeleteTicket, *, uow: TicketUnitOfWork) -> Ticket:
     """Soft-delete a ticket (every read then answers 404) and announce it (``ticket.deleted``)."""
     with uow:
-        ticket = uow.tickets.get(cmd.tenant_id, cmd.ticket_id, for_update=True)
-        if ticket is None:
-            raise TicketNotFoundError(cmd.ticket_id)
-        ticket.require_version(cmd.expected_versions)
+        ticket = _locked(uow, cmd)
         ticket.delete(utcnow())
         uow.tickets.save(ticket)
         record(uow, ticket, DELETED, {}, actor=cmd.actor, request_id=cmd.correlation_id)

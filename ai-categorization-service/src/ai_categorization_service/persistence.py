@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
 from support_shared.db import UnitOfWork
+from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.outbox import notify_channel
 
 from .categorizer import Decision
@@ -137,17 +138,26 @@ class SqlCategorizationRepository(CategorizationRepository):
                                     row.requested_priority, row.created_at)
 
 
+# What this schema holds of a ticket's texts (an erased requester's tickets lose them).
+ERASABLE = (
+    ErasableTable("ticket_texts", key=("tenant_id", "ticket_id"), texts=("title", "description")),
+    ErasableTable("training_examples", texts=("text",)),
+)
+
+
 class AiUnitOfWork(UnitOfWork):
     """Categorizations + training data + departments + inbox + outbox in one transaction."""
 
     categorizations: CategorizationRepository
     training: TrainingDataRepository
     departments: TenantDepartmentRepository
+    erasure: AbstractErasure
 
     def _start(self, conn: Connection) -> None:
         self.categorizations = SqlCategorizationRepository(conn)
         self.training = SqlTrainingDataRepository(conn)
         self.departments = SqlTenantDepartmentRepository(conn)
+        self.erasure = SqlErasure(conn, ERASABLE)
 
 
 def unit_of_work(engine: Engine, schema: str) -> AiUnitOfWork:

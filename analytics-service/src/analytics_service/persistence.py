@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 from support_shared.db import UnitOfWork
+from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.events import Envelope
 
 from .config import SERVICE_NAME
@@ -116,6 +117,11 @@ class SqlEventLog(EventLog):
             self.conn.execute(_LOG_EVENT, [_log_row(e) for e in envelopes])
 
 
+# The event log keeps every event's data: an erased requester's tickets lose their texts there
+# (the rows and so every count stay).
+ERASABLE = (ErasableTable("event_log", key=("event_id",), documents=("data",)),)
+
+
 class AnalyticsUnitOfWork(UnitOfWork):
     """Inbox, event log and facts in one transaction (analytics publishes nothing)."""
 
@@ -125,6 +131,7 @@ class AnalyticsUnitOfWork(UnitOfWork):
     def _start(self, conn: Connection) -> None:
         self.facts = SqlFactsRepository(conn)
         self.events = SqlEventLog(conn)
+        self.erasure: AbstractErasure = SqlErasure(conn, ERASABLE, outbox=False)
 
 
 def unit_of_work(engine: Engine) -> AnalyticsUnitOfWork:

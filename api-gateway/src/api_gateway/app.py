@@ -11,6 +11,7 @@ from .auth import (ApiKeyAuthenticator, Authenticator, AuthError, CachedVerifier
                    HttpKeyVerifier, auth_error_response)
 from .clients import ServiceClient, build_clients
 from .config import TICKET_SERVICE, GatewaySettings
+from .erasure import init_erasure
 from .errors import UpstreamFailure, upstream_error_response
 from .health import HealthChecker
 from .limits import init_limits
@@ -41,5 +42,6 @@ def create_app(settings: GatewaySettings | None = None, *,
     app.register_error_handler(AuthError, auth_error_response)
     app.register_blueprint(routes.bp)
     init_admin(app)
+    init_erasure(app)
     docs.init_docs(app)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -70,9 +71,14 @@ ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
 ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments",)
 
 
+# Other writes that need the admin scope, by whole path: erasing a requester's personal data.
+ADMIN_WRITE_PATTERNS: tuple[re.Pattern[str], ...] = (re.compile(r"/api/users/[^/]+/erase/?"),)
+
+
 def _admin_write(method: str, path: str) -> bool:
-    return method.upper() not in READ_METHODS and any(
-        path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_WRITE_PREFIXES)
+    return method.upper() not in READ_METHODS and (
+        any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_WRITE_PREFIXES)
+        or any(pattern.fullmatch(path) for pattern in ADMIN_WRITE_PATTERNS))
 
 
 def required_scope(method: str, path: str) -> str:

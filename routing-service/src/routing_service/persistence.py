@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
 from support_shared.db import UnitOfWork
+from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.outbox import notify_channel
 
 from .config import SERVICE_NAME
@@ -252,17 +253,23 @@ class SqlIdempotencyRepository(IdempotencyRepository):
         self.conn.execute(update, {"k_tenant_id": tenant_id, "k_key": key})
 
 
+# What this schema holds of a ticket's texts (an erased requester's tickets lose them).
+ERASABLE = (ErasableTable("routed_tickets", key=("tenant_id", "ticket_id"), texts=("title",)),)
+
+
 class RoutingUnitOfWork(UnitOfWork):
     departments: DepartmentRepository
     tickets: TicketRepository
     history: HistoryRepository
     idempotency: IdempotencyRepository
+    erasure: AbstractErasure
 
     def _start(self, conn: Connection) -> None:
         self.departments = SqlDepartmentRepository(conn)
         self.tickets = SqlTicketRepository(conn)
         self.history = SqlHistoryRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
+        self.erasure = SqlErasure(conn, ERASABLE)
 
 
 def unit_of_work(engine: Engine, schema: str) -> RoutingUnitOfWork:

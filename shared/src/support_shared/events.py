@@ -36,6 +36,7 @@ class EventType(StrEnum):
     TICKET_ROUTING_APPLIED = "ticket.routing.applied"
     TICKET_DELETED = "ticket.deleted"
     DEPARTMENT_CHANGED = "department.changed"
+    REQUESTER_ERASED = "requester.erased"
 
     @property
     def about_ticket(self) -> bool:
@@ -134,6 +135,15 @@ class TicketDeleted(_Payload):
     deleted_at: datetime
 
 
+class RequesterErased(_Payload):
+    """ticket-service erased a requester's personal data; every copy of these tickets' texts
+    goes too. Ids only: this event itself carries no personal data."""
+
+    requester_id: int = Field(ge=1)
+    ticket_ids: list[int] = Field(default_factory=list)
+    dead_letters: bool = False
+
+
 Payload = _Payload   # the public name of every payload's base, for type hints
 
 PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
@@ -146,6 +156,7 @@ PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_COMMENTED: TicketCommented,
     EventType.TICKET_ROUTING_APPLIED: TicketRoutingApplied,
     EventType.TICKET_DELETED: TicketDeleted,
+    EventType.REQUESTER_ERASED: RequesterErased,
 }
 
 

@@ -127,6 +127,8 @@ SUITE = Suite(services=(
             Consumes(_E.TICKET_ROUTED, "ai_categorization_service.handlers:handle_tickets_routed"),
             Consumes(_E.DEPARTMENT_CHANGED,
                      "ai_categorization_service.handlers:handle_departments_changed"),
+            Consumes(_E.REQUESTER_ERASED,
+                     "ai_categorization_service.erasure:handle_requesters_erased"),
         ),
     ),
     Service(
@@ -138,13 +140,15 @@ SUITE = Suite(services=(
             Consumes(_E.TICKET_STATUS_UPDATED,
                      "routing_service.handlers:handle_tickets_status_updated"),
             Consumes(_E.TICKET_DELETED, "routing_service.handlers:handle_tickets_deleted"),
+            Consumes(_E.REQUESTER_ERASED, "routing_service.erasure:handle_requesters_erased"),
         ),
     ),
     Service(
         "analytics-service", "analytics_service", "analytics", "ANALYTICS_SERVICE_", 5004,
         schema="analytics", commands=("web", "consumer"),
         consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E
-                       if e.about_ticket),
+                       if e.about_ticket) + (
+            Consumes(_E.REQUESTER_ERASED, "analytics_service.erasure:handle_requesters_erased"),),
     ),
     Service("api-gateway", "api_gateway", "gateway", "GATEWAY_", 5000),
 ))

@@ -285,6 +285,8 @@ class User(BaseModel):
     name: str
     email: str
     created_at: datetime
+    erased_at: datetime | None = Field(None, description="When the requester's personal data "
+                                       "was erased (name and email then read [erased])")
 
 
 class UserList(BaseModel):
@@ -334,3 +336,28 @@ class Health(BaseModel):
     services: dict[str, dict]
     postgresql: Literal["ok", "down"]
     rabbitmq: Literal["ok", "down"]
+
+
+class ErasureRequest(_Strict):
+    """``POST /api/users/{id}/erase``; an empty body means the defaults."""
+
+    dead_letters: StrictBool = Field(False, description="Also remove the dead letters of the "
+                                     "requester's tickets from every dead-letter queue")
+
+
+class DeadLetterErasure(BaseModel):
+    removed: int = Field(description="Dead messages of the requester's tickets removed")
+    queues: dict[str, int] = Field(description="Removed per dead-letter queue (non-zero only)")
+
+
+class RequesterErasure(BaseModel):
+    """What an erasure did in ticket-service (the other services follow on
+    ``requester.erased``); erasing again is harmless and announces it again."""
+
+    user: User
+    ticket_ids: list[int] = Field(description="The requester's tickets, whose texts now read "
+                                  "[erased] everywhere (the tickets stay, so counts stay)")
+    rows: dict[str, int] = Field(description="Rows overwritten per ticket-service table")
+    event_id: str = Field(description="The requester.erased event the other services act on")
+    dead_letters: DeadLetterErasure | None = Field(
+        None, description="Only when asked for with dead_letters: true")

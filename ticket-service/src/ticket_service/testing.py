@@ -10,11 +10,14 @@ import copy
 import dataclasses
 from typing import Any, Collection, Sequence
 
+from support_shared.erasure import ERASED, scrub_json
+from support_shared.events import utcnow
 from support_shared.testing.fakes import FakeUnitOfWork as SharedFakeUnitOfWork
 from .activity.domain import AuditEntry, Comment, User
 from .activity.persistence import (AbstractAuditRepository,
                                                  AbstractCommentRepository,
                                                  AbstractUserRepository)
+from .erasure.persistence import AbstractRequesterErasure, erased_email
 from .tickets.domain import Ticket
 from .tickets.persistence import (AbstractTicketRepository, TicketFilter,
                                                 TicketUnitOfWork)
@@ -178,6 +181,7 @@ class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
         self.users = FakeUserRepository()
         self.comments = FakeCommentRepository()
         self.audit = FakeAuditRepository()
+        self.erasure = FakeRequesterErasure(self)
 
     def _snapshot(self) -> Any:
         return copy.deepcopy((self.tickets.rows, self.users.rows, self.comments.rows,
@@ -185,3 +189,43 @@ class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
 
     def _restore(self, state: Any) -> None:
         (self.tickets.rows, self.users.rows, self.comments.rows, self.audit.rows) = state
+
+
+class FakeRequesterErasure(AbstractRequesterErasure):
+    """Works on the fake repositories and outbox of its unit of work, as the SQL does."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    def tickets_of(self, user: User) -> list[int]:
+        return sorted(t.id for t in self.uow.tickets.rows.values() if t.id is not None
+                      and t.tenant_id == user.tenant_id
+                      and (t.requester_id == user.id or t.user_email.lower() == user.email.lower()))
+
+    def erase(self, user: User, ticket_ids: Sequence[int]) -> dict[str, int]:
+        assert user.id is not None
+        ids, tenant, email = set(ticket_ids), user.tenant_id, user.email.lower()
+        row = self.uow.users.rows[user.id]
+        row.name, row.email = ERASED, erased_email(user.id)
+        row.erased_at = row.erased_at or utcnow()
+        for tid in ids:
+            ticket = self.uow.tickets.rows[tid]
+            ticket.title = ticket.description = ticket.user_name = ticket.user_email = ERASED
+        comments = [c for c in self.uow.comments.rows if c.tenant_id == tenant
+                    and (c.ticket_id in ids or c.author_email.lower() == email)]
+        for comment in comments:
+            if comment.author_email.lower() == email:
+                comment.author_name = comment.author_email = ERASED
+            comment.body = ERASED
+        entries = [a for a in self.uow.audit.rows if a.tenant_id == tenant
+                   and (a.ticket_id in ids or str(a.details.get("author_email", "")).lower() == email)
+                   and scrub_json(a.details) != a.details]
+        for entry in entries:
+            entry.details = scrub_json(entry.details)
+        events = self.uow.outbox.events
+        mine = [i for i, e in enumerate(events) if e.tenant_id == tenant and e.ticket_id in ids
+                and scrub_json(e.data) != e.data]
+        for i in mine:
+            events[i] = events[i].model_copy(update={"data": scrub_json(events[i].data)})
+        return {"users": 1, "tickets": len(ids), "comments": len(comments),
+                "audit": len(entries), "outbox": len(mine)}

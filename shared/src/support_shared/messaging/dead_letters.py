@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 import pika
@@ -249,3 +249,29 @@ class DeadMessage:
             data = _body_fields(self.body)
             out["body"] = data if data else self.body.decode("utf-8", "replace")
         return out
+
+
+def tickets_filter(tenant_id: str, ticket_ids: Iterable[int]) -> Callable[[DeadMessage], bool]:
+    """Picks the dead envelopes of ``tenant_id`` about one of ``ticket_ids`` (by the envelope's
+    ``ticket_id``, or a tenant event's ``data.ticket_id``)."""
+    ids = {int(i) for i in ticket_ids}
+
+    def wanted(message: DeadMessage) -> bool:
+        if message.tenant_id != tenant_id:
+            return False
+        ticket = message.ticket_id
+        if ticket is None:
+            data = _body_data(message.body)
+            ticket = data.get("ticket_id")
+        return isinstance(ticket, int) and not isinstance(ticket, bool) and ticket in ids
+
+    return wanted
+
+
+def _body_data(body: bytes) -> dict[str, Any]:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    data = raw.get("data") if isinstance(raw, dict) else None
+    return data if isinstance(data, dict) else {}

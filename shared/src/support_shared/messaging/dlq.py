@@ -274,3 +274,28 @@ def purge(connection: pika.BlockingConnection, queue: str, topology: Topology) -
     channel.close()
     logger.info("purged %d messages from %s", removed, queue)
     return removed
+
+
+def remove_matching(connection: pika.BlockingConnection, queue: str, topology: Topology,
+                    wanted: Callable[[DeadMessage], bool]) -> int:
+    """Delete the dead messages of ``queue`` that ``wanted`` picks (acked), putting every other
+    one back; return how many were removed. Looks at the messages present at the start once."""
+    check_dead_letter_queue(queue, topology)
+    channel = connection.channel()
+    available = _declare_passive(channel, queue).method.message_count
+    removed = 0
+    try:
+        for _ in range(available):
+            method, props, body = channel.basic_get(queue, auto_ack=False)
+            if method is None:
+                break
+            message = DeadMessage.from_delivery(queue, method.routing_key, props, body, topology)
+            if wanted(message):
+                channel.basic_ack(method.delivery_tag)
+                removed += 1
+    finally:
+        _requeue_held(channel, queue, available - removed)
+    if removed:
+        logger.info("removed %d selected messages from %s", removed, queue)
+    return removed
+

@@ -6,8 +6,9 @@ the same calls it makes in production (cosmic ``tests/unit/test_handlers.py``).
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
+from ..erasure import AbstractErasure
 from ..events import Envelope
 from ..inbox import AbstractInbox
 from ..outbox import AbstractOutbox
@@ -32,7 +33,7 @@ class FakeInbox(AbstractInbox):
 
 
 class FakeUnitOfWork:
-    """Outbox and inbox that take effect only on ``commit()``, like the real transaction.
+    """Outbox, inbox and erasure that take effect only on ``commit()``, like the transaction.
 
     A service's fake unit of work subclasses it and adds its fake repositories; those that
     keep state override ``_snapshot``/``_restore`` so a rollback undoes them too.
@@ -41,11 +42,14 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.outbox = FakeOutbox()
         self.inbox = FakeInbox()
+        self.erasure = FakeErasure()
         self.commits = 0
         self._saved: Any = None
 
     def __enter__(self) -> Any:
-        self._saved = (list(self.outbox.events), set(self.inbox.seen), self._snapshot())
+        erased = getattr(self.erasure, "erased", {})   # a service may bring its own fake
+        self._saved = (list(self.outbox.events), set(self.inbox.seen), self._snapshot(),
+                       {t: set(ids) for t, ids in erased.items()})
         self._committed = False
         return self
 
@@ -58,9 +62,11 @@ class FakeUnitOfWork:
         self._committed = True
 
     def rollback(self) -> None:
-        events, seen, state = self._saved
+        events, seen, state, erased = self._saved
         self.outbox.events[:] = events
         self.inbox.seen = seen
+        if isinstance(self.erasure, FakeErasure):
+            self.erasure.erased = erased
         self._restore(state)
 
     def _snapshot(self) -> Any:
@@ -69,3 +75,17 @@ class FakeUnitOfWork:
 
     def _restore(self, state: Any) -> None:
         """Put the repositories back to ``state``."""
+
+
+class FakeErasure(AbstractErasure):
+    """Records which tickets were scrubbed (``erased``: tenant -> ticket ids), ``calls`` in order."""
+
+    def __init__(self) -> None:
+        self.erased: dict[str, set[int]] = {}
+        self.calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def erase_tickets(self, tenant_id: str, ticket_ids: Sequence[int]) -> dict[str, int]:
+        self.calls.append((tenant_id, tuple(ticket_ids)))
+        new = set(ticket_ids) - self.erased.get(tenant_id, set())
+        self.erased.setdefault(tenant_id, set()).update(ticket_ids)
+        return {"tickets": len(new)}

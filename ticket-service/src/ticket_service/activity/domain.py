@@ -40,6 +40,7 @@ class User:
     id: int | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ users = sa.Table(
     sa.Column("idempotency_key", sa.Text),
     sa.Column("request_fingerprint", sa.Text),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="users_tenant_idempotency_key"),
+    sa.Column("erased_at", TS),                          # migration 0007; personal data erased
 )
 # One requester per address and tenant, whatever the case of the address.
 USERS_EMAIL_INDEX = "users_tenant_lower_email"
@@ -65,6 +66,8 @@ def _build(cls: type[E], row: sa.Row, time_field: str) -> E:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     values: dict[str, Any] = {n: row._mapping[n] for n in names}
     values[time_field] = values[time_field].astimezone(timezone.utc)
+    if values.get("erased_at") is not None:
+        values["erased_at"] = values["erased_at"].astimezone(timezone.utc)
     return cls(**values)
 
 

@@ -18,6 +18,7 @@ from ..activity.persistence import (AbstractAuditRepository, AbstractCommentRepo
                                     AbstractUserRepository, SqlAuditRepository,
                                     SqlCommentRepository, SqlUserRepository)
 from ..config import SERVICE_NAME
+from ..erasure.persistence import AbstractRequesterErasure, SqlRequesterErasure
 from ..db import TS, claim_key, created_at, metadata
 from .domain import Ticket
 
@@ -210,12 +211,14 @@ class TicketUnitOfWork(UnitOfWork):
     users: AbstractUserRepository
     comments: AbstractCommentRepository
     audit: AbstractAuditRepository
+    erasure: AbstractRequesterErasure
 
     def _start(self, conn: Connection) -> None:
         self.tickets = SqlTicketRepository(conn)
         self.users = SqlUserRepository(conn)
         self.comments = SqlCommentRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.erasure = SqlRequesterErasure(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> TicketUnitOfWork:

@@ -1,0 +1,1 @@
+"""Erasing one requester's personal data (``POST /api/users/{id}/erase``)."""

@@ -183,7 +183,7 @@ def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str
     if security is not None:
         out["security"] = security
     if op.body is not None:
-        out["requestBody"] = {"required": True,
+        out["requestBody"] = {"required": op.body_required,
                               "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
     return out
 

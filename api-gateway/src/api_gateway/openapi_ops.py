@@ -10,8 +10,9 @@ from support_shared.reports import (DashboardRouting, DashboardSummary, Departme
                                    QueueDepths, RouteResult, RoutingHistory, RoutingStatistics,
                                    TicketAnalytics, Trends)
 from support_shared.schemas import (CategorizeRequest, Categorization, Comment, CommentCreate,
-                                   CommentList, DepartmentCreate, DepartmentPatch, Page,
-                                   RerouteRequest, RouteRequest, StatusUpdate, Ticket,
+                                   CommentList, DepartmentCreate, DepartmentPatch, ErasureRequest,
+                                   Page, RequesterErasure, RerouteRequest, RouteRequest,
+                                   StatusUpdate, Ticket,
                                    TicketCreate, TicketHistory, TicketList, TicketPatch,
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery)
@@ -110,6 +111,7 @@ class Op:
     errors: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()           # request header parameters
     specific: tuple[tuple[int, str], ...] = ()  # status -> a SPECIFIC_ERRORS response
+    body_required: bool = True              # False: an empty body means the model's defaults
 
     def __post_init__(self) -> None:
         if (self.response is None) != (self.status == 204):
@@ -205,4 +207,10 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/analytics/department/{name}", "departmentAnalytics",
        "One department's figures (an unknown name gives zeros)", "analytics",
        response=DepartmentAnalytics, errors=(404,)),
+    Op("post", "/api/users/{user_id}/erase", "eraseUser",
+       "Erase a requester's personal data everywhere (admin scope): their row, their tickets' "
+       "texts and comments in every service, published events, and with "
+       "{\"dead_letters\": true} their tickets' dead letters; the tickets stay, so counts "
+       "stay. Idempotent; the body may be empty", "users", body=ErasureRequest,
+       response=RequesterErasure, errors=(404,), body_required=False),
 )

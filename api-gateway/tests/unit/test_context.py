@@ -30,6 +30,9 @@ def test_a_principal_allows_only_its_scopes():
     ("POST", "/api/admin/keys", "admin"), ("GET", "/api/admin", "admin"),
     ("GET", "/api/administrator", "read"), ("GET", "/api/dashboard/queues", "admin"),
     ("GET", "/api/dashboard/summary", "read"),
+    ("POST", "/api/users/12/erase", "admin"), ("POST", "/api/users/12/erase/", "admin"),
+    ("POST", "/api/users", "write"), ("POST", "/api/users/12/erased", "write"),
+    ("POST", "/api/users/12/x/erase", "write"),
 ])
 def test_required_scope(method, path, scope):
     assert required_scope(method, path) == scope

@@ -169,8 +169,9 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
             department_write = path.startswith("/api/departments") and method != "get"
+            erasure = path.endswith("/erase")
             expected = ("operator" if operator else "admin"
-                        if path.startswith("/api/admin/") or department_write
+                        if path.startswith("/api/admin/") or department_write or erasure
                         else "read" if method == "get" else "write")
             assert op["x-required-scope"] == expected, (method, path)
             if operator:                                      # no tenant key opens these

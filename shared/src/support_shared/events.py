@@ -208,7 +208,8 @@ class Envelope(BaseModel):
             try:
                 self._payload = PAYLOAD_TYPES[self.event_type].model_validate(self.data)
             except ValidationError as exc:
-                raise InvalidEventError(f"{self.event_type} data invalid: {exc}") from exc
+                raise InvalidEventError(
+                    f"{self.event_type} data invalid: {_problems(exc)}") from exc
         return self._payload
 
     def to_json(self) -> bytes:
@@ -217,6 +218,13 @@ class Envelope(BaseModel):
 
 class InvalidEventError(ValueError):
     """A message that can never be processed: not JSON, wrong envelope or wrong data."""
+
+
+def _problems(exc: ValidationError) -> str:
+    """Where and why validation failed, without the values (they may be personal data, and
+    this text reaches logs and dead-letter headers)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                     for e in exc.errors(include_url=False, include_input=False))
 
 
 def new_event(
@@ -257,7 +265,7 @@ def decode(body: bytes) -> Envelope:
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidEventError(f"envelope invalid: {exc}") from exc
+        raise InvalidEventError(f"envelope invalid: {_problems(exc)}") from exc
     if envelope.schema_version > SCHEMA_VERSION:
         raise InvalidEventError(f"unsupported schema_version {envelope.schema_version}")
     envelope.payload()

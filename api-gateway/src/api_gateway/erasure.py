@@ -34,8 +34,9 @@ def init_erasure(app: Flask) -> None:
 
 @bp.post("/api/users/<int:user_id>/erase")
 def erase(user_id: int) -> Response:
+    raw = request.get_data(cache=True)    # kept for below: forwarding reads the body too
     answer = forward(TICKET_SERVICE)
-    if answer.status_code != 200 or not _dead_letters_asked():
+    if answer.status_code != 200 or not _dead_letters_asked(raw):
         return answer
     body = orjson.loads(answer.get_data())
     who = principal()
@@ -45,9 +46,8 @@ def erase(user_id: int) -> Response:
     return jsonify(body)
 
 
-def _dead_letters_asked() -> bool:
-    """Whether the (already validated by ticket-service) body asks for the dead letters."""
-    raw = request.get_data(cache=True)
+def _dead_letters_asked(raw: bytes) -> bool:
+    """Whether the body (ticket-service accepted it) asks for the dead letters."""
     return bool(raw) and orjson.loads(raw).get("dead_letters") is True
 
 

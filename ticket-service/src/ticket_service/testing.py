@@ -218,7 +218,8 @@ class FakeRequesterErasure(AbstractRequesterErasure):
                 comment.author_name = comment.author_email = ERASED
             comment.body = ERASED
         entries = [a for a in self.uow.audit.rows if a.tenant_id == tenant
-                   and (a.ticket_id in ids or str(a.details.get("author_email", "")).lower() == email)
+                   and (a.ticket_id in ids
+                        or str(a.details.get("author_email", "")).lower() == email)
                    and scrub_json(a.details) != a.details]
         for entry in entries:
             entry.details = scrub_json(entry.details)

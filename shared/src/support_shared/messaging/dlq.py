@@ -28,6 +28,7 @@ from .topology import Topology
 logger = logging.getLogger(__name__)
 
 SETTLE_TIMEOUT_S = 3.0
+MAX_SCAN = 100_000   # messages a selective removal holds at once, at most
 
 
 def redact(url: str) -> str:
@@ -279,13 +280,14 @@ def purge(connection: pika.BlockingConnection, queue: str, topology: Topology) -
 def remove_matching(connection: pika.BlockingConnection, queue: str, topology: Topology,
                     wanted: Callable[[DeadMessage], bool]) -> int:
     """Delete the dead messages of ``queue`` that ``wanted`` picks (acked), putting every other
-    one back; return how many were removed. Looks at the messages present at the start once."""
+    one back; return how many were removed. Takes every ready message once (held unacked until
+    the end, so none comes round twice), not only as many as the queue's count said."""
     check_dead_letter_queue(queue, topology)
     channel = connection.channel()
-    available = _declare_passive(channel, queue).method.message_count
-    removed = 0
+    _declare_passive(channel, queue)
+    removed = held = 0
     try:
-        for _ in range(available):
+        while held < MAX_SCAN:
             method, props, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
                 break
@@ -293,8 +295,10 @@ def remove_matching(connection: pika.BlockingConnection, queue: str, topology: T
             if wanted(message):
                 channel.basic_ack(method.delivery_tag)
                 removed += 1
+            else:
+                held += 1
     finally:
-        _requeue_held(channel, queue, available - removed)
+        _requeue_held(channel, queue, held)
     if removed:
         logger.info("removed %d selected messages from %s", removed, queue)
     return removed

@@ -78,7 +78,7 @@ class FakeUnitOfWork:
 
 
 class FakeErasure(AbstractErasure):
-    """Records which tickets were scrubbed (``erased``: tenant -> ticket ids), ``calls`` in order."""
+    """Records the tickets scrubbed (``erased``: tenant -> ticket ids) and ``calls`` in order."""
 
     def __init__(self) -> None:
         self.erased: dict[str, set[int]] = {}

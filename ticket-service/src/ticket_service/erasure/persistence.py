@@ -27,7 +27,7 @@ class AbstractRequesterErasure(abc.ABC):
     @abc.abstractmethod
     def tickets_of(self, user: User) -> list[int]:
         """Ids of the tenant's tickets opened for ``user`` (by requester id or by address),
-        deleted ones included, ascending."""
+        deleted ones included, ascending; locked until the transaction ends."""
 
     @abc.abstractmethod
     def erase(self, user: User, ticket_ids: Sequence[int]) -> dict[str, int]:
@@ -52,7 +52,9 @@ class SqlRequesterErasure(AbstractRequesterErasure):
                 .where(tickets.c.tenant_id == user.tenant_id,
                        sa.or_(tickets.c.requester_id == user.id,
                               sa.func.lower(tickets.c.user_email) == user.email.lower()))
-                .order_by(tickets.c.id))
+                .order_by(tickets.c.id).with_for_update())
+        # Locked in id order, as the consumers lock tickets, so the updates below cannot
+        # deadlock with them.
         return list(self.conn.execute(stmt).scalars())
 
     def erase(self, user: User, ticket_ids: Sequence[int]) -> dict[str, int]:

@@ -12,10 +12,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from support_shared.manifest import SUITE, dead_letter_queue
 from support_shared.messaging import dlq
-from support_shared.messaging.dead_letters import QueueNotFound, tickets_filter
+from support_shared.messaging.dead_letters import QueueNotFound, Unavailable, tickets_filter
 from support_shared.messaging.topology import Topology
 from support_shared.schemas import DeadLetterErasure
-from support_shared.web import ApiError
+from support_shared.web import ApiError, error_response
 
 from . import admin
 from .config import TICKET_SERVICE
@@ -44,6 +44,15 @@ def erase(user_id: int) -> Response:
         raise ApiError(401, "unauthorized", "an API key is required")
     body["dead_letters"] = remove_dead_letters(who.tenant_id, body["ticket_ids"]).model_dump()
     return jsonify(body)
+
+
+@bp.errorhandler(Unavailable)
+def _broker_unavailable(exc: Unavailable) -> Response:
+    """The erasure itself is done (ticket-service answered); only the dead letters wait."""
+    return error_response(503, "service_unavailable",
+                          f"erased, but the dead letters could not be removed: {exc}; "
+                          "erase again (idempotent) when the broker is back",
+                          {"service": "rabbitmq"})
 
 
 def _dead_letters_asked(raw: bytes) -> bool:

@@ -80,15 +80,16 @@ def create_route() -> Response:
     cmd = CreateTicket(tenant_id(), body.model_dump(mode="json", exclude_none=True),
                        idempotency_key(), request_id(), actor())
     result = _create(cmd)
-    ticket, waited = _routed_within(result.ticket, requested_wait(
-        request.headers.get(PREFER_HEADER)))
+    wanted = requested_wait(request.headers.get(PREFER_HEADER))
+    ticket, waited = _routed_within(result.ticket, wanted)
     resp = _ticket_response(ticket, 201)
     resp.headers["Location"] = f"/api/tickets/{ticket.id}"
     if result.replayed:
         resp.headers["Idempotent-Replayed"] = "true"
+    if wanted is not None:
+        resp.vary.add(PREFER_HEADER)
     if waited is not None:
         resp.headers[APPLIED_HEADER] = f"wait={waited}"
-        resp.vary.add(PREFER_HEADER)
     return resp
 
 

@@ -51,9 +51,10 @@ def test_the_decision_is_stored_with_the_routing_and_the_setting_applies(client,
     assert applied["ai"]["priority_applied"] is True and applied["version"] == 2
     with engine.connect() as conn:
         events = conn.execute(sa.text(
-            "SELECT ticket_id, payload->>'data' FROM outbox "
-            "WHERE routing_key = 'ticket.routing.applied' ORDER BY id")).all()
-    assert [e.ticket_id for e in events] == [mine, theirs]
+            "SELECT payload FROM outbox "
+            "WHERE routing_key = 'ticket.routing.applied' ORDER BY id")).scalars().all()
+    assert [(e["ticket_id"], e["data"]["priority"]) for e in events] == [(mine, "low"),
+                                                                        (theirs, "high")]
 
 
 def test_list_filters(client, make_uow):

@@ -370,13 +370,9 @@ class TenantSettings(BaseModel):
     """A tenant's settings. ``ai_priority``: ``suggest`` shows the AI's priority beside the
     requested one; ``apply`` makes it the ticket's priority when the decision arrives."""
 
-    ai_priority: AiPriorityMode = "suggest"
-
-
-class TenantSettingsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ai_priority: AiPriorityMode | None = None
+    ai_priority: AiPriorityMode
 
 
 class StoredCategorization(Categorization):

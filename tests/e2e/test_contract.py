@@ -119,6 +119,8 @@ def test_answers_on_real_data_match_the_document(running, dead_letter):
     tid = ticket["id"]
     wait_until(lambda: running.get(f"/api/routing/history/{tid}").status_code == 200,
                timeout=10, message="ticket known to routing")
+    wait_until(lambda: running.get(f"/api/tickets/{tid}/categorization").status_code == 200,
+               timeout=10, message="categorization stored")
     manual = running.post("/api/route", json={"ticket_id": tid, "department": "Facilities"})
     _conforms(doc, "/api/route", "post", manual)
     _conforms(doc, "/api/route/{ticket_id}", "put",
@@ -135,6 +137,9 @@ def test_answers_on_real_data_match_the_document(running, dead_letter):
         "/api/analytics/trends": "/api/analytics/trends?days=3",
         "/api/analytics/department/{name}": "/api/analytics/department/IT%20Support",
         "/api/admin/dlq/{queue}": f"/api/admin/dlq/{dead_letter}?body=true",
+        "/api/tickets/{ticket_id}": f"/api/tickets/{tid}",
+        "/api/tickets/{ticket_id}/categorization": f"/api/tickets/{tid}/categorization",
+        "/api/settings": "/api/settings",
     }
     for documented, url in reads.items():
         resp = running.get(url)

@@ -28,6 +28,8 @@ class Decision:
     input_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: float | None = None
+    # Claude was configured (first in the chain) but a fallback decided.
+    fallback: bool = False
 
 
 class CategorizationError(Exception):
@@ -104,6 +106,7 @@ class ChainCategorizer(Categorizer):
     ) -> Decision:
         started = time.perf_counter()
         *fallible, last = self.categorizers
+        wanted = self.categorizers[0].name
         for categorizer in fallible:
             try:
                 decision = categorizer.categorize(title, description, requested_priority,
@@ -112,13 +115,15 @@ class ChainCategorizer(Categorizer):
                 logger.warning("categorizer %s failed (%s: %s); falling back",
                                categorizer.name, type(exc).__name__, exc)
                 continue
-            return _with_latency(decision, started)
+            return _with_latency(decision, started, wanted)
         return _with_latency(last.categorize(title, description, requested_priority,
-                                             departments=departments), started)
+                                             departments=departments), started, wanted)
 
 
-def _with_latency(decision: Decision, started: float) -> Decision:
-    return replace(decision, latency_ms=round((time.perf_counter() - started) * 1000, 3))
+def _with_latency(decision: Decision, started: float, wanted: str) -> Decision:
+    fallback = wanted == "claude" and decision.method != "claude"
+    return replace(decision, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                   fallback=fallback)
 
 
 def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:

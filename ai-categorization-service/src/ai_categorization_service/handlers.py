@@ -22,6 +22,7 @@ from support_shared.outbox import AbstractOutbox
 from .categorizer import Categorizer, Decision
 from .departments import Department
 from .persistence import CategorizationRepository, NewCategorization, StoredCategorization
+from .sentiment import read_text
 from .tenant_departments import DepartmentState, TenantDepartmentRepository
 from .training_data import (
     Correction,
@@ -168,6 +169,7 @@ def handle_departments_changed(envelopes: Sequence[Envelope], *, uow: UnitOfWork
 
 
 def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decision) -> Envelope:
+    reading = read_text(f"{ticket.title}\n{ticket.description}", ticket.priority)
     payload = TicketCategorized(
         department=decision.department,
         priority=decision.priority,
@@ -180,6 +182,9 @@ def categorized_event(envelope: Envelope, ticket: TicketCreated, decision: Decis
         output_tokens=decision.output_tokens,
         latency_ms=decision.latency_ms,
         ticket_created_at=ticket.created_at,
+        sentiment=reading.sentiment,
+        requires_action=reading.requires_action,
+        fallback=decision.fallback,
     )
     return new_event(
         EventType.TICKET_CATEGORIZED, payload,

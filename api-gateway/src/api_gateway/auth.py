@@ -68,7 +68,7 @@ def auth_error_response(exc: AuthError) -> Response:
 # Suite-wide operator data, not one tenant's: queue depths are the same for every tenant.
 ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
 # Writes that change a tenant's configuration, not its tickets: admin scope (reads stay read).
-ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments",)
+ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments", "/api/settings")
 
 
 # Other writes that need the admin scope, by whole path: erasing a requester's personal data.

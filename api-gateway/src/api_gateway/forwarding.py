@@ -10,13 +10,14 @@ if TYPE_CHECKING:
     from .clients import UpstreamResponse
 
 # Client headers a service acts on; identity headers are set by the gateway, never copied.
-REQUEST_HEADERS: tuple[str, ...] = ("Content-Type", "Accept", "If-Match", "Idempotency-Key")
+REQUEST_HEADERS: tuple[str, ...] = ("Content-Type", "Accept", "If-Match", "Idempotency-Key",
+                                    "Prefer")
 # Service headers the client needs (concurrency, created resources, replays, back-off), and
 # the dashboard page's own protections (its policy is the service's to state).
 RESPONSE_HEADERS: tuple[str, ...] = (
     "Content-Type", "ETag", "Location", "Idempotent-Replayed", "Retry-After",
     "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
-    "Cache-Control",
+    "Cache-Control", "Preference-Applied", "Vary",
 )
 # RFC 3986 pchar minus "%": the decoded path is quoted back exactly once.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"

@@ -82,6 +82,12 @@ def _components_parameters() -> dict[str, Any]:
                                                "characters). Only this header makes a request "
                                                "idempotent",
                                 "schema": {"type": "string", "maxLength": 200}}
+    params["Prefer"] = {"name": "Prefer", "in": "header", "required": False,
+                        "description": "wait=N (RFC 7240, N <= 10 seconds): answer once the "
+                                       "ticket is routed (with its department and "
+                                       "Preference-Applied: wait=N), or after N seconds with "
+                                       "the pending ticket and no Preference-Applied",
+                        "schema": {"type": "string", "example": "wait=5"}}
     params["RequestId"] = {"name": "X-Request-ID", "in": "header", "required": False,
                            "description": "A trace id only: your id for this request, kept when "
                                           "it is 1-128 of [A-Za-z0-9._-] (else one is "
@@ -106,6 +112,8 @@ def _headers() -> dict[str, Any]:
         "RateLimit-Limit": header("Requests allowed per window for this API key", integer),
         "RateLimit-Remaining": header("Requests left in the current window", integer),
         "RateLimit-Reset": header("Unix time at which the window frees up", integer),
+        "Preference-Applied": header("wait=N when the create waited until the ticket was "
+                                     "routed (Prefer: wait=N)"),
     }
 
 
@@ -133,8 +141,8 @@ def _error_responses() -> dict[str, Any]:
 
 def _success_headers(op: Op) -> tuple[str, ...]:
     if op.status == 201:
-        return ("Location", "ETag", "Idempotent-Replayed") if op.response is Ticket \
-            else ("Location",)
+        return ("Location", "ETag", "Idempotent-Replayed", "Preference-Applied") \
+            if op.response is Ticket else ("Location",)
     return ("ETag",) if op.response is Ticket else ()
 
 

@@ -12,7 +12,7 @@ from support_shared.reports import (DashboardRouting, DashboardSummary, Departme
 from support_shared.schemas import (CategorizeRequest, Categorization, Comment, CommentCreate,
                                    CommentList, DepartmentCreate, DepartmentPatch, ErasureRequest,
                                    Page, RequesterErasure, RerouteRequest, RouteRequest,
-                                   StatusUpdate, Ticket,
+                                   StatusUpdate, StoredCategorization, TenantSettings, Ticket,
                                    TicketCreate, TicketHistory, TicketList, TicketPatch,
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery)
@@ -72,6 +72,10 @@ PARAM_DOCS = {
         "-exclusions, or)",
     "tag": "Only tickets carrying this tag",
     "requester_id": "Only tickets of this requester (user id)",
+    "ai_status": "Only tickets whose AI status is this (pending, categorized, fallback, "
+                 "needs_review)",
+    "sentiment": "Only tickets with this rule-based sentiment (negative, neutral, positive)",
+    "requires_action": "Only tickets that require an action (true) or not (false)",
     "email": "Only the user with this e-mail address (case-insensitive)",
     "days": "Length of the window in days (1-365, default 7)",
     "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
@@ -123,7 +127,7 @@ OPERATIONS: tuple[Op, ...] = (
        "tickets", response=TicketList, query=TICKET_FILTERS, errors=(400,)),
     Op("post", "/api/tickets", "createTicket", "Create a ticket (and its requester)", "tickets",
        body=TicketCreate, response=Ticket, status=201, errors=(409, 422),
-       headers=("IdempotencyKey",), specific=((504, "OutcomeUnknown"),)),
+       headers=("IdempotencyKey", "Prefer"), specific=((504, "OutcomeUnknown"),)),
     Op("get", "/api/tickets/{ticket_id}", "getTicket", "One ticket (with ETag)", "tickets",
        response=Ticket, errors=(404,)),
     Op("patch", "/api/tickets/{ticket_id}", "updateTicket",
@@ -213,4 +217,13 @@ OPERATIONS: tuple[Op, ...] = (
        "{\"dead_letters\": true} their tickets' dead letters; the tickets stay, so counts "
        "stay. Idempotent; the body may be empty", "users", body=ErasureRequest,
        response=RequesterErasure, errors=(404,), body_required=False),
+    Op("get", "/api/tickets/{ticket_id}/categorization", "getTicketCategorization",
+       "The AI service's stored categorization of a ticket", "ai",
+       response=StoredCategorization, errors=(404,)),
+    Op("get", "/api/settings", "getTenantSettings",
+       "The tenant's settings (ai_priority: suggest or apply)", "tickets",
+       response=TenantSettings),
+    Op("put", "/api/settings", "putTenantSettings",
+       "Set the tenant's settings (admin scope)", "tickets", body=TenantSettings,
+       response=TenantSettings),
 )

@@ -23,10 +23,13 @@ class Route:
     methods: tuple[str, ...]
     service: str
     slow: bool = False          # waits for a model: the longer categorize read timeout
+    # The service's path when it differs from the public one (formatted with the path values).
+    downstream: str | None = None
+    waits: bool = False         # honours Prefer: wait=N (N <= 10): read timeout + that wait
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/api/tickets", ("GET", "POST"), TICKET_SERVICE),
+    Route("/api/tickets", ("GET", "POST"), TICKET_SERVICE, waits=True),
     Route("/api/tickets/<int:ticket_id>", ("GET", "PATCH", "DELETE"), TICKET_SERVICE),
     Route("/api/tickets/<int:ticket_id>/status", ("PUT",), TICKET_SERVICE),
     Route("/api/tickets/<int:ticket_id>/comments", ("GET", "POST"), TICKET_SERVICE),
@@ -50,19 +53,26 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/performance", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/trends", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/tickets/<int:ticket_id>/categorization", ("GET",), AI_SERVICE,
+          downstream="/api/categorizations/{ticket_id}"),
+    Route("/api/settings", ("GET", "PUT"), TICKET_SERVICE),
 )
+# The longest Prefer: wait ticket-service honours (ticket_service.tickets.waiting.MAX_WAIT_S).
+MAX_PREFER_WAIT_S = 10
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")
 
 bp = Blueprint("gateway", __name__)
 
 
-def forward(service: str, *, read_timeout_s: float | None = None) -> Response:
-    """Send the current request to ``service`` under the same path and return its answer."""
+def forward(service: str, *, read_timeout_s: float | None = None,
+            path: str | None = None) -> Response:
+    """Send the current request to ``service`` under the same path (or ``path``) and return
+    its answer."""
     client = gateway().clients[service]
     upstream = client.request(
         request.method,
-        downstream_path(request),
+        path or downstream_path(request),
         query=request.query_string.decode("latin-1"),
         body=request_body(request),
         headers={**request_headers(request), **downstream_identity()},
@@ -72,10 +82,16 @@ def forward(service: str, *, read_timeout_s: float | None = None) -> Response:
 
 
 def _forward_view(route: Route) -> Callable[..., Response]:
-    def view(**_path_params: object) -> Response:
+    def view(**path_params: object) -> Response:
         settings = gateway().settings
         timeout = settings.categorize_timeout_s if route.slow else settings.read_timeout_s
-        return forward(route.service, read_timeout_s=timeout)
+        if route.waits and "Prefer" in request.headers:
+            timeout += MAX_PREFER_WAIT_S
+        path = None
+        if route.downstream is not None:
+            path = route.downstream.format(**{k: quote_segment(str(v))
+                                              for k, v in path_params.items()})
+        return forward(route.service, read_timeout_s=timeout, path=path)
 
     return view
 

@@ -115,7 +115,8 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
         uow.outbox.add_each(
             routed_event(record, ticket_version=envelope.ticket_version,
                           correlation_id=envelope.correlation_id,
-                          causation_id=str(envelope.event_id))
+                          causation_id=str(envelope.event_id),
+                          decided=cast(TicketCategorized, envelope.payload()))
             for envelope, record in routed)
         uow.commit()
     for envelope, record in routed:
@@ -270,8 +271,18 @@ def record_manual(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingR
                        changed=True)
 
 
+def _passed_on(decided: TicketCategorized | None) -> dict[str, Any]:
+    """What ticket-service needs of the AI's decision, passed on unchanged (auto routing)."""
+    if decided is None:
+        return {}
+    return {"model_version": decided.model_version, "urgency": decided.urgency,
+            "sentiment": decided.sentiment, "requires_action": decided.requires_action,
+            "fallback": decided.fallback}
+
+
 def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: str | None,
-                 causation_id: str | None) -> Envelope:
+                 causation_id: str | None, decided: TicketCategorized | None = None) -> Envelope:
+    """``ticket.routed`` for ``record``; an automatic routing passes on the AI's ``decided``."""
     payload = TicketRouted(
         department=record.department,
         previous_department=record.previous_department,
@@ -281,6 +292,7 @@ def routed_event(record: RoutingRecord, *, ticket_version: int, correlation_id: 
         categorization_method=record.categorization_method,
         needs_review=record.needs_review,
         routing_version=record.routing_version,
+        **_passed_on(decided),
     )
     return new_event(EventType.TICKET_ROUTED, payload, tenant_id=record.tenant_id,
                      ticket_id=record.ticket_id, ticket_version=ticket_version,

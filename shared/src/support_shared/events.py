@@ -24,6 +24,8 @@ Priority = Literal["low", "medium", "high", "critical"]
 Status = Literal["pending", "in_progress", "resolved", "closed"]
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed")
+Sentiment = Literal["negative", "neutral", "positive"]
+SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 
 class EventType(StrEnum):
@@ -74,6 +76,11 @@ class TicketCategorized(_Payload):
     output_tokens: int | None = None
     latency_ms: float | None = None
     ticket_created_at: datetime | None = None
+    # Appended (optional, so older events still validate): the rule-based reading of the text
+    # and whether a fallback decided although Claude was configured.
+    sentiment: Sentiment | None = None
+    requires_action: bool | None = None
+    fallback: bool = False
 
 
 class TicketRouted(_Payload):
@@ -85,6 +92,13 @@ class TicketRouted(_Payload):
     categorization_method: str | None = None
     needs_review: bool = False
     routing_version: int = Field(ge=1)
+    # Appended: the AI's decision, passed through by an automatic routing (``method`` auto)
+    # from the ``ticket.categorized`` it answers; absent on a person's routing.
+    model_version: str | None = None
+    urgency: float | None = Field(default=None, ge=0.0, le=1.0)
+    sentiment: Sentiment | None = None
+    requires_action: bool | None = None
+    fallback: bool = False
 
 
 class TicketStatusUpdated(_Payload):
@@ -129,6 +143,11 @@ class TicketRoutingApplied(_Payload):
 
     department: str
     routing_version: int = Field(ge=1)
+    # Appended: the ticket's priority and AI status at the version this event carries (the
+    # AI's priority replaces the requested one when the tenant's ``ai_priority`` is apply).
+    priority: Priority | None = None
+    ai_status: str | None = None
+    ai_priority: Priority | None = None
 
 
 class TicketDeleted(_Payload):

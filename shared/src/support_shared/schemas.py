@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool,
                       StrictFloat, field_validator, model_validator)
 
-from .events import Priority, Status
+from .events import Priority, Sentiment, Status
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -220,6 +220,12 @@ class Page(_NoNul):
     cursor: str | None = Field(None, max_length=200)
 
 
+# pending: no decision yet; categorized: the method the suite wanted decided; fallback: Claude
+# was configured but a fallback decided; needs_review: routing sent it to triage.
+AiStatus = Literal["pending", "categorized", "fallback", "needs_review"]
+AI_STATUSES: tuple[str, ...] = ("pending", "categorized", "fallback", "needs_review")
+
+
 class TicketQuery(Page):
     status: Status | None = None
     priority: Priority | None = None
@@ -227,6 +233,9 @@ class TicketQuery(Page):
     q: str | None = Field(None, min_length=1, max_length=200)
     tag: str | None = Field(None, min_length=1, max_length=MAX_TAG_LENGTH)
     requester_id: int | None = Field(None, ge=1, le=MAX_ID)
+    ai_status: AiStatus | None = None
+    sentiment: Sentiment | None = None
+    requires_action: bool | None = None
 
 
 class UserQuery(Page):
@@ -237,6 +246,18 @@ class TrendsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     days: int = Field(7, ge=1, le=365)
+
+
+class AiDecision(BaseModel):
+    """The AI's decision on a ticket as ticket-service applied it (routing passed it on)."""
+
+    method: str | None = None
+    model_version: str | None = None
+    confidence: float | None = None
+    priority: Priority | None = None
+    urgency: float | None = None
+    priority_applied: bool = Field(False, description="the AI's priority replaced the "
+                                   "requested one (tenant setting ai_priority: apply)")
 
 
 class Ticket(BaseModel):
@@ -257,6 +278,12 @@ class Ticket(BaseModel):
     follow_up_of: int | None = None
     created_at: datetime
     updated_at: datetime
+    # AI-decision fields (appended): the decision beside what the requester asked for.
+    ai_status: AiStatus = "pending"
+    requested_priority: Priority | None = None
+    ai: AiDecision | None = None
+    sentiment: Sentiment | None = None
+    requires_action: bool | None = None
 
 
 class TicketList(BaseModel):
@@ -361,3 +388,25 @@ class RequesterErasure(BaseModel):
     event_id: str = Field(description="The requester.erased event the other services act on")
     dead_letters: DeadLetterErasure | None = Field(
         None, description="Only when asked for with dead_letters: true")
+AiPriorityMode = Literal["suggest", "apply"]
+
+
+class TenantSettings(BaseModel):
+    """A tenant's settings. ``ai_priority``: ``suggest`` shows the AI's priority beside the
+    requested one; ``apply`` makes it the ticket's priority when the decision arrives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ai_priority: AiPriorityMode
+
+
+class StoredCategorization(Categorization):
+    """A ticket's stored categorization (``GET /api/tickets/{id}/categorization``)."""
+
+    ticket_id: int
+    requested_priority: Priority | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    source_event_id: str
+    created_at: datetime

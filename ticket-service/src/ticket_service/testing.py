@@ -18,6 +18,8 @@ from .activity.persistence import (AbstractAuditRepository,
                                                  AbstractCommentRepository,
                                                  AbstractUserRepository)
 from .erasure.persistence import AbstractRequesterErasure, erased_email
+from .settings.domain import TenantSettings
+from .settings.persistence import AbstractSettingsRepository
 from .tickets.domain import Ticket
 from .tickets.persistence import (AbstractTicketRepository, TicketFilter,
                                                 TicketUnitOfWork)
@@ -83,6 +85,9 @@ class FakeTicketRepository(AbstractTicketRepository):
             rows = [r for r in rows if filters.tag in r.tags]
         if filters.q is not None:
             rows = [r for r in rows if filters.q.lower() in f"{r.title} {r.description}".lower()]
+        for name in ("ai_status", "sentiment", "requires_action"):
+            if getattr(filters, name) is not None:
+                rows = [r for r in rows if getattr(r, name) == getattr(filters, name)]
         return [_copy(r) for r in rows[:limit]]
 
 
@@ -171,6 +176,17 @@ class FakeAuditRepository(_AppendOnly, AbstractAuditRepository):
         return [r.action for r in self.rows if r.ticket_id == ticket_id]
 
 
+class FakeSettingsRepository(AbstractSettingsRepository):
+    def __init__(self) -> None:
+        self.rows: dict[str, TenantSettings] = {}
+
+    def get_many(self, tenant_ids: Collection[str]) -> dict[str, TenantSettings]:
+        return {tenant: self.rows.get(tenant, TenantSettings()) for tenant in tenant_ids}
+
+    def put(self, tenant_id: str, settings: TenantSettings) -> None:
+        self.rows[tenant_id] = settings
+
+
 class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
     """Tickets, users, comments and audit in memory; outbox, inbox and all of them take
     effect only on ``commit()``."""
@@ -182,13 +198,15 @@ class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
         self.comments = FakeCommentRepository()
         self.audit = FakeAuditRepository()
         self.erasure = FakeRequesterErasure(self)
+        self.settings = FakeSettingsRepository()
 
     def _snapshot(self) -> Any:
         return copy.deepcopy((self.tickets.rows, self.users.rows, self.comments.rows,
-                              self.audit.rows))
+                              self.audit.rows, self.settings.rows))
 
     def _restore(self, state: Any) -> None:
-        (self.tickets.rows, self.users.rows, self.comments.rows, self.audit.rows) = state
+        (self.tickets.rows, self.users.rows, self.comments.rows, self.audit.rows,
+         self.settings.rows) = state
 
 
 class FakeRequesterErasure(AbstractRequesterErasure):

@@ -216,7 +216,8 @@ def test_routed_is_applied():
     [_, applied] = uow.outbox.events     # the version it made has its event
     assert (applied.event_type, applied.ticket_version, applied.causation_id) == (
         EventType.TICKET_ROUTING_APPLIED, 2, str(env.event_id))
-    assert applied.data == {"department": "IT Support", "routing_version": 1}
+    assert applied.data == {"department": "IT Support", "routing_version": 1, "priority": "high",
+                            "ai_status": "categorized", "ai_priority": None}
 
 
 def test_stale_routed_is_ignored_but_claimed():

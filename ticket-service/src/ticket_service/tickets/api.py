@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, jsonify, request
 from support_shared.schemas import StatusUpdate, TicketCreate, TicketPatch, TicketQuery
 from support_shared.schemas import Ticket as TicketOut
 from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
@@ -16,6 +16,7 @@ from .handlers import (CreateResult, CreateTicket, DeleteTicket, EditTicket, Upd
                        create_tickets, delete_ticket, edit_ticket, get_ticket, list_tickets,
                        single, update_ticket_status)
 from .persistence import TicketFilter
+from .waiting import APPLIED_HEADER, PREFER_HEADER, requested_wait, wait_until_routed
 
 bp = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 
@@ -79,11 +80,36 @@ def create_route() -> Response:
     cmd = CreateTicket(tenant_id(), body.model_dump(mode="json", exclude_none=True),
                        idempotency_key(), request_id(), actor())
     result = _create(cmd)
-    resp = _ticket_response(result.ticket, 201)
-    resp.headers["Location"] = f"/api/tickets/{result.ticket.id}"
+    wanted = requested_wait(request.headers.get(PREFER_HEADER))
+    ticket, waited = _routed_within(result.ticket, wanted)
+    resp = _ticket_response(ticket, 201)
+    resp.headers["Location"] = f"/api/tickets/{ticket.id}"
     if result.replayed:
         resp.headers["Idempotent-Replayed"] = "true"
+    if wanted is not None:
+        resp.vary.add(PREFER_HEADER)
+    if waited is not None:
+        resp.headers[APPLIED_HEADER] = f"wait={waited}"
     return resp
+
+
+def _routed_within(created: Ticket, seconds: int | None) -> tuple[Ticket, int | None]:
+    """The ticket once routed and the wait applied, or the ticket as created and None (no
+    preference, or not routed within ``seconds``)."""
+    if seconds is None:
+        return created, None
+    if created.department is not None:
+        return created, seconds
+    assert created.id is not None
+    ticket_id = created.id
+    uow = deps().uow
+
+    def read() -> Ticket | None:
+        with uow() as work:   # read only: one short transaction per poll
+            return work.tickets.get(created.tenant_id, ticket_id)
+
+    routed = wait_until_routed(read, seconds)
+    return (routed, seconds) if routed is not None else (created, None)
 
 
 @bp.get("")
@@ -92,7 +118,8 @@ def list_route() -> Response:
     before_id = decode_cursor(query.cursor)
     filters = TicketFilter(status=query.status, priority=query.priority,
                            department=query.department, q=query.q, tag=query.tag,
-                           requester_id=query.requester_id)
+                           requester_id=query.requester_id, ai_status=query.ai_status,
+                           sentiment=query.sentiment, requires_action=query.requires_action)
     found = list_tickets(tenant_id(), filters, query.limit + 1, before_id, uow=deps().uow())
     return jsonify(page("tickets", found, query.limit, representation))
 

@@ -86,6 +86,19 @@ def request_fingerprint(fields: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class AiDecision:
+    """What the AI decided about a ticket, passed on by an automatic routing."""
+
+    outcome: str                 # "categorized", or "fallback": Claude wanted, a fallback decided
+    priority: str | None
+    confidence: float | None
+    model_version: str | None = None
+    urgency: float | None = None
+    sentiment: str | None = None
+    requires_action: bool | None = None
+
+
+@dataclass(frozen=True)
 class Routing:
     """Where the routing service sent a ticket, as of ``routing_version``."""
 
@@ -94,6 +107,7 @@ class Routing:
     needs_review: bool
     categorization_method: str | None
     routing_version: int
+    decision: AiDecision | None = None   # None: a person's routing, the AI's stays as it was
 
 
 @dataclass
@@ -120,6 +134,17 @@ class Ticket:
     tags: list[str] = field(default_factory=list)
     follow_up_of: int | None = None
     deleted_at: datetime | None = None
+    # The AI's decision (migration 0008_ai_decision); ai_outcome None: none arrived yet.
+    requested_priority: str | None = None
+    ai_outcome: str | None = None
+    ai_priority: str | None = None
+    ai_confidence: float | None = None
+    ai_model_version: str | None = None
+    ai_urgency: float | None = None
+    ai_priority_applied: bool = False
+    sentiment: str | None = None
+    requires_action: bool | None = None
+    priority_edited: bool = False     # a person changed the priority: the AI's no longer does
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -132,6 +157,7 @@ class Ticket:
             user_name=fields["user_name"],
             user_email=fields["user_email"],
             priority=fields["priority"],
+            requested_priority=fields["priority"],
             created_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,
@@ -181,12 +207,36 @@ class Ticket:
                 new = list(changes[name]) if name == "tags" else changes[name]
                 changed[name] = {"old": getattr(self, name), "new": new}
                 setattr(self, name, new)
+        if "priority" in changed:
+            self.requested_priority = self.priority
+            self.priority_edited = True
+            self.ai_priority_applied = False
         if changed:
             self._touch(now)
         return changed
 
-    def apply_routing(self, routing: Routing, now: datetime) -> bool:
-        """Take a routing decision unless a newer one was applied; True if it changed the ticket."""
+    @property
+    def ai_status(self) -> str:
+        """pending, categorized, fallback, or needs_review (routing sent it to triage)."""
+        if self.needs_review:
+            return "needs_review"
+        return self.ai_outcome or "pending"
+
+    @property
+    def ai(self) -> dict[str, Any] | None:
+        """The AI's decision as the API shows it; None while none arrived."""
+        if self.ai_outcome is None:
+            return None
+        return {"method": self.categorization_method, "model_version": self.ai_model_version,
+                "confidence": self.ai_confidence, "priority": self.ai_priority,
+                "urgency": self.ai_urgency, "priority_applied": self.ai_priority_applied}
+
+    def apply_routing(self, routing: Routing, now: datetime,
+                      ai_priority_mode: str = "suggest") -> bool:
+        """Take a routing decision unless a newer one was applied; True if it changed the ticket.
+
+        An automatic routing brings the AI's decision; with ``ai_priority_mode`` apply, its
+        priority replaces the requested one unless a person edited the priority meanwhile."""
         if routing.routing_version <= self.routing_version:
             return False
         self.department = routing.department
@@ -194,8 +244,22 @@ class Ticket:
         self.needs_review = routing.needs_review
         self.categorization_method = routing.categorization_method
         self.routing_version = routing.routing_version
+        if routing.decision is not None:
+            self._take_decision(routing.decision, ai_priority_mode == "apply")
         self._touch(now)
         return True
+
+    def _take_decision(self, decision: AiDecision, apply_priority: bool) -> None:
+        self.ai_outcome = decision.outcome
+        self.ai_priority = decision.priority
+        self.ai_confidence = decision.confidence
+        self.ai_model_version = decision.model_version
+        self.ai_urgency = decision.urgency
+        self.sentiment = decision.sentiment
+        self.requires_action = decision.requires_action
+        if apply_priority and decision.priority is not None and not self.priority_edited:
+            self.priority = decision.priority
+            self.ai_priority_applied = True
 
     def record_comment(self, now: datetime) -> None:
         """A comment was added: a change of the ticket like any other, so a new version."""

@@ -61,7 +61,9 @@ def routing_applied(ticket: Ticket, routed: Envelope) -> Envelope:
     """ticket-service took ``routed`` (its causation): the department at the new version."""
     assert ticket.department is not None
     payload = TicketRoutingApplied(department=ticket.department,
-                                   routing_version=ticket.routing_version)
+                                   routing_version=ticket.routing_version,
+                                   priority=ticket.priority, ai_status=ticket.ai_status,
+                                   ai_priority=ticket.ai_priority)
     return ticket_event(EventType.TICKET_ROUTING_APPLIED, ticket, payload,
                         routed.correlation_id, str(routed.event_id))
 

@@ -12,6 +12,7 @@ from ..activity.domain import CREATED, DELETED, ROUTED, STATUS_CHANGED, UPDATED,
 from ..activity.handlers import audit_entry, record, requesters_for
 from . import events
 from .domain import (
+    AiDecision,
     DomainError,
     FollowUpNotFoundError,
     IdempotencyKeyInFlightError,
@@ -244,14 +245,26 @@ def _unknown_ticket(envelope: Envelope) -> PermanentError:
         f"ticket {envelope.ticket_id} of tenant {envelope.tenant_id} does not exist")
 
 
-def _apply_routed(ticket: Ticket, envelope: Envelope, data: TicketRouted) -> AuditEntry | None:
+def _decision(data: TicketRouted) -> AiDecision | None:
+    """The AI's decision an automatic routing passed on; None for a person's routing."""
+    if data.method != "auto":
+        return None
+    return AiDecision(
+        outcome="fallback" if data.fallback else "categorized", priority=data.priority,
+        confidence=data.confidence, model_version=data.model_version, urgency=data.urgency,
+        sentiment=data.sentiment, requires_action=data.requires_action)
+
+
+def _apply_routed(ticket: Ticket, envelope: Envelope, data: TicketRouted,
+                  ai_priority_mode: str) -> AuditEntry | None:
     """Apply the routing to ``ticket`` unless a newer one was; the audit entry recording it."""
     routing = Routing(
         department=data.department, confidence=data.confidence, needs_review=data.needs_review,
         categorization_method=data.categorization_method, routing_version=data.routing_version,
+        decision=_decision(data),
     )
     previous = ticket.department
-    if not ticket.apply_routing(routing, utcnow()):
+    if not ticket.apply_routing(routing, utcnow(), ai_priority_mode):
         logger.info("stale routing v%s for ticket %s (at v%s); ignored (event %s)",
                     routing.routing_version, ticket.id, ticket.routing_version,
                     envelope.event_id)
@@ -281,6 +294,7 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
         fresh = uow.inbox.fresh(envelopes)
         tickets = uow.tickets.get_many_for_update(
             {(envelope.tenant_id, envelope.ticket_id) for envelope in fresh})
+        settings = uow.settings.get_many({envelope.tenant_id for envelope in fresh})
         changed: dict[tuple[str, int], Ticket] = {}
         for envelope in fresh:
             key = (envelope.tenant_id, envelope.ticket_id)
@@ -291,7 +305,8 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
                 logger.info("ticket %s is deleted; routing ignored (event %s)", ticket.id,
                             envelope.event_id)
                 continue
-            entry = _apply_routed(ticket, envelope, cast(TicketRouted, envelope.payload()))
+            entry = _apply_routed(ticket, envelope, cast(TicketRouted, envelope.payload()),
+                                  settings[envelope.tenant_id].ai_priority)
             if entry is not None:
                 changed[key] = ticket
                 entries.append(entry)

@@ -20,6 +20,7 @@ from ..activity.persistence import (AbstractAuditRepository, AbstractCommentRepo
 from ..config import SERVICE_NAME
 from ..erasure.persistence import AbstractRequesterErasure, SqlRequesterErasure
 from ..db import TS, claim_key, created_at, metadata
+from ..settings.persistence import AbstractSettingsRepository, SqlSettingsRepository
 from .domain import Ticket
 
 tickets_table = sa.Table(
@@ -47,6 +48,17 @@ tickets_table = sa.Table(
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
     sa.Column("deleted_at", TS),                        # migration 0006; soft delete
+    # migration 0008_ai_decision: the AI's decision as routing passed it on
+    sa.Column("requested_priority", sa.Text),
+    sa.Column("ai_outcome", sa.Text),
+    sa.Column("ai_priority", sa.Text),
+    sa.Column("ai_confidence", sa.Float),
+    sa.Column("ai_model_version", sa.Text),
+    sa.Column("ai_urgency", sa.Float),
+    sa.Column("ai_priority_applied", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sentiment", sa.Text),
+    sa.Column("requires_action", sa.Boolean),
+    sa.Column("priority_edited", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -54,7 +66,9 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
 _MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
             "routing_version", "version", "updated_at", "title", "description", "priority",
-            "tags", "deleted_at")
+            "tags", "deleted_at", "requested_priority", "ai_outcome", "ai_priority",
+            "ai_confidence", "ai_model_version", "ai_urgency", "ai_priority_applied",
+            "sentiment", "requires_action", "priority_edited")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -68,6 +82,17 @@ class TicketFilter:
     q: str | None = None
     tag: str | None = None
     requester_id: int | None = None
+    ai_status: str | None = None
+    sentiment: str | None = None
+    requires_action: bool | None = None
+
+
+def ai_status_clause(t: sa.Table, status: str) -> sa.ColumnElement[bool]:
+    """The rows whose ``Ticket.ai_status`` is ``status`` (needs_review wins, as there)."""
+    if status == "needs_review":
+        return t.c.needs_review.is_(True)
+    outcome = t.c.ai_outcome.is_(None) if status == "pending" else t.c.ai_outcome == status
+    return sa.and_(t.c.needs_review.is_(False), outcome)
 
 
 class AbstractTicketRepository(abc.ABC):
@@ -196,6 +221,12 @@ class SqlTicketRepository(AbstractTicketRepository):
                 stmt = stmt.where(t.c[name] == value)
         if filters.tag is not None:
             stmt = stmt.where(t.c.tags.contains([filters.tag]))
+        if filters.ai_status is not None:
+            stmt = stmt.where(ai_status_clause(t, filters.ai_status))
+        for name in ("sentiment", "requires_action"):
+            value = getattr(filters, name)
+            if value is not None:
+                stmt = stmt.where(t.c[name] == value)
         if filters.q is not None:
             stmt = stmt.where(_SEARCH.bindparams(q=filters.q))
         if before_id is not None:
@@ -212,6 +243,7 @@ class TicketUnitOfWork(UnitOfWork):
     comments: AbstractCommentRepository
     audit: AbstractAuditRepository
     erasure: AbstractRequesterErasure
+    settings: AbstractSettingsRepository
 
     def _start(self, conn: Connection) -> None:
         self.tickets = SqlTicketRepository(conn)
@@ -219,6 +251,7 @@ class TicketUnitOfWork(UnitOfWork):
         self.comments = SqlCommentRepository(conn)
         self.audit = SqlAuditRepository(conn)
         self.erasure = SqlRequesterErasure(conn)
+        self.settings = SqlSettingsRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> TicketUnitOfWork:

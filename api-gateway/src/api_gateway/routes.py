@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from support_shared.web import ApiError
+from support_shared.exchange import MAX_BATCH_BYTES
+from support_shared.web import ApiError, allow_body
 
 from .clients import UpstreamResponse
 from .config import AI_SERVICE, ANALYTICS_SERVICE, ROUTING_SERVICE, TICKET_SERVICE
 from .context import downstream_identity
-from .forwarding import (downstream_path, passthrough, quote_segment, request_body,
-                         request_headers)
+from .forwarding import (RESPONSE_HEADERS, downstream_path, passthrough, quote_segment,
+                         request_body, request_headers)
 from .state import gateway
 
 
@@ -23,6 +24,9 @@ class Route:
     methods: tuple[str, ...]
     service: str
     slow: bool = False          # waits for a model: the longer categorize read timeout
+    stream: bool = False        # the body is relayed as it arrives (an export)
+    max_body: int | None = None  # a body limit other than the gateway's 64 KiB
+    bulk: bool = False          # many tickets at once: the longer bulk read timeout
 
 
 ROUTES: tuple[Route, ...] = (
@@ -50,6 +54,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/performance", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/trends", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/tickets/batch", ("POST",), TICKET_SERVICE, max_body=MAX_BATCH_BYTES, bulk=True),
+    Route("/api/tickets/export", ("GET",), TICKET_SERVICE, stream=True, bulk=True),
 )
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")
@@ -71,13 +77,33 @@ def forward(service: str, *, read_timeout_s: float | None = None) -> Response:
     return passthrough(upstream, client.base_url)
 
 
+def forward_stream(service: str, *, read_timeout_s: float | None = None) -> Response:
+    """Send the current GET to ``service`` and relay its answer's body as it arrives."""
+    client = gateway().clients[service]
+    upstream = client.stream(downstream_path(request),
+                             query=request.query_string.decode("latin-1"),
+                             headers={**request_headers(request), **downstream_identity()},
+                             read_timeout_s=read_timeout_s)
+    resp = Response(upstream.chunks(), status=upstream.status_code)
+    resp.headers.remove("Content-Type")
+    for name in RESPONSE_HEADERS:
+        value = upstream.headers.get(name)
+        if value is not None:
+            resp.headers[name] = value
+    return resp
+
+
 def _forward_view(route: Route) -> Callable[..., Response]:
     def view(**_path_params: object) -> Response:
         settings = gateway().settings
         timeout = settings.categorize_timeout_s if route.slow else settings.read_timeout_s
+        if route.bulk:
+            timeout = settings.bulk_timeout_s
+        if route.stream:
+            return forward_stream(route.service, read_timeout_s=timeout)
         return forward(route.service, read_timeout_s=timeout)
 
-    return view
+    return allow_body(route.max_body)(view) if route.max_body else view
 
 
 for _route in ROUTES:

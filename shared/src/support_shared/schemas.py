@@ -257,6 +257,8 @@ class Ticket(BaseModel):
     follow_up_of: int | None = None
     created_at: datetime
     updated_at: datetime
+    source: str | None = None
+    external_id: str | None = None
 
 
 class TicketList(BaseModel):

@@ -18,7 +18,9 @@ from . import web
 from .accounts import api as accounts_api
 from .accounts import persistence as accounts_persistence
 from .activity import api as activity_api
+from .batch import api as batch_api
 from .config import SERVICE_NAME, Settings
+from .export import api as export_api
 from .tickets import api as tickets_api
 from .tickets import persistence as tickets_persistence
 from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     tickets_api.init_app(app)
     activity_api.init_app(app)
     accounts_api.init_app(app)
+    batch_api.init_app(app)
+    export_api.init_app(app)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

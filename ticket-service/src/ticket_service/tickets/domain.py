@@ -120,6 +120,9 @@ class Ticket:
     tags: list[str] = field(default_factory=list)
     follow_up_of: int | None = None
     deleted_at: datetime | None = None
+    source: str | None = None                   # the system it came from (batch upsert)
+    external_id: str | None = None              # its id there; unique per tenant and source
+    external_updated_at: datetime | None = None  # its last change there, as that system says
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,

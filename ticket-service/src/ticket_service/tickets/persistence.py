@@ -46,6 +46,11 @@ tickets_table = sa.Table(
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
     sa.Column("deleted_at", TS),                        # migration 0006; soft delete
+    sa.Column("source", sa.Text),                       # migration 0007; batch upsert
+    sa.Column("external_id", sa.Text),
+    sa.Column("external_updated_at", TS),
+    # (change_xid, xid8: set by a trigger on every write, migration 0007; only the export
+    # reads it, ticket_service.export.persistence)
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -53,7 +58,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
 _MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
             "routing_version", "version", "updated_at", "title", "description", "priority",
-            "tags", "deleted_at")
+            "tags", "deleted_at", "external_updated_at")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -113,8 +118,9 @@ def _to_ticket(row: sa.Row) -> Ticket:
     mapping = row._mapping
     values = {name: mapping[name] for name in _FIELDS}
     # The session time zone is the server's; the domain and the API speak UTC.
-    for name in ("created_at", "updated_at"):
-        values[name] = values[name].astimezone(timezone.utc)
+    for name in ("created_at", "updated_at", "external_updated_at"):
+        if values[name] is not None:
+            values[name] = values[name].astimezone(timezone.utc)
     values["tags"] = list(values["tags"] or [])
     return Ticket(**values)
 

@@ -115,7 +115,8 @@ def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
     else:
         what = ", ".join(f"{k} {v}" for k, v in source.items())
         rows = [("created", result.created), ("already present", result.present),
-                ("updated", result.updated), ("failed", result.failed)]
+                *([("updated", result.updated)] if result.updated else []),
+                ("failed", result.failed)]
         lines = [f"{what}: {result.done} row(s) in {result.seconds:.1f} s, "
                  f"{result.rate:.1f} rows/s", render.table(("", "ROWS"), rows, numeric=(1,))]
         failures = sorted(result.failures, key=lambda f: f.row)
@@ -147,17 +148,20 @@ def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
               help="The source the tickets are filed under (batch upsert; [a-z0-9_.-]).")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000),
               help="Rows per request (POST /api/tickets/batch).")
+@click.option("--one-by-one", is_flag=True,
+              help="A POST /api/tickets per row (with its Idempotency-Key) instead of batches.")
 @_gateway_options
 @click.pass_context
 def import_cmd(ctx: click.Context, file: Path, description_column: str,
                title_column: str | None, priority_column: str | None, user_name: str,
                user_email: str, limit: int | None, source: str, batch_size: int,
-               **opts: Any) -> None:
+               one_by_one: bool, **opts: Any) -> None:
     """Create a ticket per row of FILE (CSV with a header row) through GATEWAY_URL.
 
     Rows go in batches (POST /api/tickets/batch), each row with an external id made of its
     content and its row number: running the same import again (say, after an interruption)
-    creates no duplicates and changes nothing. Rows that fail are listed by number (1 = the
+    creates no duplicates and changes nothing (--one-by-one: the same with a create and an
+    Idempotency-Key per row). Rows that fail are listed by number (1 = the
     first row after the header); the exit code is then 1.
     """
     mapping = ColumnMapping(description_column, title_column, priority_column,
@@ -169,8 +173,12 @@ def import_cmd(ctx: click.Context, file: Path, description_column: str,
                                  f"(columns: {', '.join(header)})", param_hint="FILE")
     if not re.fullmatch(SOURCE_PATTERN, source):
         raise click.BadParameter("1-64 characters of a-z, 0-9, _ . -", param_hint="--source")
-    result = _send_batches(ctx, csv_requests(file, mapping, limit), count_rows(file, limit),
-                           f"importing {file.name}", source, batch_size, opts)
+    items, total = csv_requests(file, mapping, limit), count_rows(file, limit)
+    if one_by_one:
+        result = _send(ctx, items, total, f"importing {file.name}", opts)
+    else:
+        result = _send_batches(ctx, items, total, f"importing {file.name}", source, batch_size,
+                               opts)
     _summary(ctx, result, {"file": str(file)}, opts["as_json"])
 
 

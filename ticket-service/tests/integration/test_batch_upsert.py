@@ -1,14 +1,25 @@
 """The batch upsert on the real database: outcomes per item, one transaction, races by key."""
 import threading
+from importlib import resources
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from support_shared.exchange import TicketUpsert
 from ticket_service.batch.handlers import UpsertTickets, upsert_tickets
 from ticket_service.batch.persistence import unit_of_work as batch_uow
 
 pytestmark = pytest.mark.integration
+
+
+def _alembic(conn, schema, target, down=False):
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("ticket_service") / "migrations"))
+    cfg.attributes["connection"] = conn
+    cfg.attributes["schema"] = schema
+    (command.downgrade if down else command.upgrade)(cfg, target)
 
 
 def item(n, **extra):
@@ -124,3 +135,19 @@ def test_concurrent_creates_of_one_external_ticket_make_one_ticket(engine, setti
         assert conn.scalar(sa.text("SELECT version FROM tickets")) == 2
     assert outbox_keys(engine, results[0].ticket_id) == [("ticket.created", 1),
                                                           ("ticket.updated", 2)]
+
+
+def test_migration_0007_goes_down_and_up_again(client, engine, settings):
+    """Down to 0006 drops the columns, the index and the trigger; up again restores them."""
+    batch(client, [item(1)])
+    with engine.begin() as conn:
+        _alembic(conn, settings.db_schema, "0006_soft_delete", down=True)
+    with engine.begin() as conn:
+        _alembic(conn, settings.db_schema, "head")
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM tickets WHERE source IS NULL")) == 1
+        before = conn.scalar(sa.text("SELECT change_xid::text FROM tickets"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE tickets SET title = 'touched'"))
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT change_xid::text FROM tickets")) != before

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Sequence
 
 from support_shared.events import Envelope, utcnow
@@ -113,7 +114,7 @@ def _item(cmd: UpsertTickets, index: int) -> TicketUpsert:
     return item
 
 
-def _update(index: int, ticket: Ticket, item: TicketUpsert, now, writes: _Writes,
+def _update(index: int, ticket: Ticket, item: TicketUpsert, now: datetime, writes: _Writes,
             cmd: UpsertTickets) -> ItemOutcome:
     """Apply ``item`` to its locked ``ticket`` unless equal, stale or refused."""
     refused = refusal(index, ticket, item)

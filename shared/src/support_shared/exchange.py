@@ -1,4 +1,4 @@
-"""Bulk exchange with other systems: the batch upsert's item, request and answer, the export's query."""
+"""Bulk exchange with other systems: the batch upsert's items and answer, the export's query."""
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -151,3 +151,14 @@ def test_migration_0007_goes_down_and_up_again(client, engine, settings):
         conn.execute(sa.text("UPDATE tickets SET title = 'touched'"))
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT change_xid::text FROM tickets")) != before
+
+
+def test_a_body_over_the_batch_limit_is_a_413_and_other_routes_keep_64_kib(client):
+    huge = b'{"tickets": ["' + b"x" * (16 * 1024 * 1024) + b'"]}'
+    resp = client.post("/api/tickets/batch", data=huge,
+                       headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == "payload_too_large"
+    single = client.post("/api/tickets", data=b'{"title": "' + b"x" * 70_000 + b'"}',
+                         headers={"Content-Type": "application/json"})
+    assert single.status_code == 413

@@ -64,5 +64,6 @@ def batch_route() -> Response:
     items = [_validated(i, raw) for i, raw in enumerate(_envelope())]
     settings = deps().settings
     cmd = UpsertTickets(tenant_id(), items, request_id(), actor())
-    outcomes = upsert_tickets(cmd, uow=unit_of_work(deps().engine, settings.db_schema))
+    outcomes = upsert_tickets(cmd, uow=unit_of_work(deps().engine, settings.db_schema,
+                                                     settings.batch_statement_timeout_ms))
     return jsonify({"results": [o.to_dict() for o in outcomes], "counts": _counts(outcomes)})

@@ -64,15 +64,28 @@ class SqlExternalTicketRepository:
         return inserted
 
 
+_STATEMENT_TIMEOUT = sa.text("SELECT set_config('statement_timeout', :ms, true)")
+
+
 class BatchUnitOfWork(TicketUnitOfWork):
-    """The ticket unit of work plus the look-ups by external identity."""
+    """The ticket unit of work plus the look-ups by external identity, with a statement
+    timeout of its own for the transaction (multi-row statements of a whole batch)."""
 
     external: SqlExternalTicketRepository
 
+    def __init__(self, engine: Engine, *, statement_timeout_ms: int | None = None,
+                 **options: str | None) -> None:
+        super().__init__(engine, **options)  # type: ignore[arg-type]
+        self.statement_timeout_ms = statement_timeout_ms
+
     def _start(self, conn: Connection) -> None:
         super()._start(conn)
+        if self.statement_timeout_ms is not None:
+            conn.execute(_STATEMENT_TIMEOUT, {"ms": str(self.statement_timeout_ms)})
         self.external = SqlExternalTicketRepository(conn)
 
 
-def unit_of_work(engine: Engine, schema: str) -> BatchUnitOfWork:
-    return BatchUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=notify_channel(schema))
+def unit_of_work(engine: Engine, schema: str,
+                 statement_timeout_ms: int | None = None) -> BatchUnitOfWork:
+    return BatchUnitOfWork(engine, consumer=SERVICE_NAME, notify_channel=notify_channel(schema),
+                           statement_timeout_ms=statement_timeout_ms)

@@ -52,6 +52,7 @@ def _records(session: requests.Session, url: str, params: dict[str, Any], fmt: s
         if resp.status_code != 200:
             raise ExportFailed(f"HTTP {resp.status_code}: {resp.text[:500]}")
         resp.raw.decode_content = True
+        resp.raw.auto_close = False     # the text wrapper reads to the end itself
         text = io.TextIOWrapper(resp.raw, encoding="utf-8", newline="")
         if fmt == "csv":
             yield from csv.reader(text)

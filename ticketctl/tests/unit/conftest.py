@@ -11,6 +11,8 @@ replays (200 or 201 + ``Idempotent-Replayed``; 422 when a key comes back with an
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import logging
@@ -40,6 +42,8 @@ class FakeGateway:
     unavailable_retry_after: str | None = "0"               # None: a 503 without Retry-After
     posts: list[Post] = field(default_factory=list)
     batches: list[list[dict]] = field(default_factory=list)
+    exported: list[dict] = field(default_factory=list)      # GET /api/tickets/export serves
+    exports: list[dict] = field(default_factory=list)       # the query of each export request
     external: dict[tuple[str, str], dict] = field(default_factory=dict)
     tickets: dict[str, dict] = field(default_factory=dict)   # idempotency key -> ticket
     url: str = ""
@@ -66,6 +70,8 @@ class FakeGateway:
     def handle(self, req: Request) -> Response:
         if (req.method, req.path) == ("GET", "/api/health"):
             return Response('{"status": "healthy"}', content_type="application/json")
+        if (req.method, req.path) == ("GET", "/api/tickets/export"):
+            return self.export(req)
         if req.method != "POST" or req.path not in ("/api/tickets", "/api/tickets/batch"):
             return self.error(404, "not_found", "no such route")
         if req.headers.get("Authorization") != f"Bearer {self.key}":
@@ -101,6 +107,23 @@ class FakeGateway:
         if key:
             self.tickets[key] = ticket
         return Response(json.dumps(ticket), status=201, content_type="application/json")
+
+    def export(self, req: Request) -> Response:
+        """``exported`` after the cursor (its index), up to ``limit``, as JSON Lines or CSV."""
+        if req.headers.get("Authorization") != f"Bearer {self.key}":
+            return self.error(401, "invalid_api_key", "unknown or revoked API key")
+        query = req.args.to_dict()
+        self.exports.append(query)
+        start = int(query.get("cursor", "-1")) + 1
+        page = list(enumerate(self.exported))[start:start + int(query.get("limit", "10000"))]
+        if query.get("format") == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["id", "description", "cursor"])
+            writer.writerows([t["id"], t["description"], str(i)] for i, t in page)
+            return Response(out.getvalue(), content_type="text/csv; charset=utf-8")
+        return Response("".join(json.dumps({"ticket": t, "cursor": str(i)}) + "\n"
+                                for i, t in page), content_type="application/x-ndjson")
 
     def batch(self, items: list[dict]) -> Response:
         self.batches.append(items)

@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", dest="env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment of the private suite (e.g. WEB_WORKERS=2)")
     p.add_argument("--concurrency", type=int, default=4)
-    p.add_argument("--routed-timeout", type=float, default=1800.0)
+    p.add_argument("--routed-timeout", type=float, default=3600.0)
     p.add_argument("--out", type=Path, default=Path("var/bench/import.json"))
     return p.parse_args(argv)
 
@@ -79,14 +79,17 @@ def summary_routed(base_url: str, key: str) -> int:
 
 
 def wait_routed(base_url: str, key: str, total: int, started: float, timeout_s: float
-                ) -> float:
+                ) -> dict[str, Any]:
     """Seconds from ``started`` until every ticket is routed: analytics' count first (cheap),
-    then the export confirms it on the tickets themselves."""
+    then the export confirms it on the tickets themselves. At the timeout: how many were."""
     while time.monotonic() - started < timeout_s:
         if summary_routed(base_url, key) >= total and unrouted(base_url, key, total) == 0:
-            return time.monotonic() - started
+            return {"all_routed_after_s": round(time.monotonic() - started, 1)}
         time.sleep(2)
-    raise SystemExit(f"not every ticket routed within {timeout_s:g} s")
+    left = unrouted(base_url, key, total)
+    logger.warning("not every ticket routed within %g s (%s left)", timeout_s, left)
+    return {"all_routed_after_s": None, "unrouted_at_timeout": left,
+            "timeout_s": timeout_s}
 
 
 def measure(base_url: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -94,11 +97,10 @@ def measure(base_url: str, key: str, args: argparse.Namespace) -> dict[str, Any]
     first = run_import(base_url, key, args)
     logger.info("import: %s", first)
     total = first["created"] + first["already_present"] + first["updated"]
-    routed_s = wait_routed(base_url, key, total, started, args.routed_timeout)
-    logger.info("all %d routed %.1f s after the import started", total, routed_s)
+    routed = wait_routed(base_url, key, total, started, args.routed_timeout)
+    logger.info("%d rows; routing: %s (seconds from the import's start)", total, routed)
     again = run_import(base_url, key, args)
-    return {"rows": total, "import": first, "routed_after_s": round(routed_s, 1),
-            "reimport": again}
+    return {"rows": total, "import": first, "routing": routed, "reimport": again}
 
 
 def main(argv: list[str] | None = None) -> int:

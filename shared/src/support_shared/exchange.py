@@ -1,6 +1,8 @@
 """Bulk exchange with other systems: the batch upsert's items and answer, the export's query."""
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator, model_validator
@@ -12,6 +14,7 @@ MAX_BATCH = 1000
 # 1,000 items of up to 10,000 characters of description each, with room for the rest.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 SOURCE_PATTERN = r"^[a-z0-9_.-]{1,64}$"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 UPSERT_STATUSES = ("created", "updated", "unchanged")
 
 
@@ -62,17 +65,18 @@ class TicketUpsert(_Strict):
 
 
 class TicketBatch(BaseModel):
-    """The request body: 1 to 1,000 items, each validated on its own (a bad one fails alone)."""
+    """The request body (as documented): 1 to 1,000 objects, each a ``TicketUpsert`` validated
+    on its own, so an object that is not a valid item is that item's error, not the batch's."""
 
-    tickets: list[TicketUpsert] = Field(min_length=1, max_length=MAX_BATCH)
+    tickets: list[TicketUpsert | dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class TicketBatchEnvelope(BaseModel):
-    """What the body must be before any item is looked at."""
+    """What the body must be before any item is looked at: a list of 1 to 1,000 objects."""
 
     model_config = {"extra": "forbid"}
 
-    tickets: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+    tickets: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemError(BaseModel):
@@ -110,6 +114,16 @@ class ExportQuery(BaseModel):
     format: Literal["jsonl", "csv"] = "jsonl"
     cursor: str | None = Field(None, max_length=500)
     limit: int = Field(10_000, ge=1, le=100_000)
+
+    @field_validator("updated_since", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        """An ISO 8601 time, not a number read as a Unix time (``0.5`` would be 1970)."""
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("send an ISO 8601 date-time with a zone")
+        if isinstance(value, str) and not _ISO_DATE.match(value):
+            raise ValueError("send an ISO 8601 date-time with a zone")
+        return value
 
 
 class ExportRecord(BaseModel):

@@ -45,7 +45,7 @@ def outbox_keys(engine, ticket_id):
 def test_mixed_batch_answers_each_item_in_order(client, engine):
     body = batch(client, [item(1), {"title": "no description"}, item(2, priority="urgent"),
                           {"title": "plain", "description": "no external id",
-                           "user_name": "Bo", "user_email": "bo@example.com"}, 7])
+                           "user_name": "Bo", "user_email": "bo@example.com"}, {"x": 7}])
     statuses = [r["status"] for r in body["results"]]
     assert statuses == ["created", "error", "error", "created", "error"]
     assert [r["index"] for r in body["results"]] == [0, 1, 2, 3, 4]
@@ -101,7 +101,8 @@ def test_keys_are_per_tenant(client):
 
 def test_whole_body_problems_are_400(client):
     for body in ({"tickets": []}, {"tickets": {}}, [], {"tickets": [item(1)] * 1001},
-                 {"tickets": [item(1)], "other": 1}):
+                 {"tickets": [item(1)], "other": 1}, {"tickets": [item(1), 7]},
+                 {"tickets": [[None, None]]}):
         resp = client.post("/api/tickets/batch", json=body)
         assert resp.status_code == 400, body
         assert resp.get_json()["error"]["code"] == "validation_error"

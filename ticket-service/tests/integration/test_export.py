@@ -73,6 +73,10 @@ def test_updated_since_and_limits(client, engine, settings):
                        headers={"X-Tenant-ID": "globex"})
     assert other.status_code == 400
     assert client.get("/api/tickets/export?format=xml", headers=TENANT).status_code == 400
+    for since in ("0.5", "1700000000", "yesterday", "2026-12-01T00:00:00"):   # no zone either
+        resp = client.get("/api/tickets/export", query_string={"updated_since": since},
+                          headers=TENANT)
+        assert resp.status_code == 400, since
 
 
 def test_a_change_after_the_cursor_comes_again_at_its_new_version(client, engine, settings):

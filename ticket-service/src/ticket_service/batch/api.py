@@ -22,8 +22,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _envelope() -> list[Any]:
-    """The body's raw items; a body that is not ``{"tickets": [1..1000 items]}`` is a 400."""
+def _envelope() -> list[dict[str, Any]]:
+    """The body's raw items; a body that is not ``{"tickets": [1..1000 objects]}`` is a 400."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type",
                        "send a JSON body (Content-Type: application/json)")
@@ -37,13 +37,11 @@ def _envelope() -> list[Any]:
         return TicketBatchEnvelope.model_validate(data).tickets
     except ValidationError as exc:
         raise ApiError(400, "validation_error",
-                       f'send {{"tickets": [...]}} with 1 to {MAX_BATCH} items',
+                       f'send {{"tickets": [...]}} with 1 to {MAX_BATCH} objects',
                        validation_details(exc)) from exc
 
 
-def _validated(index: int, raw: Any) -> TicketUpsert | ItemOutcome:
-    if not isinstance(raw, dict):
-        return item_error(index, "validation_error", "an item must be a JSON object")
+def _validated(index: int, raw: dict[str, Any]) -> TicketUpsert | ItemOutcome:
     try:
         return TicketUpsert.model_validate(raw)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 export TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/ticket_triage_test
 
-.PHONY: tools run up down test test-faults test-unit test-integration test-e2e bench setup infra migrate clean
+.PHONY: tools run up down test test-faults test-unit test-integration test-e2e bench bench-import setup infra migrate clean
 
 $(STAMP): constraints.txt requirements-dev.txt $(wildcard */pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ test-e2e: setup infra
 
 bench: setup infra tools
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-import: setup infra tools
+	$(BIN)/python bench/import_dataset.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

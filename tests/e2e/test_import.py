@@ -58,3 +58,37 @@ def test_import_30_rows_of_the_data_set(running):
     report = json.loads(rebuilt.stdout)
     assert report["matches"] and report["committed"]
     assert report["after"][tenant.tenant_id]["total"] == ROWS
+
+
+BATCH_ROWS = 2000
+
+
+def test_import_2000_rows_in_batches_then_again_and_every_ticket_routed(running):
+    """The batch path at a size that takes several batches; the 38k figure is bench's."""
+    if not DATASET.exists():
+        pytest.skip(f"data set not found at {DATASET}")
+    tenant = running.tenant("read,write")
+    env = {"GATEWAY_URL": running.base_url, "TICKETCTL_API_KEY": tenant.key}
+
+    def run_import() -> dict:
+        result = CliRunner().invoke(ticketctl_cli, ["import", str(DATASET), "--limit",
+                                                    str(BATCH_ROWS), "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first = run_import()
+    assert (first["created"], first["failed"]) == (BATCH_ROWS, 0)
+    again = run_import()
+    assert (again["created"], again["already_present"], again["updated"], again["failed"]) \
+        == (0, BATCH_ROWS, 0, 0)
+
+    def unrouted() -> int | None:
+        resp = tenant.get("/api/tickets/export", params={"limit": BATCH_ROWS + 1})
+        assert resp.status_code == 200, resp.text
+        tickets = [json.loads(line)["ticket"] for line in resp.text.splitlines() if line]
+        if len(tickets) != BATCH_ROWS:
+            return None
+        return sum(t["department"] is None for t in tickets)
+
+    wait_until(lambda: unrouted() == 0, timeout=300, interval=2,
+               message=f"all {BATCH_ROWS} imported tickets routed")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 import urllib3
@@ -49,6 +49,22 @@ class UpstreamResponse:
     def json(self) -> Any:
         """The body as JSON; raises ``ValueError`` when it is not."""
         return orjson.loads(self.content)
+
+
+@dataclass(frozen=True)
+class StreamedResponse:
+    """A service's answer whose body is still to be read: ``chunks()`` relays it."""
+
+    status_code: int
+    headers: Any
+    raw: Any                         # urllib3's HTTPResponse, preload_content=False
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        """The body as it arrives; the connection goes back to the pool at the end."""
+        try:
+            yield from self.raw.stream(size)
+        finally:
+            self.raw.release_conn()
 
 
 def _unwrap(exc: HTTPError) -> HTTPError:
@@ -115,6 +131,33 @@ class ServiceClient:
             raise UpstreamFailure(self.name, ServerError(resp))
         self.breaker.record(permit, failed=False)
         return resp
+
+    def stream(self, path: str, *, query: str = "", headers: dict[str, str] | None = None,
+               read_timeout_s: float | None = None) -> StreamedResponse:
+        """A GET whose body is relayed as it arrives (an export): the status and headers are
+        read, the body is not. Breaker and errors as ``request``; a 5xx is read in full."""
+        try:
+            permit = self.breaker.allow()
+        except CircuitOpenError as exc:
+            raise UpstreamFailure(self.name, exc) from exc
+        target = f"{path}?{query}" if query else path
+        timeout = urllib3.Timeout(connect=self.connect_timeout_s,
+                                  read=read_timeout_s or self.read_timeout_s)
+        try:
+            resp = self._pool.urlopen("GET", target, headers={**(headers or {}),
+                                                              **self._credential},
+                                      timeout=timeout, retries=_CONNECT_RETRY, redirect=False,
+                                      assert_same_host=False, preload_content=False)
+        except HTTPError as exc:
+            exc = _unwrap(exc)
+            self.breaker.record(permit, failed=isinstance(exc, BREAKER_FAILURES))
+            raise UpstreamFailure(self.name, exc) from exc
+        if resp.status >= 500:
+            self.breaker.record(permit, failed=True)
+            raise UpstreamFailure(self.name, ServerError(
+                UpstreamResponse(resp.status, resp.headers, resp.data)))
+        self.breaker.record(permit, failed=False)
+        return StreamedResponse(resp.status, resp.headers, resp)
 
     def probe(self, path: str, timeout_s: float,
               headers: dict[str, str] | None = None) -> UpstreamResponse:

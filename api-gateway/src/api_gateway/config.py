@@ -40,6 +40,8 @@ class GatewaySettings(CommonSettings):
     connect_timeout_s: float = Field(1.0, gt=0, le=30)
     read_timeout_s: float = Field(5.0, gt=0, le=120)
     categorize_timeout_s: float = Field(15.0, gt=0, le=120)
+    # Batch writes and streamed exports: seconds without a byte from ticket-service.
+    bulk_timeout_s: float = Field(60.0, gt=0, le=600)
     health_timeout_s: float = Field(2.0, gt=0, le=30)
     broker_check_ttl_s: float = Field(2.0, ge=0, le=60)
     breaker_fail_max: int = Field(5, ge=1, le=1000)

@@ -174,6 +174,11 @@ def _operation(op: Op, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str
     responses: dict[str, Any] = {
         str(op.status): _response("Success" if schema else "Done (no content)", schema,
                                   _success_headers(op))}
+    if op.stream:
+        responses[str(op.status)]["content"] = {
+            "application/x-ndjson": {"schema": schema},
+            "text/csv": {"schema": {"type": "string", "description": "A header row, then a "
+                                    "row a ticket (tags joined by ;), its cursor last"}}}
     if links := _links(op):
         responses[str(op.status)]["links"] = links
     # 400 everywhere: the gateway refuses NUL characters in any path or query string.

@@ -17,6 +17,8 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery)
 
+from support_shared.exchange import BatchResult, ExportQuery, ExportRecord, TicketBatch
+
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
 
@@ -82,6 +84,13 @@ PARAM_DOCS = {
                        "messages, looked for through the whole queue); all are put back",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
+    "updated_since": "Only tickets changed at or after this time (ISO 8601 with a zone)",
+    "format": "jsonl (default: one {\"ticket\", \"cursor\"} object a line) or csv (a "
+              "header row, then a ticket a row with its cursor last)",
+    "exportCursor": "Resume after the record that carried this cursor (any record's cursor: "
+                    "the last one received after an interruption)",
+    "exportLimit": "At most this many tickets (1-100000, default 10000); fewer means the "
+                   "export caught up",
 }
 # components.parameters key -> (the query model that validates it, its field = the query name)
 QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
@@ -90,6 +99,10 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     **{name: (TrendsQuery, name) for name in TrendsQuery.model_fields},
     "deadLetterLimit": (ShowQuery, "limit"),
     "body": (ShowQuery, "body"),
+    "updated_since": (ExportQuery, "updated_since"),
+    "format": (ExportQuery, "format"),
+    "exportCursor": (ExportQuery, "cursor"),
+    "exportLimit": (ExportQuery, "limit"),
 }
 
 PAGE = tuple(Page.model_fields)                              # limit, cursor
@@ -98,6 +111,7 @@ DEPARTMENT_TICKET_FILTERS = (*PAGE, "status", "priority")
 USER_FILTERS = tuple(UserQuery.model_fields)
 TREND_FILTERS = tuple(TrendsQuery.model_fields)              # days
 DEAD_LETTER_FILTERS = ("deadLetterLimit", "body")
+EXPORT_PARAMS = ("updated_since", "format", "exportCursor", "exportLimit")
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,7 @@ class Op:
     headers: tuple[str, ...] = ()           # request header parameters
     specific: tuple[tuple[int, str], ...] = ()  # status -> a SPECIFIC_ERRORS response
     body_required: bool = True              # False: an empty body means the model's defaults
+    stream: bool = False                    # answers JSON Lines or CSV (``response``: a line)
 
     def __post_init__(self) -> None:
         if (self.response is None) != (self.status == 204):
@@ -226,4 +241,12 @@ OPERATIONS: tuple[Op, ...] = (
     Op("put", "/api/settings", "putTenantSettings",
        "Set the tenant's settings (admin scope)", "tickets", body=TenantSettings,
        response=TenantSettings),
+    Op("post", "/api/tickets/batch", "upsertTickets",
+       "Create or update up to 1,000 tickets in one write; items with source and external_id "
+       "update the ticket with that pair (results per item, in order; a bad item fails alone)",
+       "tickets", body=TicketBatch, response=BatchResult),
+    Op("get", "/api/tickets/export", "exportTickets",
+       "Stream the tickets changed since a time (JSON Lines or CSV), each with the cursor "
+       "that resumes after it", "tickets", response=ExportRecord, query=EXPORT_PARAMS,
+       errors=(400,), stream=True),
 )

@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from support_shared.web import ApiError
+from support_shared.exchange import MAX_BATCH_BYTES
+from support_shared.web import ApiError, allow_body
 
 from .clients import UpstreamResponse
 from .config import AI_SERVICE, ANALYTICS_SERVICE, ROUTING_SERVICE, TICKET_SERVICE
 from .context import downstream_identity
-from .forwarding import (downstream_path, passthrough, quote_segment, request_body,
-                         request_headers)
+from .forwarding import (RESPONSE_HEADERS, downstream_path, passthrough, quote_segment,
+                         request_body, request_headers)
 from .state import gateway
 
 
@@ -26,6 +27,9 @@ class Route:
     # The service's path when it differs from the public one (formatted with the path values).
     downstream: str | None = None
     waits: bool = False         # honours Prefer: wait=N (N <= 10): read timeout + that wait
+    stream: bool = False        # the body is relayed as it arrives (an export)
+    max_body: int | None = None  # a body limit other than the gateway's 64 KiB
+    bulk: bool = False          # many tickets at once: the longer bulk read timeout
 
 
 ROUTES: tuple[Route, ...] = (
@@ -56,6 +60,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/tickets/<int:ticket_id>/categorization", ("GET",), AI_SERVICE,
           downstream="/api/categorizations/{ticket_id}"),
     Route("/api/settings", ("GET", "PUT"), TICKET_SERVICE),
+    Route("/api/tickets/batch", ("POST",), TICKET_SERVICE, max_body=MAX_BATCH_BYTES, bulk=True),
+    Route("/api/tickets/export", ("GET",), TICKET_SERVICE, stream=True, bulk=True),
 )
 # The longest Prefer: wait ticket-service honours (ticket_service.tickets.waiting.MAX_WAIT_S).
 MAX_PREFER_WAIT_S = 10
@@ -81,19 +87,39 @@ def forward(service: str, *, read_timeout_s: float | None = None,
     return passthrough(upstream, client.base_url)
 
 
+def forward_stream(service: str, *, read_timeout_s: float | None = None) -> Response:
+    """Send the current GET to ``service`` and relay its answer's body as it arrives."""
+    client = gateway().clients[service]
+    upstream = client.stream(downstream_path(request),
+                             query=request.query_string.decode("latin-1"),
+                             headers={**request_headers(request), **downstream_identity()},
+                             read_timeout_s=read_timeout_s)
+    resp = Response(upstream.chunks(), status=upstream.status_code)
+    resp.headers.remove("Content-Type")
+    for name in RESPONSE_HEADERS:
+        value = upstream.headers.get(name)
+        if value is not None:
+            resp.headers[name] = value
+    return resp
+
+
 def _forward_view(route: Route) -> Callable[..., Response]:
     def view(**path_params: object) -> Response:
         settings = gateway().settings
         timeout = settings.categorize_timeout_s if route.slow else settings.read_timeout_s
         if route.waits and "Prefer" in request.headers:
             timeout += MAX_PREFER_WAIT_S
+        if route.bulk:
+            timeout = settings.bulk_timeout_s
+        if route.stream:
+            return forward_stream(route.service, read_timeout_s=timeout)
         path = None
         if route.downstream is not None:
             path = route.downstream.format(**{k: quote_segment(str(v))
                                               for k, v in path_params.items()})
         return forward(route.service, read_timeout_s=timeout, path=path)
 
-    return view
+    return allow_body(route.max_body)(view) if route.max_body else view
 
 
 for _route in ROUTES:

@@ -284,6 +284,8 @@ class Ticket(BaseModel):
     ai: AiDecision | None = None
     sentiment: Sentiment | None = None
     requires_action: bool | None = None
+    source: str | None = None
+    external_id: str | None = None
 
 
 class TicketList(BaseModel):

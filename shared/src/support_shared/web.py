@@ -25,6 +25,7 @@ from .urls import install_id_converter
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+V = TypeVar("V", bound=Callable[..., Any])
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TENANT_HEADER = "X-Tenant-ID"
@@ -33,6 +34,7 @@ MAX_BODY_BYTES = 64 * 1024
 METRICS_EXTENSION = "support_shared.metrics"   # app.extensions key: extra scrape-time collectors
 CURSOR_SECRET_EXTENSION = "support_shared.cursor_secret"   # app.extensions key: cursor signing
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_BODY_LIMIT_ATTR = "support_shared_max_body_bytes"
 
 
 class ApiError(Exception):
@@ -65,7 +67,7 @@ def parse_body(model: type[M]) -> M:
     """Validate the JSON body against ``model``; 400 with the failing fields otherwise."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send a JSON body (Content-Type: application/json)")
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length
     if limit and (request.content_length or 0) > limit:
         raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
     raw = request.get_data(cache=True)
@@ -99,11 +101,27 @@ def request_id() -> str:
     return g.get("request_id") or ""
 
 
+def allow_body(limit: int) -> Callable[[V], V]:
+    """Let the decorated view take a body of up to ``limit`` bytes instead of the app's limit
+    (``MAX_CONTENT_LENGTH``): for the few routes made to carry many items at once."""
+    def mark(view: V) -> V:
+        setattr(view, _BODY_LIMIT_ATTR, limit)
+        return view
+    return mark
+
+
+def _apply_body_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, _BODY_LIMIT_ATTR, None)
+    if limit is not None:
+        request.max_content_length = limit
+
+
 def _buffer_chunked_body() -> None:
     """Read a chunked body (no Content-Length) up front, at most one byte past the limit, and
     declare its length: one over the limit is then refused with 413 like a declared one, where
     Werkzeug would cut it at the limit without a word."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length
     if not limit or request.content_length is not None or "chunked" not in \
             request.headers.get("Transfer-Encoding", "").lower():
         return
@@ -202,6 +220,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = jsonbody.DeadlineMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     install_id_converter(app)
     init_metrics(app)
+    app.before_request(_apply_body_limit)
     app.before_request(_buffer_chunked_body)
     app.before_request(_before)
     app.after_request(_after)
@@ -213,7 +232,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge):
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length
         return error_response(413, "payload_too_large", f"request body over {limit} bytes")
 
     @app.errorhandler(HTTPException)
@@ -286,6 +305,23 @@ def decode_cursor(cursor: str | None) -> int | None:
     if tenant != tenant_id() or type(last_id) is not int:
         raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
     return last_id
+
+
+def encode_position(kind: str, position: list[Any]) -> str:
+    """Opaque signed cursor for any keyset ``position`` (JSON values) of the list ``kind``,
+    bound to the request's tenant."""
+    return str(_cursor_serializer().dumps([tenant_id(), kind, position]))
+
+
+def decode_position(kind: str, cursor: str) -> list[Any]:
+    """The position ``encode_position(kind, ...)`` signed; 400 for any other cursor."""
+    try:
+        tenant, found_kind, position = _cursor_serializer().loads(cursor)
+    except (BadSignature, ValueError, TypeError) as exc:
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued") from exc
+    if tenant != tenant_id() or found_kind != kind or not isinstance(position, list):
+        raise ApiError(400, "invalid_cursor", "cursor is not one this API issued")
+    return position
 
 
 class CachedCheck:

@@ -18,9 +18,11 @@ from . import web
 from .accounts import api as accounts_api
 from .accounts import persistence as accounts_persistence
 from .activity import api as activity_api
+from .batch import api as batch_api
 from .config import SERVICE_NAME, Settings
 from .erasure import api as erasure_api
 from .settings import api as settings_api
+from .export import api as export_api
 from .tickets import api as tickets_api
 from .tickets import persistence as tickets_persistence
 from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     accounts_api.init_app(app)
     erasure_api.init_app(app)
     settings_api.init_app(app)
+    batch_api.init_app(app)
+    export_api.init_app(app)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

@@ -17,6 +17,9 @@ class Settings(service_settings("ticket-service")):
                              ge=1, le=256)
     # Up to twice this many connections per worker: one per thread plus the writer's.
     db_pool_size: int = Field(9, ge=1, le=100)
+    # A batch upsert writes up to 1,000 tickets (and their search index entries, audit and
+    # events) per statement: its transaction gets this statement timeout instead.
+    batch_statement_timeout_ms: int = Field(60_000, ge=1000, le=600_000)
 
 
 SERVICE_NAME = Settings.service_name

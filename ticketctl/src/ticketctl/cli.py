@@ -30,6 +30,7 @@ from .config import CtlSettings
 from .database import PUBLISHERS, targets
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, EXPECTED, NotConfirmed, exit_code
 from .import_cli import import_cmd, seed_demo_cmd
+from .export_cli import export_cmd
 
 CONNECTION_NAME = "ticketctl"
 
@@ -227,7 +228,7 @@ cli.add_command(model_group)
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
 cli.add_command(departments_group)
-for _command in (import_cmd, seed_demo_cmd):
+for _command in (import_cmd, seed_demo_cmd, export_cmd):
     cli.add_command(_command)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -14,6 +15,9 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from support_shared.commands import to_json
 
 from . import render
+from support_shared.exchange import SOURCE_PATTERN
+
+from .batch_import import DEFAULT_SOURCE, BatchImporter, run_batch_import
 from .config import CtlSettings
 from .demo import demo_requests
 from .errors import Unavailable
@@ -21,6 +25,8 @@ from .importer import GatewayImporter, ImportResult, RowFailure, TicketRequest, 
 from .sources import ColumnMapping, count_rows, csv_requests, read_header
 
 DEV_KEY_FILE = Path("var/dev-api-key")
+ROW_TIMEOUT_S = 30.0
+BATCH_TIMEOUT_S = 120.0
 SHOWN_FAILURES = 20
 
 
@@ -41,8 +47,9 @@ def _gateway_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Read the key from this file when --api-key is not given."),
         click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
                      help="Requests in flight at once."),
-        click.option("--timeout", "timeout_s", default=30.0, show_default=True,
-                     type=click.FloatRange(0.1, 600), help="Seconds per request."),
+        click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 600),
+                     help=f"Seconds per request (default {ROW_TIMEOUT_S:g}; "
+                          f"{BATCH_TIMEOUT_S:g} per batch)."),
         click.option("--retries", default=8, show_default=True, type=click.IntRange(0, 100),
                      help="Retries per row on 429/502/503/504, in-flight 409 and lost "
                           "connections (Retry-After is respected)."),
@@ -78,11 +85,27 @@ def _send(ctx: click.Context, items: Iterable[TicketRequest | RowFailure], total
     settings: CtlSettings = ctx.find_object(CtlSettings)
     key = _api_key(opts["api_key"], opts["api_key_file"])
     _check_gateway(settings)
-    importer = GatewayImporter(settings.gateway_url, key, timeout_s=opts["timeout_s"],
+    importer = GatewayImporter(settings.gateway_url, key,
+                               timeout_s=opts["timeout_s"] or ROW_TIMEOUT_S,
                                retries=opts["retries"])
     with click.progressbar(length=total, label=label, file=sys.stderr,
                            show_pos=True, show_eta=True) as bar:
         return run_import(items, importer, concurrency=opts["concurrency"], progress=bar.update)
+
+
+def _send_batches(ctx: click.Context, items: Iterable[TicketRequest | RowFailure], total: int,
+                  label: str, source: str, batch_size: int,
+                  opts: dict[str, Any]) -> ImportResult:
+    settings: CtlSettings = ctx.find_object(CtlSettings)
+    key = _api_key(opts["api_key"], opts["api_key_file"])
+    _check_gateway(settings)
+    importer = BatchImporter(settings.gateway_url, key, source=source,
+                             timeout_s=opts["timeout_s"] or BATCH_TIMEOUT_S,
+                             retries=opts["retries"])
+    with click.progressbar(length=total, label=label, file=sys.stderr,
+                           show_pos=True, show_eta=True) as bar:
+        return run_batch_import(items, importer, batch_size=batch_size,
+                                concurrency=opts["concurrency"], progress=bar.update)
 
 
 def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
@@ -92,6 +115,7 @@ def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
     else:
         what = ", ".join(f"{k} {v}" for k, v in source.items())
         rows = [("created", result.created), ("already present", result.present),
+                *([("updated", result.updated)] if result.updated else []),
                 ("failed", result.failed)]
         lines = [f"{what}: {result.done} row(s) in {result.seconds:.1f} s, "
                  f"{result.rate:.1f} rows/s", render.table(("", "ROWS"), rows, numeric=(1,))]
@@ -120,16 +144,25 @@ def _summary(ctx: click.Context, result: ImportResult, source: dict[str, Any],
 @click.option("--user-email", default=ColumnMapping.user_email, show_default=True,
               callback=_email, help="Requester e-mail of every ticket.")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N data rows.")
+@click.option("--source", default=DEFAULT_SOURCE, show_default=True,
+              help="The source the tickets are filed under (batch upsert; [a-z0-9_.-]).")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000),
+              help="Rows per request (POST /api/tickets/batch).")
+@click.option("--one-by-one", is_flag=True,
+              help="A POST /api/tickets per row (with its Idempotency-Key) instead of batches.")
 @_gateway_options
 @click.pass_context
 def import_cmd(ctx: click.Context, file: Path, description_column: str,
                title_column: str | None, priority_column: str | None, user_name: str,
-               user_email: str, limit: int | None, **opts: Any) -> None:
+               user_email: str, limit: int | None, source: str, batch_size: int,
+               one_by_one: bool, **opts: Any) -> None:
     """Create a ticket per row of FILE (CSV with a header row) through GATEWAY_URL.
 
-    Each row is sent with an Idempotency-Key made of its content and its row number: running
-    the same import again (say, after an interruption) creates no duplicates. Rows that fail
-    are listed by number (1 = the first row after the header); the exit code is then 1.
+    Rows go in batches (POST /api/tickets/batch), each row with an external id made of its
+    content and its row number: running the same import again (say, after an interruption)
+    creates no duplicates and changes nothing (--one-by-one: the same with a create and an
+    Idempotency-Key per row). Rows that fail are listed by number (1 = the
+    first row after the header); the exit code is then 1.
     """
     mapping = ColumnMapping(description_column, title_column, priority_column,
                             user_name, user_email)
@@ -138,8 +171,14 @@ def import_cmd(ctx: click.Context, file: Path, description_column: str,
     if missing:
         raise click.BadParameter(f"no column {', '.join(map(repr, missing))} in {file} "
                                  f"(columns: {', '.join(header)})", param_hint="FILE")
-    result = _send(ctx, csv_requests(file, mapping, limit), count_rows(file, limit),
-                   f"importing {file.name}", opts)
+    if not re.fullmatch(SOURCE_PATTERN, source):
+        raise click.BadParameter("1-64 characters of a-z, 0-9, _ . -", param_hint="--source")
+    items, total = csv_requests(file, mapping, limit), count_rows(file, limit)
+    if one_by_one:
+        result = _send(ctx, items, total, f"importing {file.name}", opts)
+    else:
+        result = _send_batches(ctx, items, total, f"importing {file.name}", source, batch_size,
+                               opts)
     _summary(ctx, result, {"file": str(file)}, opts["as_json"])
 
 

@@ -56,7 +56,7 @@ class RowFailure:
 @dataclass(frozen=True)
 class RowOutcome:
     row: int
-    status: str                       # created | present | failed
+    status: str                       # created | present | updated | failed
     reason: str = ""
     ticket_id: int | None = None
 
@@ -68,6 +68,7 @@ class ImportResult:
     failures: list[RowFailure] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    updated: int = 0                  # batch import: rows whose ticket changed
 
     @property
     def failed(self) -> int:
@@ -75,7 +76,7 @@ class ImportResult:
 
     @property
     def done(self) -> int:
-        return self.created + self.present + self.failed
+        return self.created + self.present + self.updated + self.failed
 
     @property
     def rate(self) -> float:
@@ -88,11 +89,14 @@ class ImportResult:
             self.created += 1
         elif outcome.status == PRESENT:
             self.present += 1
+        elif outcome.status == "updated":
+            self.updated += 1
         else:
             self.failures.append(RowFailure(outcome.row, outcome.reason))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "already_present": self.present, "failed": self.failed,
+        return {"created": self.created, "already_present": self.present,
+                "updated": self.updated, "failed": self.failed,
                 "interrupted": self.interrupted, "seconds": round(self.seconds, 3),
                 "rows_per_second": round(self.rate, 2),
                 "failures": [{"row": f.row, "reason": f.reason}

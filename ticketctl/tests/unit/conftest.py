@@ -1,5 +1,9 @@
 """Fixtures of the unit tests: ``gateway``, a stand-in for the gateway's ``POST /api/tickets``
-over real HTTP (werkzeug, in a thread).
+and ``POST /api/tickets/batch`` over real HTTP (werkzeug, in a thread).
+
+Batches: an item is upserted by (source, external_id): created, unchanged or updated; an
+item whose description holds ``reject`` is that item's error; a batch holding a throttled or
+unavailable description is answered 429 or 503 as a whole.
 
 It behaves as the real one does where the importer cares: Bearer auth (401), Idempotency-Key
 replays (200 or 201 + ``Idempotent-Replayed``; 422 when a key comes back with another body),
@@ -7,6 +11,8 @@ replays (200 or 201 + ``Idempotent-Replayed``; 422 when a key comes back with an
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import logging
@@ -35,6 +41,10 @@ class FakeGateway:
     retry_after: str = "1"
     unavailable_retry_after: str | None = "0"               # None: a 503 without Retry-After
     posts: list[Post] = field(default_factory=list)
+    batches: list[list[dict]] = field(default_factory=list)
+    exported: list[dict] = field(default_factory=list)      # GET /api/tickets/export serves
+    exports: list[dict] = field(default_factory=list)       # the query of each export request
+    external: dict[tuple[str, str], dict] = field(default_factory=dict)
     tickets: dict[str, dict] = field(default_factory=dict)   # idempotency key -> ticket
     url: str = ""
     key: str = GOOD_KEY
@@ -60,10 +70,14 @@ class FakeGateway:
     def handle(self, req: Request) -> Response:
         if (req.method, req.path) == ("GET", "/api/health"):
             return Response('{"status": "healthy"}', content_type="application/json")
-        if (req.method, req.path) != ("POST", "/api/tickets"):
+        if (req.method, req.path) == ("GET", "/api/tickets/export"):
+            return self.export(req)
+        if req.method != "POST" or req.path not in ("/api/tickets", "/api/tickets/batch"):
             return self.error(404, "not_found", "no such route")
         if req.headers.get("Authorization") != f"Bearer {self.key}":
             return self.error(401, "invalid_api_key", "unknown or revoked API key")
+        if req.path == "/api/tickets/batch":
+            return self.batch(req.get_json()["tickets"])
         body = req.get_json()
         key = req.headers.get("Idempotency-Key")
         self.posts.append(Post(key, body))
@@ -93,6 +107,53 @@ class FakeGateway:
         if key:
             self.tickets[key] = ticket
         return Response(json.dumps(ticket), status=201, content_type="application/json")
+
+    def export(self, req: Request) -> Response:
+        """``exported`` after the cursor (its index), up to ``limit``, as JSON Lines or CSV."""
+        if req.headers.get("Authorization") != f"Bearer {self.key}":
+            return self.error(401, "invalid_api_key", "unknown or revoked API key")
+        query = req.args.to_dict()
+        self.exports.append(query)
+        start = int(query.get("cursor", "-1")) + 1
+        page = list(enumerate(self.exported))[start:start + int(query.get("limit", "10000"))]
+        if query.get("format") == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["id", "description", "cursor"])
+            writer.writerows([t["id"], t["description"], str(i)] for i, t in page)
+            return Response(out.getvalue(), content_type="text/csv; charset=utf-8")
+        return Response("".join(json.dumps({"ticket": t, "cursor": str(i)}) + "\n"
+                                for i, t in page), content_type="application/x-ndjson")
+
+    def batch(self, items: list[dict]) -> Response:
+        self.batches.append(items)
+        texts = {item["description"] for item in items}
+        if texts & self.throttle:
+            self.throttle -= texts
+            return self.error(429, "rate_limited", "try later", {"Retry-After": self.retry_after})
+        if texts & self.unavailable:
+            return self.error(503, "service_unavailable", "ticket-service is down",
+                              {"Retry-After": self.unavailable_retry_after or "0"})
+        return Response(json.dumps({"results": [self.upsert(i, item)
+                                                for i, item in enumerate(items)]}),
+                        content_type="application/json")
+
+    def upsert(self, index: int, item: dict) -> dict:
+        if self.reject in item["description"]:
+            return {"index": index, "status": "error", "error": {
+                "code": "validation_error", "message": "item is invalid",
+                "details": [{"field": "description", "message": "rejected"}]}}
+        key = (item["source"], item["external_id"])
+        ticket = self.external.get(key)
+        if ticket is None:
+            ticket = self.external[key] = {"id": next(self.ids), "version": 1, **item}
+            return {"index": index, "status": "created", "id": ticket["id"], "version": 1}
+        status = "unchanged"
+        if any(ticket.get(k) != v for k, v in item.items()):
+            ticket.update(item, version=ticket["version"] + 1)
+            status = "updated"
+        return {"index": index, "status": status, "id": ticket["id"],
+                "version": ticket["version"]}
 
 
 @pytest.fixture

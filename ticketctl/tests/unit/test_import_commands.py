@@ -31,8 +31,10 @@ def ctl(gateway, tmp_path):
     def run(*args, key=None):
         env = {"GATEWAY_URL": gateway.url,
                "TICKETCTL_API_KEY": gateway.key if key is None else key}
-        return CliRunner().invoke(cli, [*args, "--api-key-file", str(tmp_path / "none")],
-                                  env=env)
+        # These tests cover the one-create-per-row path; test_batch_import.py the batches.
+        extra = ["--one-by-one"] if args[0] == "import" else []
+        return CliRunner().invoke(cli, [*args, *extra, "--api-key-file",
+                                        str(tmp_path / "none")], env=env)
 
     return run
 
@@ -135,7 +137,7 @@ def test_usage_errors_send_nothing(ctl, gateway, tmp_path):
 def test_api_key_file_is_the_fallback(gateway, tmp_path):
     path = write_csv(tmp_path / "t.csv", ROWS[:1])
     (tmp_path / "dev-api-key").write_text(gateway.key + "\n")
-    result = CliRunner().invoke(cli, ["import", str(path), "--api-key-file",
+    result = CliRunner().invoke(cli, ["import", str(path), "--one-by-one", "--api-key-file",
                                       str(tmp_path / "dev-api-key")],
                                 env={"GATEWAY_URL": gateway.url, "TICKETCTL_API_KEY": None})
     assert result.exit_code == 0, result.output
@@ -144,7 +146,7 @@ def test_api_key_file_is_the_fallback(gateway, tmp_path):
 
 def test_unreachable_gateway_is_exit_2(tmp_path):
     path = write_csv(tmp_path / "t.csv", ROWS)
-    result = CliRunner().invoke(cli, ["import", str(path)], env={
+    result = CliRunner().invoke(cli, ["import", str(path), "--one-by-one"], env={
         "GATEWAY_URL": "http://127.0.0.1:1", "TICKETCTL_API_KEY": "tts_any"})
     assert result.exit_code == 2
     assert "gateway at http://127.0.0.1:1 unreachable" in result.stderr

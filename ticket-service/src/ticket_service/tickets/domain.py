@@ -145,6 +145,9 @@ class Ticket:
     sentiment: str | None = None
     requires_action: bool | None = None
     priority_edited: bool = False     # a person changed the priority: the AI's no longer does
+    source: str | None = None                   # the system it came from (batch upsert)
+    external_id: str | None = None              # its id there; unique per tenant and source
+    external_updated_at: datetime | None = None  # its last change there, as that system says
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,

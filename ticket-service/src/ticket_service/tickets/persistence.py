@@ -59,6 +59,11 @@ tickets_table = sa.Table(
     sa.Column("sentiment", sa.Text),
     sa.Column("requires_action", sa.Boolean),
     sa.Column("priority_edited", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source", sa.Text),                       # migration 0007; batch upsert
+    sa.Column("external_id", sa.Text),
+    sa.Column("external_updated_at", TS),
+    # (change_xid, xid8: set by a trigger on every write, migration 0007; only the export
+    # reads it, ticket_service.export.persistence)
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -68,7 +73,7 @@ _MUTABLE = ("status", "department", "confidence_score", "categorization_method",
             "routing_version", "version", "updated_at", "title", "description", "priority",
             "tags", "deleted_at", "requested_priority", "ai_outcome", "ai_priority",
             "ai_confidence", "ai_model_version", "ai_urgency", "ai_priority_applied",
-            "sentiment", "requires_action", "priority_edited")
+            "sentiment", "requires_action", "priority_edited", "external_updated_at")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -139,8 +144,9 @@ def _to_ticket(row: sa.Row) -> Ticket:
     mapping = row._mapping
     values = {name: mapping[name] for name in _FIELDS}
     # The session time zone is the server's; the domain and the API speak UTC.
-    for name in ("created_at", "updated_at"):
-        values[name] = values[name].astimezone(timezone.utc)
+    for name in ("created_at", "updated_at", "external_updated_at"):
+        if values[name] is not None:
+            values[name] = values[name].astimezone(timezone.utc)
     values["tags"] = list(values["tags"] or [])
     return Ticket(**values)
 

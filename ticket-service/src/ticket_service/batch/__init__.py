@@ -1,0 +1,1 @@
+"""Batch upsert of tickets from other systems."""

@@ -1,0 +1,1 @@
+"""Incremental export of a tenant's changed tickets."""

@@ -16,6 +16,9 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery)
 
+from support_shared.assignment import (Agent, AgentCreate, AgentList, AgentLoads, AgentPatch,
+                                      AgentQuery, AssigneeRequest, AssigneeResult)
+
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
 
@@ -29,7 +32,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
                      "ticket_closed: reopen it first, user_exists, department_exists, "
-                     "triage_department_required, triage_conflict, idempotency_conflict: same "
+                     "triage_department_required, triage_conflict, agent_exists, "
+                     "agent_unavailable: away, offline or at capacity, ticket_not_routed, "
+                     "idempotency_conflict: same "
                      "Idempotency-Key still in flight; "
                      "not_a_dead_letter_queue: the admin DLQ operations only take *.dlq and "
                      "the unroutable queue)"),
@@ -58,6 +63,7 @@ BODY_ERRORS = (400, 413, 415)
 AUTH_ERRORS = (401, 403, 429)
 MAX_ID = 2**63 - 1
 PATH_PARAMS = {"ticket_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+              "agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "name": {"type": "string", "minLength": 1},
               "queue": {"type": "string", "minLength": 1}}
@@ -75,6 +81,8 @@ PARAM_DOCS = {
     "days": "Length of the window in days (1-365, default 7)",
     "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
                        "messages, looked for through the whole queue); all are put back",
+    "agentStatus": "Only agents with this status",
+    "agentDepartment": "Only agents working this department (case-insensitive)",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
 }
@@ -84,6 +92,8 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     **{name: (UserQuery, name) for name in UserQuery.model_fields},
     **{name: (TrendsQuery, name) for name in TrendsQuery.model_fields},
     "deadLetterLimit": (ShowQuery, "limit"),
+    "agentStatus": (AgentQuery, "status"),
+    "agentDepartment": (AgentQuery, "department"),
     "body": (ShowQuery, "body"),
 }
 
@@ -205,4 +215,19 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/analytics/department/{name}", "departmentAnalytics",
        "One department's figures (an unknown name gives zeros)", "analytics",
        response=DepartmentAnalytics, errors=(404,)),
+    Op("get", "/api/agents", "listAgents", "The tenant's agents, oldest first", "agents",
+       response=AgentList, query=(*PAGE, "agentStatus", "agentDepartment"), errors=(400,)),
+    Op("post", "/api/agents", "createAgent",
+       "Add an agent (admin scope); they take waiting tickets of their departments at once",
+       "agents", body=AgentCreate, response=Agent, status=201, errors=(409, 422)),
+    Op("get", "/api/agents/{agent_id}", "getAgent", "One agent", "agents", response=Agent,
+       errors=(404,)),
+    Op("patch", "/api/agents/{agent_id}", "updateAgent",
+       "Edit an agent (admin scope); {\"status\": \"away\"} hands their open tickets back",
+       "agents", body=AgentPatch, response=Agent, errors=(404, 422)),
+    Op("put", "/api/tickets/{ticket_id}/assignee", "setTicketAssignee",
+       "Give a routed ticket to an agent by hand, or to nobody (agent_id null)", "agents",
+       body=AssigneeRequest, response=AssigneeResult, errors=(404, 409)),
+    Op("get", "/api/analytics/agents", "agentAnalytics", "Open tickets per agent", "analytics",
+       response=AgentLoads),
 )

@@ -50,6 +50,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/performance", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/trends", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/agents", ("GET", "POST"), ROUTING_SERVICE),
+    Route("/api/agents/<int:agent_id>", ("GET", "PATCH"), ROUTING_SERVICE),
+    Route("/api/tickets/<int:ticket_id>/assignee", ("PUT",), ROUTING_SERVICE),
+    Route("/api/analytics/agents", ("GET",), ANALYTICS_SERVICE),
 )
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")

@@ -16,6 +16,7 @@ from .domain import DEFAULT_DEPARTMENTS, Department, RoutedTicket, RoutingRecord
 from .repositories import (CreatedTicket, DepartmentRepository, HistoryRepository,
                            IdempotencyRepository, RememberedRequest, SeenTicket, StatusSeen,
                            TicketKey, TicketRepository)
+from .assignment.persistence import AssignmentRepository, SqlAssignmentRepository
 from .tables import departments, idempotency_keys, routed_tickets, routing_history
 
 _TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(RoutedTicket))
@@ -92,7 +93,8 @@ class SqlDepartmentRepository(DepartmentRepository):
                              sa.func.lower(t.c.name) == department_key(department.name))
             .values(description=department.description, keywords=list(department.keywords),
                     min_confidence=department.min_confidence, active=department.active,
-                    version=department.version, updated_at=sa.func.now()))
+                    version=department.version, updated_at=sa.func.now(),
+                    assignment_policy=department.assignment_policy))
 
 
 def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
@@ -113,7 +115,7 @@ def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
 
 
 # Built once: constructing statements per message was most of the consumer's CPU.
-_RECORD_CREATED = _upsert_ticket({"title": None}, returning=False)
+_RECORD_CREATED = _upsert_ticket({"title": None, "tags": None}, returning=False)
 # DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
 _TOUCH = _upsert_ticket({}, returning=True)
 _STATUS_INSERT = pg.insert(routed_tickets).values(
@@ -163,7 +165,8 @@ class SqlTicketRepository(TicketRepository):
         if rows:   # in key order: concurrent consumers lock the rows in the same order
             self.conn.execute(_RECORD_CREATED, [
                 {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id, "title": r.title,
-                 "created_at": r.created_at, "ticket_version": r.ticket_version}
+                 "created_at": r.created_at, "ticket_version": r.ticket_version,
+                 "tags": list(r.tags)}
                 for r in sorted(rows, key=lambda r: r[:2])])
 
     def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
@@ -257,12 +260,14 @@ class RoutingUnitOfWork(UnitOfWork):
     tickets: TicketRepository
     history: HistoryRepository
     idempotency: IdempotencyRepository
+    assignments: AssignmentRepository
 
     def _start(self, conn: Connection) -> None:
         self.departments = SqlDepartmentRepository(conn)
         self.tickets = SqlTicketRepository(conn)
         self.history = SqlHistoryRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
+        self.assignments = SqlAssignmentRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> RoutingUnitOfWork:

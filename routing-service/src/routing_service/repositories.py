@@ -18,6 +18,7 @@ class CreatedTicket(NamedTuple):
     title: str
     created_at: datetime | None
     ticket_version: int
+    tags: tuple[str, ...] = ()
 
 
 class SeenTicket(NamedTuple):

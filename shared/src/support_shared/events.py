@@ -36,6 +36,9 @@ class EventType(StrEnum):
     TICKET_ROUTING_APPLIED = "ticket.routing.applied"
     TICKET_DELETED = "ticket.deleted"
     DEPARTMENT_CHANGED = "department.changed"
+    TICKET_ASSIGNED = "ticket.assigned"
+    TICKET_UNASSIGNED = "ticket.unassigned"
+    TICKET_ASSIGNMENT_APPLIED = "ticket.assignment.applied"
 
     @property
     def about_ticket(self) -> bool:
@@ -59,6 +62,7 @@ class TicketCreated(_Payload):
     priority: Priority
     status: Status = "pending"
     created_at: datetime
+    tags: list[str] = Field(default_factory=list)   # routing's skills policy matches them
 
 
 class TicketCategorized(_Payload):
@@ -134,6 +138,41 @@ class TicketDeleted(_Payload):
     deleted_at: datetime
 
 
+AssignmentMethod = Literal["auto", "manual"]
+
+
+class TicketAssigned(_Payload):
+    """routing-service gave the ticket to an agent (a decision, like ``ticket.routed``): the
+    newest ``assignment_version`` of a ticket wins."""
+
+    agent_id: int = Field(ge=1)
+    agent_name: str
+    department: str
+    previous_agent_id: int | None = None
+    method: AssignmentMethod
+    policy: str
+    assignment_version: int = Field(ge=1)
+
+
+class TicketUnassigned(_Payload):
+    """routing-service took the ticket from its agent (away, rerouted, reopened, by hand); it
+    waits in ``department``'s queue."""
+
+    previous_agent_id: int = Field(ge=1)
+    department: str | None = None
+    reason: Literal["agent_away", "rerouted", "reopened", "manual"]
+    assignment_version: int = Field(ge=1)
+
+
+class TicketAssignmentApplied(_Payload):
+    """ticket-service applied a ``ticket.assigned``/``ticket.unassigned``: the ticket's
+    assignee (None: nobody) at its new version."""
+
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    assignment_version: int = Field(ge=1)
+
+
 Payload = _Payload   # the public name of every payload's base, for type hints
 
 PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
@@ -146,6 +185,9 @@ PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_COMMENTED: TicketCommented,
     EventType.TICKET_ROUTING_APPLIED: TicketRoutingApplied,
     EventType.TICKET_DELETED: TicketDeleted,
+    EventType.TICKET_ASSIGNED: TicketAssigned,
+    EventType.TICKET_UNASSIGNED: TicketUnassigned,
+    EventType.TICKET_ASSIGNMENT_APPLIED: TicketAssignmentApplied,
 }
 
 

@@ -120,6 +120,9 @@ class Ticket:
     tags: list[str] = field(default_factory=list)
     follow_up_of: int | None = None
     deleted_at: datetime | None = None
+    assignee_id: int | None = None          # routing-service's agent; None: nobody
+    assignee_name: str | None = None
+    assignment_version: int = 0
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -194,6 +197,24 @@ class Ticket:
         self.needs_review = routing.needs_review
         self.categorization_method = routing.categorization_method
         self.routing_version = routing.routing_version
+        self._touch(now)
+        return True
+
+    @property
+    def assignee(self) -> dict[str, Any] | None:
+        """The public ``assignee`` (id and name), None when nobody works the ticket."""
+        if self.assignee_id is None:
+            return None
+        return {"id": self.assignee_id, "name": self.assignee_name}
+
+    def apply_assignment(self, agent_id: int | None, agent_name: str | None,
+                         assignment_version: int, now: datetime) -> bool:
+        """Take an assignment decision unless a newer one was applied; True if it changed the
+        ticket (a new version)."""
+        if assignment_version <= self.assignment_version:
+            return False
+        self.assignee_id, self.assignee_name = agent_id, agent_name
+        self.assignment_version = assignment_version
         self._touch(now)
         return True
 

@@ -46,6 +46,9 @@ tickets_table = sa.Table(
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
     sa.Column("deleted_at", TS),                        # migration 0006; soft delete
+    sa.Column("assignee_id", sa.BigInteger),            # migration 0007_assignee
+    sa.Column("assignee_name", sa.Text),
+    sa.Column("assignment_version", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -53,7 +56,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
 _MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
             "routing_version", "version", "updated_at", "title", "description", "priority",
-            "tags", "deleted_at")
+            "tags", "deleted_at", "assignee_id", "assignee_name", "assignment_version")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")

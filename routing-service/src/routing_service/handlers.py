@@ -23,6 +23,7 @@ from support_shared.events import (
     TicketCreated,
     TicketRouted,
     TicketStatusUpdated,
+    TicketUpdated,
     new_event,
     utcnow,
 )
@@ -45,7 +46,8 @@ from .domain import (
 from .assignment.domain import DONE_STATUSES
 from .assignment import engine as assignment
 from .persistence import RoutingUnitOfWork
-from .repositories import CreatedTicket, RememberedRequest, SeenTicket, StatusSeen, TicketKey
+from .repositories import (CreatedTicket, RememberedRequest, SeenTicket, StatusSeen, TagsSeen,
+                           TicketKey)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,22 @@ def handle_tickets_status_updated(envelopes: Sequence[Envelope], *,
             done = {t: v for t, v in versions.items() if statuses[(tenant, t)] in DONE_STATUSES}
             assignment.close(uow, ctx, done)
             assignment.reopen(uow, ctx, {t: v for t, v in versions.items() if t not in done})
+        uow.commit()
+
+
+def handle_tickets_updated(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
+    """Remember each ticket's tags as its newest edit of them left them (``ticket_version``
+    decides): the skills policy matches them. Edits of other fields change nothing here."""
+    with uow:
+        rows: dict[TicketKey, TagsSeen] = {}
+        for envelope in uow.inbox.fresh(envelopes):
+            change = cast(TicketUpdated, envelope.payload()).changes.get("tags")
+            key = (envelope.tenant_id, envelope.ticket_id)
+            if change is None or (key in rows
+                                  and rows[key].ticket_version >= envelope.ticket_version):
+                continue
+            rows[key] = TagsSeen(*key, envelope.ticket_version, tuple(change.new or ()))
+        uow.tickets.record_tags_many(list(rows.values()))
         uow.commit()
 
 

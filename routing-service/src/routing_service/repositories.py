@@ -39,6 +39,15 @@ class StatusSeen(NamedTuple):
     closed: bool
 
 
+class TagsSeen(NamedTuple):
+    """A ``ticket.updated`` that changed the tags: the ticket's tags as of ``ticket_version``."""
+
+    tenant_id: str
+    ticket_id: int
+    ticket_version: int
+    tags: tuple[str, ...]
+
+
 class RememberedRequest(NamedTuple):
     """The first request made with an Idempotency-Key and what it was answered (as JSON)."""
 
@@ -87,6 +96,11 @@ class TicketRepository(abc.ABC):
     def record_status_many(self, rows: Sequence[StatusSeen]) -> None:
         """Insert the distinct tickets that are missing; take each row's ``closed`` unless a
         newer status (higher ``ticket_version``) was recorded; keep the highest version."""
+
+    @abc.abstractmethod
+    def record_tags_many(self, rows: Sequence[TagsSeen]) -> None:
+        """Insert the distinct tickets that are missing; take each row's tags unless a newer
+        edit of them (higher ``ticket_version``) was recorded; keep the highest version."""
 
     @abc.abstractmethod
     def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:

@@ -52,8 +52,10 @@ routed_tickets = sa.Table(
     sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
     # Migration 0004: the ticket was deleted (ticket.deleted); final.
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-    # Migration 0006_agents: the tags of ticket.created (the skills policy matches them).
+    # Migration 0006_agents: the ticket's tags (ticket.created, then the newest ticket.updated
+    # that changed them, by its ticket_version): the skills policy matches them.
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("tags_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
 )

@@ -29,6 +29,7 @@ from .repositories import (
     RememberedRequest,
     SeenTicket,
     StatusSeen,
+    TagsSeen,
     TicketKey,
     TicketRepository,
 )
@@ -84,6 +85,8 @@ class FakeDepartments(DepartmentRepository):
 class FakeTickets(TicketRepository):
     def __init__(self) -> None:
         self.rows: dict[TicketKey, RoutedTicket] = {}
+        self.tags: dict[TicketKey, tuple[str, ...]] = {}
+        self.tags_versions: dict[TicketKey, int] = {}
 
     def _row(self, tenant_id: str, ticket_id: int, ticket_version: int) -> RoutedTicket:
         row = self.rows.setdefault((tenant_id, ticket_id), RoutedTicket(tenant_id, ticket_id))
@@ -95,6 +98,8 @@ class FakeTickets(TicketRepository):
         for r in rows:
             row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
             row.title, row.ticket_created_at = r.title, r.created_at
+            if r.tags and not self.tags_versions.get((r.tenant_id, r.ticket_id)):
+                self.tags[(r.tenant_id, r.ticket_id)] = tuple(r.tags)
 
     def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
         _distinct(rows)
@@ -111,6 +116,14 @@ class FakeTickets(TicketRepository):
             row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
             if r.ticket_version > row.status_version:
                 row.closed, row.status_version = r.closed, r.ticket_version
+
+    def record_tags_many(self, rows: Sequence[TagsSeen]) -> None:
+        _distinct(rows)
+        for r in rows:
+            row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
+            if r.ticket_version > self.tags_versions.get((r.tenant_id, r.ticket_id), 0):
+                self.tags[(r.tenant_id, r.ticket_id)] = tuple(r.tags)
+                self.tags_versions[(r.tenant_id, r.ticket_id)] = r.ticket_version
 
     def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:
         _distinct(rows)
@@ -228,7 +241,8 @@ class FakeAssignments(AssignmentRepository):
 
     def _waiting(self, row: Assignment) -> Waiting:
         ticket = self.tickets.rows[(row.tenant_id, row.ticket_id)]
-        return Waiting(copy.deepcopy(row), ticket.ticket_version)
+        return Waiting(copy.deepcopy(row), ticket.ticket_version,
+                       self.tickets.tags.get((row.tenant_id, row.ticket_id), ()))
 
     def queue(self, tenant_id: str, department: str) -> list[Waiting]:
         rows = [r for (t, _), r in self.rows.items() if t == tenant_id and r.waiting

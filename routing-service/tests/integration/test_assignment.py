@@ -182,3 +182,34 @@ def test_assignment_by_hand_respects_status_and_capacity(new_uow, route, query):
     set_assignee(TENANT, 1, None, uow=new_uow())
     assert _held(query) == {}
     assert _loads(query)[first] == (0, 1)
+
+
+
+def test_skills_match_the_newest_tags_or_the_category(new_uow, events, query):
+    from routing_service.handlers import handle_tickets_updated
+    from support_shared.events import FieldChange, TicketUpdated
+
+    def tagged(ticket_id: int, tags: list[str], version: int):
+        payload = TicketUpdated(changes={"tags": FieldChange(old=[], new=tags)})
+        return new_event(EventType.TICKET_UPDATED, payload, tenant_id=TENANT,
+                         ticket_id=ticket_id, ticket_version=version)
+
+    vee = create_agent(Agent(TENANT, "Vee", "v@example.com", 5, departments=("IT Support",),
+                             skills=("vpn",)), uow=new_uow()).id
+    dee = create_agent(Agent(TENANT, "Dee", "d@example.com", 5, departments=("IT Support",),
+                             skills=("printer",)), uow=new_uow()).id
+    _policy(new_uow, "skills")
+    handle_tickets_created([events.created(i, tenant=TENANT) for i in (1, 2, 3)], uow=new_uow())
+    # Out of order: the newer edit of the tags wins whichever comes first.
+    handle_tickets_updated([tagged(1, ["Printer"], 3), tagged(1, ["vpn"], 2)], uow=new_uow())
+    handle_tickets_updated([tagged(2, ["printer"], 2)], uow=new_uow())
+    handle_tickets_updated([tagged(2, ["VPN"], 3)], uow=new_uow())
+    assert dict(query("SELECT ticket_id, tags FROM routed_tickets WHERE ticket_id < 3")) == {
+        1: ["Printer"], 2: ["VPN"]}
+    handle_tickets_categorized([events.categorized(i, tenant=TENANT) for i in (1, 2, 3)],
+                               uow=new_uow())
+    assert dict(query("SELECT ticket_id, agent_id FROM assignments")) == {1: dee, 2: vee,
+                                                                         3: None}
+    # A skill naming the category matches too: ticket 3 (IT Support, no tags) goes to her.
+    update_agent(TENANT, dee, {"skills": ["printer", "IT support"]}, uow=new_uow())
+    assert dict(query("SELECT ticket_id, agent_id FROM assignments"))[3] == dee

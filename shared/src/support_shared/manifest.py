@@ -144,6 +144,7 @@ SUITE = Suite(services=(
             Consumes(_E.TICKET_STATUS_UPDATED,
                      "routing_service.handlers:handle_tickets_status_updated"),
             Consumes(_E.TICKET_DELETED, "routing_service.handlers:handle_tickets_deleted"),
+            Consumes(_E.TICKET_UPDATED, "routing_service.handlers:handle_tickets_updated"),
         ),
     ),
     Service(

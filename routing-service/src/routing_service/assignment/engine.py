@@ -107,11 +107,11 @@ def drain(uow: RoutingUnitOfWork, ctx: Context, departments: Iterable[str]) -> i
 
 
 def _drain_one(uow: RoutingUnitOfWork, ctx: Context, name: str, agents: list[Agent]) -> int:
-    department = uow.departments.get(ctx.tenant_id, name)
-    if department is None or department.assignment_policy == "manual":
-        return 0
     staff = [a for a in agents if a.serves(name)]
     if not any(a.has_room for a in staff):
+        return 0
+    department = uow.departments.get(ctx.tenant_id, name)
+    if department is None or department.assignment_policy == "manual":
         return 0
     queue = uow.assignments.queue(ctx.tenant_id, name)
     cursor = uow.assignments.cursor(ctx.tenant_id, name)

@@ -107,8 +107,12 @@ def _waiting(row: Any) -> Waiting:
 class SqlAssignmentRepository(AssignmentRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._locked: set[str] = set()   # this transaction's locks (the repository's lifetime)
 
     def lock_tenant(self, tenant_id: str) -> None:
+        if tenant_id in self._locked:
+            return
+        self._locked.add(tenant_id)
         self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
             sa.func.hashtextextended("routing.assignment:" + tenant_id, 0))))
 

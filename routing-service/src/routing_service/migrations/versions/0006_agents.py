@@ -71,9 +71,12 @@ def upgrade() -> None:
         "assignment_policy in ('manual', 'round_robin', 'least_loaded', 'skills')")
     op.add_column("routed_tickets", sa.Column("tags", pg.ARRAY(sa.Text), nullable=False,
                                               server_default="{}"))
+    op.add_column("routed_tickets", sa.Column("tags_version", sa.Integer, nullable=False,
+                                              server_default="0"))
 
 
 def downgrade() -> None:
+    op.drop_column("routed_tickets", "tags_version")
     op.drop_column("routed_tickets", "tags")
     op.drop_constraint("departments_assignment_policy_known", "departments")
     op.drop_column("departments", "assignment_policy")

@@ -47,7 +47,8 @@ def test_queue_names_follow_the_contract(consumer, settings):
     assert consumer.queues == [f"{settings.queue_prefix}routing-service.ticket.created",
                                f"{settings.queue_prefix}routing-service.ticket.categorized",
                                f"{settings.queue_prefix}routing-service.ticket.status.updated",
-                               f"{settings.queue_prefix}routing-service.ticket.deleted"]
+                               f"{settings.queue_prefix}routing-service.ticket.deleted",
+                               f"{settings.queue_prefix}routing-service.ticket.updated"]
 
 
 def test_created_then_categorized_routes_the_ticket(consumer, probe, events, query):

@@ -68,7 +68,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 28
+    assert len(served) == 32
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):
@@ -168,7 +168,8 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
-            department_write = path.startswith("/api/departments") and method != "get"
+            department_write = (path.startswith(("/api/departments", "/api/agents"))
+                                and method != "get")
             expected = ("operator" if operator else "admin"
                         if path.startswith("/api/admin/") or department_write
                         else "read" if method == "get" else "write")
@@ -244,7 +245,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 34                             # every operation, health included
+    assert len(schemas) == 40                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema

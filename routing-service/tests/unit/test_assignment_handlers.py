@@ -46,3 +46,14 @@ def test_a_closed_ticket_frees_its_slot_and_an_away_agent_hands_back():
     [unassigned] = [e for e in uow.outbox.events if e.event_type == EventType.TICKET_UNASSIGNED]
     assert (unassigned.ticket_id, unassigned.payload().assignment_version) == (2, 2)
     assert uow.assignments.agents("default")[0].open_tickets == 0
+
+
+def test_a_rerouted_ticket_leaves_its_agent_who_takes_the_next_waiting_one():
+    uow = FakeRoutingUnitOfWork()
+    [only] = _team(uow, 1)
+    handle_tickets_created([created(i) for i in (1, 2)], uow=uow)
+    handle_tickets_categorized([categorized(1), categorized(2)], uow=uow)
+    handle_tickets_categorized([categorized(1, "HR", version=2)], uow=uow)
+    [unassigned] = [e for e in uow.outbox.events if e.event_type == EventType.TICKET_UNASSIGNED]
+    assert (unassigned.ticket_id, unassigned.payload().reason) == (1, "rerouted")
+    assert _assigned(uow) == [(1, only, 1), (2, only, 1)]

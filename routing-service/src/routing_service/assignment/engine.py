@@ -76,12 +76,13 @@ def unassign(uow: RoutingUnitOfWork, ctx: Context, row: Assignment, ticket_versi
 
 def enqueue(uow: RoutingUnitOfWork, ctx: Context, routed: Sequence[Routed]) -> None:
     """Queue freshly routed tickets in their new department (a ticket rerouted away from its
-    agent is unassigned first) and drain those departments."""
+    agent is unassigned first) and drain those departments and the freed agents' ones."""
     if not routed:
         return
     uow.assignments.lock_tenant(ctx.tenant_id)
     current = uow.assignments.get_many(ctx.tenant_id, [r.ticket_id for r in routed])
     rows: dict[int, Assignment] = {}
+    freed: list[int] = []
     for r in routed:
         row = rows.get(r.ticket_id) or current.get(r.ticket_id) or Assignment(
             ctx.tenant_id, r.ticket_id, queued_at=ctx.now)
@@ -90,11 +91,15 @@ def enqueue(uow: RoutingUnitOfWork, ctx: Context, routed: Sequence[Routed]) -> N
         if same and row.agent_id is not None:
             continue
         if row.open and row.agent_id is not None:
+            freed.append(row.agent_id)
             unassign(uow, ctx, row, r.ticket_version, "rerouted")
         row.department = r.department
         rows[r.ticket_id] = row
     uow.assignments.save_many(list(rows.values()))
-    drain(uow, ctx, {r.department for r in routed})
+    departments = {r.department for r in routed}
+    if freed:
+        departments |= departments_of(uow.assignments.agents(ctx.tenant_id), freed)
+    drain(uow, ctx, departments)
 
 
 def drain(uow: RoutingUnitOfWork, ctx: Context, departments: Iterable[str]) -> int:

@@ -66,6 +66,11 @@ def trends() -> ResponseReturnValue:
                  deps().clock().astimezone(timezone.utc).date())
 
 
+@bp.get("/api/analytics/agents")
+def agents() -> ResponseReturnValue:
+    return _read(queries.agents)
+
+
 @bp.get("/api/analytics/department/<path:name>")
 def department(name: str) -> ResponseReturnValue:
     return _read(queries.department, name)

@@ -56,6 +56,9 @@ ticket_facts = sa.Table(
     sa.Column("updated_at", TS),
     sa.Column("priority_version", sa.Integer, nullable=False, server_default="0"),  # 0002
     sa.Column("deleted_at", TS),                                                     # 0002
+    sa.Column("assignee_id", sa.BigInteger),                                         # 0003
+    sa.Column("assignee_name", sa.Text),
+    sa.Column("assignment_version", sa.Integer, nullable=False, server_default="0"),
 )
 
 _FACT_FIELDS = [f.name for f in fields(TicketFacts)]

@@ -13,7 +13,10 @@ Events may arrive late, twice or out of order. Each event writes only the column
   than the last edit's (``priority_version``); categorization and routing, which answer the
   ticket as created, then no longer replace the priority a person set.
 - ``ticket.deleted``: deleted_at; the ticket leaves every count (the queries skip it) for good.
-- ``ticket.commented``, ``ticket.routing.applied``: only updated_at (counted in the event log).
+- ``ticket.assignment.applied``: the assignee if its assignment_version is higher than the one
+  applied (open tickets per agent).
+- ``ticket.commented``, ``ticket.routing.applied``, ``ticket.assigned``, ``ticket.unassigned``:
+  only updated_at (counted in the event log).
 Duplicates are stopped earlier, by the inbox claim in the same transaction.
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ from support_shared.events import (
     EventType,
     TicketCategorized,
     TicketCreated,
+    TicketAssignmentApplied,
     TicketDeleted,
     TicketRouted,
     TicketStatusUpdated,
@@ -71,6 +75,9 @@ class TicketFacts:
     updated_at: datetime | None = None
     priority_version: int = 0
     deleted_at: datetime | None = None
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    assignment_version: int = 0
 
 
 def _earliest(current: datetime | None, candidate: datetime) -> datetime:
@@ -169,6 +176,14 @@ def apply_deleted(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
     return replace(facts, deleted_at=data.deleted_at)
 
 
+def apply_assignment(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
+    data = cast(TicketAssignmentApplied, envelope.payload())
+    if data.assignment_version <= facts.assignment_version:
+        return facts
+    return replace(facts, assignee_id=data.assignee_id, assignee_name=data.assignee_name,
+                   assignment_version=data.assignment_version)
+
+
 def _touched(facts: TicketFacts, envelope: Envelope) -> TicketFacts:
     return facts
 
@@ -182,6 +197,9 @@ _APPLIERS: dict[EventType, Callable[[TicketFacts, Envelope], TicketFacts]] = {
     EventType.TICKET_COMMENTED: _touched,
     EventType.TICKET_ROUTING_APPLIED: _touched,
     EventType.TICKET_DELETED: apply_deleted,
+    EventType.TICKET_ASSIGNED: _touched,
+    EventType.TICKET_UNASSIGNED: _touched,
+    EventType.TICKET_ASSIGNMENT_APPLIED: apply_assignment,
 }
 
 

@@ -216,3 +216,17 @@ def department(conn: Connection, tenant: str, name: str) -> dict[str, Any]:
         "needs_review": needs_review,
         "time_to_resolve": _duration(conn, tenant, tf.c.created_at, tf.c.resolved_at, same),
     }
+
+
+def agents(conn: Connection, tenant: str) -> dict[str, Any]:
+    """Open tickets (not resolved, closed or deleted) per assignee, most loaded first."""
+    open_ = _live(tenant) & tf.c.status.not_in(("resolved", "closed"))
+    rows = conn.execute(
+        sa.select(tf.c.assignee_id, sa.func.max(tf.c.assignee_name), sa.func.count())
+        .where(open_, tf.c.assignee_id.is_not(None)).group_by(tf.c.assignee_id)
+        .order_by(sa.func.count().desc(), tf.c.assignee_id)).all()
+    unassigned = conn.execute(sa.select(sa.func.count())
+                              .where(open_, tf.c.assignee_id.is_(None))).scalar_one()
+    return {"agents": [{"agent_id": agent_id, "name": name, "open_tickets": count}
+                       for agent_id, name, count in rows],
+            "unassigned_open": unassigned}

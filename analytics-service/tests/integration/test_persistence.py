@@ -30,7 +30,7 @@ def test_migration_creates_the_schema_and_can_run_again(engine, settings):
     assert {"ix_ticket_facts_tenant_created", "ix_ticket_facts_tenant_department",
             "ix_ticket_facts_tenant_status"} <= indexes
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003_agents"
 
 
 def test_event_is_logged_and_projected_once(engine, feed, events):

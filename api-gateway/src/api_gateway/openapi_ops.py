@@ -17,6 +17,8 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery)
 
+from support_shared.assignment import (Agent, AgentCreate, AgentList, AgentLoads, AgentPatch,
+                                      AgentQuery, AssigneeRequest, AssigneeResult)
 from support_shared.exchange import BatchResult, ExportQuery, ExportRecord, TicketBatch
 
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
@@ -32,7 +34,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
                      "ticket_closed: reopen it first, user_exists, department_exists, "
-                     "triage_department_required, triage_conflict, idempotency_conflict: same "
+                     "triage_department_required, triage_conflict, agent_exists, "
+                     "agent_unavailable: away, offline or at capacity, ticket_not_routed, "
+                     "idempotency_conflict: same "
                      "Idempotency-Key still in flight; "
                      "not_a_dead_letter_queue: the admin DLQ operations only take *.dlq and "
                      "the unroutable queue)"),
@@ -61,6 +65,7 @@ BODY_ERRORS = (400, 413, 415)
 AUTH_ERRORS = (401, 403, 429)
 MAX_ID = 2**63 - 1
 PATH_PARAMS = {"ticket_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+              "agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "name": {"type": "string", "minLength": 1},
               "queue": {"type": "string", "minLength": 1}}
@@ -82,6 +87,8 @@ PARAM_DOCS = {
     "days": "Length of the window in days (1-365, default 7)",
     "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
                        "messages, looked for through the whole queue); all are put back",
+    "agentStatus": "Only agents with this status",
+    "agentDepartment": "Only agents working this department (case-insensitive)",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
     "updated_since": "Only tickets changed at or after this time (ISO 8601 with a zone)",
@@ -98,6 +105,8 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     **{name: (UserQuery, name) for name in UserQuery.model_fields},
     **{name: (TrendsQuery, name) for name in TrendsQuery.model_fields},
     "deadLetterLimit": (ShowQuery, "limit"),
+    "agentStatus": (AgentQuery, "status"),
+    "agentDepartment": (AgentQuery, "department"),
     "body": (ShowQuery, "body"),
     "updated_since": (ExportQuery, "updated_since"),
     "format": (ExportQuery, "format"),
@@ -249,4 +258,19 @@ OPERATIONS: tuple[Op, ...] = (
        "Stream the tickets changed since a time (JSON Lines or CSV), each with the cursor "
        "that resumes after it", "tickets", response=ExportRecord, query=EXPORT_PARAMS,
        errors=(400,), stream=True),
+    Op("get", "/api/agents", "listAgents", "The tenant's agents, oldest first", "agents",
+       response=AgentList, query=(*PAGE, "agentStatus", "agentDepartment"), errors=(400,)),
+    Op("post", "/api/agents", "createAgent",
+       "Add an agent (admin scope); they take waiting tickets of their departments at once",
+       "agents", body=AgentCreate, response=Agent, status=201, errors=(409, 422)),
+    Op("get", "/api/agents/{agent_id}", "getAgent", "One agent", "agents", response=Agent,
+       errors=(404,)),
+    Op("patch", "/api/agents/{agent_id}", "updateAgent",
+       "Edit an agent (admin scope); {\"status\": \"away\"} hands their open tickets back",
+       "agents", body=AgentPatch, response=Agent, errors=(404, 422)),
+    Op("put", "/api/tickets/{ticket_id}/assignee", "setTicketAssignee",
+       "Give a routed ticket to an agent by hand, or to nobody (agent_id null)", "agents",
+       body=AssigneeRequest, response=AssigneeResult, errors=(404, 409)),
+    Op("get", "/api/analytics/agents", "agentAnalytics", "Open tickets per agent", "analytics",
+       response=AgentLoads),
 )

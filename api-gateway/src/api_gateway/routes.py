@@ -62,6 +62,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/settings", ("GET", "PUT"), TICKET_SERVICE),
     Route("/api/tickets/batch", ("POST",), TICKET_SERVICE, max_body=MAX_BATCH_BYTES, bulk=True),
     Route("/api/tickets/export", ("GET",), TICKET_SERVICE, stream=True, bulk=True),
+    Route("/api/agents", ("GET", "POST"), ROUTING_SERVICE),
+    Route("/api/agents/<int:agent_id>", ("GET", "PATCH"), ROUTING_SERVICE),
+    Route("/api/tickets/<int:ticket_id>/assignee", ("PUT",), ROUTING_SERVICE),
+    Route("/api/analytics/agents", ("GET",), ANALYTICS_SERVICE),
 )
 # The longest Prefer: wait ticket-service honours (ticket_service.tickets.waiting.MAX_WAIT_S).
 MAX_PREFER_WAIT_S = 10

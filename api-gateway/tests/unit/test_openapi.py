@@ -68,7 +68,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 33
+    assert len(served) == 37
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):
@@ -168,8 +168,8 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
-            department_write = path.startswith(("/api/departments", "/api/settings")) \
-                and method != "get"
+            department_write = path.startswith(("/api/departments", "/api/settings",
+                                                "/api/agents")) and method != "get"
             erasure = path.endswith("/erase")
             expected = ("operator" if operator else "admin"
                         if path.startswith("/api/admin/") or department_write or erasure
@@ -248,7 +248,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 40                             # every operation, health included
+    assert len(schemas) == 46                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema

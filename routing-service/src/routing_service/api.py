@@ -83,7 +83,8 @@ def create() -> tuple[Response, int]:
     body = parse_body(DepartmentCreate)
     department = Department(name=body.name, description=body.description,
                             min_confidence=body.min_confidence, active=body.active,
-                            keywords=tuple(body.keywords))
+                            keywords=tuple(body.keywords),
+                            assignment_policy=body.assignment_policy)
     try:
         created, replayed = create_department(
             tenant_id(), department, uow=_uow(), correlation_id=request_id() or None,

@@ -15,6 +15,7 @@ from support_shared.internal import require_internal_token
 from support_shared.web import init_app, register_health, register_outbox_gauge
 
 from . import api
+from .assignment import api as assignment_api
 from .config import SERVICE_NAME, Settings
 from .persistence import RoutingUnitOfWork, unit_of_work
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     require_internal_token(app, dependencies.settings)
     app_dependencies.install(app, dependencies)
     app.register_blueprint(api.bp)
+    app.register_blueprint(assignment_api.bp)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_outbox_gauge(app, dependencies.engine)
     register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)

@@ -11,7 +11,9 @@ import logging
 from dataclasses import asdict
 from typing import Any, Literal
 
-from support_shared.events import DepartmentChanged, Envelope, EventType, new_event
+from support_shared.events import DepartmentChanged, Envelope, EventType, new_event, utcnow
+
+from .assignment.engine import Context, drain
 
 from .domain import (Department, DepartmentExistsError, DepartmentNotFoundError,
                      request_fingerprint)
@@ -77,6 +79,9 @@ def update_department(tenant_id: str, name: str, changes: dict[str, Any], *,
             return current, False
         uow.departments.update(tenant_id, edited)
         uow.outbox.add(changed_event(tenant_id, edited, "updated", correlation_id=correlation_id))
+        if edited.assignment_policy != current.assignment_policy:
+            # A policy that assigns now takes the tickets waiting in the queue.
+            drain(uow, Context(tenant_id, utcnow(), correlation_id), [edited.name])
         uow.commit()
     logger.info("tenant %s changed department %s to version %d (active=%s)", tenant_id,
                 edited.name, edited.version, edited.active)

@@ -25,9 +25,11 @@ class Department:
     active: bool = True
     keywords: tuple[str, ...] = ()
     version: int = 1
+    assignment_policy: str = "manual"   # manual, round_robin, least_loaded, skills
 
     def edited(self, changes: dict[str, Any]) -> Department | None:
-        """This department with ``changes`` (description, keywords, min_confidence, active)
+        """This department with ``changes`` (description, keywords, min_confidence, active,
+        assignment_policy)
         as its next version; None when they change nothing. The triage department stays active:
         routing needs somewhere to send what fits nowhere."""
         unknown = set(changes) - EDITABLE_FIELDS
@@ -41,7 +43,8 @@ class Department:
         return replace(self, **values, version=self.version + 1)
 
 
-EDITABLE_FIELDS = frozenset({"description", "keywords", "min_confidence", "active"})
+EDITABLE_FIELDS = frozenset({"description", "keywords", "min_confidence", "active",
+                             "assignment_policy"})
 
 
 DEFAULT_DEPARTMENTS: tuple[Department, ...] = (

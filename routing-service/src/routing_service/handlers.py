@@ -23,6 +23,7 @@ from support_shared.events import (
     TicketCreated,
     TicketRouted,
     TicketStatusUpdated,
+    TicketUpdated,
     new_event,
     utcnow,
 )
@@ -42,8 +43,11 @@ from .domain import (
     choose_department,
     request_fingerprint,
 )
+from .assignment.domain import DONE_STATUSES
+from .assignment import engine as assignment
 from .persistence import RoutingUnitOfWork
-from .repositories import CreatedTicket, RememberedRequest, SeenTicket, StatusSeen, TicketKey
+from .repositories import (CreatedTicket, RememberedRequest, SeenTicket, StatusSeen, TagsSeen,
+                           TicketKey)
 
 logger = logging.getLogger(__name__)
 
@@ -68,24 +72,50 @@ def handle_tickets_created(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfW
 
 
 def handle_tickets_status_updated(envelopes: Sequence[Envelope], *,
-                                  uow: RoutingUnitOfWork) -> None:
+                                  uow: RoutingUnitOfWork, clock: Clock = utcnow) -> None:
     """Remember which tickets are closed (the newest ``ticket_version`` decides): a closed
-    ticket is neither routed by hand nor by a late categorization."""
+    ticket is neither routed by hand nor by a late categorization. A resolved or closed ticket
+    frees its agent's slot (the queue is drained); a reopened one takes it back if it can."""
     with uow:
         rows: dict[TicketKey, StatusSeen] = {}
+        statuses: dict[TicketKey, str] = {}
         for envelope in uow.inbox.fresh(envelopes):
             key = (envelope.tenant_id, envelope.ticket_id)
             if key in rows and rows[key].ticket_version >= envelope.ticket_version:
                 continue
-            closed = cast(TicketStatusUpdated, envelope.payload()).new_status == "closed"
-            rows[key] = StatusSeen(*key, envelope.ticket_version, closed)
+            statuses[key] = cast(TicketStatusUpdated, envelope.payload()).new_status
+            rows[key] = StatusSeen(*key, envelope.ticket_version, statuses[key] == "closed")
         uow.tickets.record_status_many(list(rows.values()))
+        for tenant in sorted({t for t, _ in rows}):
+            ctx = assignment.Context(tenant, clock())
+            versions = {k[1]: r.ticket_version for k, r in rows.items() if k[0] == tenant}
+            done = {t: v for t, v in versions.items() if statuses[(tenant, t)] in DONE_STATUSES}
+            assignment.close(uow, ctx, done)
+            assignment.reopen(uow, ctx, {t: v for t, v in versions.items() if t not in done})
         uow.commit()
 
 
-def handle_tickets_deleted(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
+def handle_tickets_updated(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork) -> None:
+    """Remember each ticket's tags as its newest edit of them left them (``ticket_version``
+    decides): the skills policy matches them. Edits of other fields change nothing here."""
+    with uow:
+        rows: dict[TicketKey, TagsSeen] = {}
+        for envelope in uow.inbox.fresh(envelopes):
+            change = cast(TicketUpdated, envelope.payload()).changes.get("tags")
+            key = (envelope.tenant_id, envelope.ticket_id)
+            if change is None or (key in rows
+                                  and rows[key].ticket_version >= envelope.ticket_version):
+                continue
+            rows[key] = TagsSeen(*key, envelope.ticket_version, tuple(change.new or ()))
+        uow.tickets.record_tags_many(list(rows.values()))
+        uow.commit()
+
+
+def handle_tickets_deleted(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfWork,
+                           clock: Clock = utcnow) -> None:
     """Mark tickets deleted: their history and counts are gone from every read, and neither a
-    late categorization nor a person routes them again (deleting is final)."""
+    late categorization nor a person routes them again (deleting is final); their agents'
+    slots are freed."""
     with uow:
         rows: dict[TicketKey, SeenTicket] = {}
         for envelope in uow.inbox.fresh(envelopes):
@@ -93,6 +123,9 @@ def handle_tickets_deleted(envelopes: Sequence[Envelope], *, uow: RoutingUnitOfW
             version = max(envelope.ticket_version, rows[key].ticket_version if key in rows else 0)
             rows[key] = SeenTicket(*key, version, None)
         uow.tickets.record_deleted_many(list(rows.values()))
+        for tenant in sorted({t for t, _ in rows}):
+            assignment.close(uow, assignment.Context(tenant, clock()),
+                             {k[1]: r.ticket_version for k, r in rows.items() if k[0] == tenant})
         uow.commit()
     logger.info("%d tickets deleted (%d events)", len(rows), len(envelopes))
 
@@ -118,10 +151,28 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
                           causation_id=str(envelope.event_id),
                           decided=cast(TicketCategorized, envelope.payload()))
             for envelope, record in routed)
+        _assign_routed(uow, routed, tickets, clock())
         uow.commit()
     for envelope, record in routed:
         logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
                     record.department, record.needs_review, envelope.event_id)
+
+
+def _assign_routed(uow: RoutingUnitOfWork, routed: Sequence[tuple[Envelope, RoutingRecord]],
+                   tickets: dict[TicketKey, RoutedTicket], now: datetime) -> None:
+    """Queue the routed tickets in their departments and drain them, tenant by tenant, in the
+    routing's transaction."""
+    by_tenant: dict[str, dict[int, assignment.Routed]] = {}
+    first: dict[str, Envelope] = {}
+    for envelope, record in routed:
+        ticket = tickets[(record.tenant_id, record.ticket_id)]
+        first.setdefault(record.tenant_id, envelope)
+        by_tenant.setdefault(record.tenant_id, {})[record.ticket_id] = assignment.Routed(
+            record.ticket_id, record.department, ticket.ticket_version)
+    for tenant, rows in sorted(by_tenant.items()):
+        ctx = assignment.Context(tenant, now, first[tenant].correlation_id,
+                                 str(first[tenant].event_id))
+        assignment.enqueue(uow, ctx, list(rows.values()))
 
 
 def _fresh(envelopes: Sequence[Envelope], uow: RoutingUnitOfWork) -> list[Envelope]:
@@ -143,7 +194,8 @@ def _created_rows(fresh: Sequence[Envelope]) -> list[CreatedTicket]:
         payload = cast(TicketCreated, envelope.payload())
         key = (envelope.tenant_id, envelope.ticket_id)
         version = max(envelope.ticket_version, rows[key].ticket_version if key in rows else 0)
-        rows[key] = CreatedTicket(*key, payload.title, payload.created_at, version)
+        rows[key] = CreatedTicket(*key, payload.title, payload.created_at, version,
+                                  tuple(payload.tags))
     return list(rows.values())
 
 
@@ -266,6 +318,9 @@ def record_manual(uow: RoutingUnitOfWork, ticket: RoutedTicket, record: RoutingR
     uow.history.add_many([record])
     uow.outbox.add(routed_event(record, ticket_version=ticket.ticket_version,
                                 correlation_id=correlation_id, causation_id=None))
+    assignment.enqueue(uow, assignment.Context(ticket.tenant_id, now, correlation_id),
+                       [assignment.Routed(ticket.ticket_id, record.department,
+                                          ticket.ticket_version)])
     return RouteResult(ticket.ticket_id, record.department, previous, method,
                        record.routing_version, record.needs_review, record.routed_at,
                        changed=True)

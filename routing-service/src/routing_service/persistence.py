@@ -16,7 +16,8 @@ from .config import SERVICE_NAME
 from .domain import DEFAULT_DEPARTMENTS, Department, RoutedTicket, RoutingRecord, department_key
 from .repositories import (CreatedTicket, DepartmentRepository, HistoryRepository,
                            IdempotencyRepository, RememberedRequest, SeenTicket, StatusSeen,
-                           TicketKey, TicketRepository)
+                           TagsSeen, TicketKey, TicketRepository)
+from .assignment.persistence import AssignmentRepository, SqlAssignmentRepository
 from .tables import departments, idempotency_keys, routed_tickets, routing_history
 
 _TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(RoutedTicket))
@@ -93,7 +94,8 @@ class SqlDepartmentRepository(DepartmentRepository):
                              sa.func.lower(t.c.name) == department_key(department.name))
             .values(description=department.description, keywords=list(department.keywords),
                     min_confidence=department.min_confidence, active=department.active,
-                    version=department.version, updated_at=sa.func.now()))
+                    version=department.version, updated_at=sa.func.now(),
+                    assignment_policy=department.assignment_policy))
 
 
 def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
@@ -115,6 +117,25 @@ def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
 
 # Built once: constructing statements per message was most of the consumer's CPU.
 _RECORD_CREATED = _upsert_ticket({"title": None}, returning=False)
+# The tags of ticket.created count until an edit of them (tags_version) was applied.
+_CREATED_TAGS = (routed_tickets.update()
+                 .where(*(c == sa.bindparam(f"k_{c.name}") for c in
+                          (routed_tickets.c.tenant_id, routed_tickets.c.ticket_id)),
+                        routed_tickets.c.tags_version == 0)
+                 .values(tags=sa.bindparam("tags")))
+_TAGS_INSERT = pg.insert(routed_tickets).values(
+    tenant_id=sa.bindparam("tenant_id"), ticket_id=sa.bindparam("ticket_id"),
+    ticket_version=sa.bindparam("ticket_version"), tags=sa.bindparam("tags"),
+    tags_version=sa.bindparam("ticket_version"))
+_RECORD_TAGS = _TAGS_INSERT.on_conflict_do_update(
+    index_elements=[routed_tickets.c.tenant_id, routed_tickets.c.ticket_id],
+    set_={"ticket_version": sa.func.greatest(routed_tickets.c.ticket_version,
+                                             _TAGS_INSERT.excluded.ticket_version),
+          "tags": sa.case((_TAGS_INSERT.excluded.tags_version > routed_tickets.c.tags_version,
+                           _TAGS_INSERT.excluded.tags), else_=routed_tickets.c.tags),
+          "tags_version": sa.func.greatest(routed_tickets.c.tags_version,
+                                           _TAGS_INSERT.excluded.tags_version),
+          "updated_at": sa.func.now()})
 # DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
 _TOUCH = _upsert_ticket({}, returning=True)
 _STATUS_INSERT = pg.insert(routed_tickets).values(
@@ -165,6 +186,17 @@ class SqlTicketRepository(TicketRepository):
             self.conn.execute(_RECORD_CREATED, [
                 {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id, "title": r.title,
                  "created_at": r.created_at, "ticket_version": r.ticket_version}
+                for r in sorted(rows, key=lambda r: r[:2])])
+            tagged = [{"k_tenant_id": r.tenant_id, "k_ticket_id": r.ticket_id, "tags": list(r.tags)}
+                      for r in sorted(rows, key=lambda r: r[:2]) if r.tags]
+            if tagged:
+                self.conn.execute(_CREATED_TAGS, tagged)
+
+    def record_tags_many(self, rows: Sequence[TagsSeen]) -> None:
+        if rows:   # key order, as every other ticket upsert
+            self.conn.execute(_RECORD_TAGS, [
+                {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id,
+                 "ticket_version": r.ticket_version, "tags": list(r.tags)}
                 for r in sorted(rows, key=lambda r: r[:2])])
 
     def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
@@ -263,6 +295,7 @@ class RoutingUnitOfWork(UnitOfWork):
     history: HistoryRepository
     idempotency: IdempotencyRepository
     erasure: AbstractErasure
+    assignments: AssignmentRepository
 
     def _start(self, conn: Connection) -> None:
         self.departments = SqlDepartmentRepository(conn)
@@ -270,6 +303,7 @@ class RoutingUnitOfWork(UnitOfWork):
         self.history = SqlHistoryRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.erasure = SqlErasure(conn, ERASABLE)
+        self.assignments = SqlAssignmentRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> RoutingUnitOfWork:

@@ -18,6 +18,7 @@ class CreatedTicket(NamedTuple):
     title: str
     created_at: datetime | None
     ticket_version: int
+    tags: tuple[str, ...] = ()
 
 
 class SeenTicket(NamedTuple):
@@ -36,6 +37,15 @@ class StatusSeen(NamedTuple):
     ticket_id: int
     ticket_version: int
     closed: bool
+
+
+class TagsSeen(NamedTuple):
+    """A ``ticket.updated`` that changed the tags: the ticket's tags as of ``ticket_version``."""
+
+    tenant_id: str
+    ticket_id: int
+    ticket_version: int
+    tags: tuple[str, ...]
 
 
 class RememberedRequest(NamedTuple):
@@ -86,6 +96,11 @@ class TicketRepository(abc.ABC):
     def record_status_many(self, rows: Sequence[StatusSeen]) -> None:
         """Insert the distinct tickets that are missing; take each row's ``closed`` unless a
         newer status (higher ``ticket_version``) was recorded; keep the highest version."""
+
+    @abc.abstractmethod
+    def record_tags_many(self, rows: Sequence[TagsSeen]) -> None:
+        """Insert the distinct tickets that are missing; take each row's tags unless a newer
+        edit of them (higher ``ticket_version``) was recorded; keep the highest version."""
 
     @abc.abstractmethod
     def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:

@@ -23,6 +23,8 @@ departments = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
+    # Migration 0006_agents: how the department's tickets find agents.
+    sa.Column("assignment_policy", sa.Text, nullable=False, server_default="manual"),
 )
 sa.Index("departments_tenant_lower_name", departments.c.tenant_id,
          sa.func.lower(departments.c.name), unique=True)
@@ -50,6 +52,10 @@ routed_tickets = sa.Table(
     sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
     # Migration 0004: the ticket was deleted (ticket.deleted); final.
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Migration 0006_agents: the ticket's tags (ticket.created, then the newest ticket.updated
+    # that changed them, by its ticket_version): the skills policy matches them.
+    sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("tags_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
 )
@@ -85,4 +91,51 @@ idempotency_keys = sa.Table(
     sa.Column("response", pg.JSONB),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
+)
+
+# Migration 0006_agents: a tenant's agents; ``open_tickets`` counts their open assignments.
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("departments", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("skills", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="available"),
+    sa.Column("open_tickets", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+)
+
+# Each routed ticket's assignment: its agent, or (agent_id null) its place in the queue of
+# its department; ``open`` false once it is resolved, closed or deleted.
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("ticket_id", sa.BigInteger, primary_key=True),
+    sa.Column("department", sa.Text),
+    sa.Column("agent_id", sa.BigInteger),
+    sa.Column("open", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("assignment_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+)
+
+# The round-robin cursor of each department (lower(name)): the agent who got the last ticket.
+assignment_cursors = sa.Table(
+    "assignment_cursors",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("department", sa.Text, primary_key=True),
+    sa.Column("last_agent_id", sa.BigInteger, nullable=False),
 )

@@ -19,6 +19,8 @@ from .domain import (
     department_key,
     find_department,
 )
+from .assignment.domain import Agent, Assignment, Waiting
+from .assignment.persistence import AssignmentRepository
 from .repositories import (
     CreatedTicket,
     DepartmentRepository,
@@ -27,9 +29,12 @@ from .repositories import (
     RememberedRequest,
     SeenTicket,
     StatusSeen,
+    TagsSeen,
     TicketKey,
     TicketRepository,
 )
+
+CREATED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 # What SqlTicketRepository.save_many writes: never title, creation time or ticket version.
 _ROUTING_FIELDS = ("department", "routing_version", "last_method", "confidence", "priority",
@@ -80,6 +85,8 @@ class FakeDepartments(DepartmentRepository):
 class FakeTickets(TicketRepository):
     def __init__(self) -> None:
         self.rows: dict[TicketKey, RoutedTicket] = {}
+        self.tags: dict[TicketKey, tuple[str, ...]] = {}
+        self.tags_versions: dict[TicketKey, int] = {}
 
     def _row(self, tenant_id: str, ticket_id: int, ticket_version: int) -> RoutedTicket:
         row = self.rows.setdefault((tenant_id, ticket_id), RoutedTicket(tenant_id, ticket_id))
@@ -91,6 +98,8 @@ class FakeTickets(TicketRepository):
         for r in rows:
             row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
             row.title, row.ticket_created_at = r.title, r.created_at
+            if r.tags and not self.tags_versions.get((r.tenant_id, r.ticket_id)):
+                self.tags[(r.tenant_id, r.ticket_id)] = tuple(r.tags)
 
     def touch_many(self, rows: Sequence[SeenTicket]) -> dict[TicketKey, RoutedTicket]:
         _distinct(rows)
@@ -107,6 +116,14 @@ class FakeTickets(TicketRepository):
             row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
             if r.ticket_version > row.status_version:
                 row.closed, row.status_version = r.closed, r.ticket_version
+
+    def record_tags_many(self, rows: Sequence[TagsSeen]) -> None:
+        _distinct(rows)
+        for r in rows:
+            row = self._row(r.tenant_id, r.ticket_id, r.ticket_version)
+            if r.ticket_version > self.tags_versions.get((r.tenant_id, r.ticket_id), 0):
+                self.tags[(r.tenant_id, r.ticket_id)] = tuple(r.tags)
+                self.tags_versions[(r.tenant_id, r.ticket_id)] = r.ticket_version
 
     def record_deleted_many(self, rows: Sequence[SeenTicket]) -> None:
         _distinct(rows)
@@ -164,6 +181,86 @@ class FakeIdempotency(IdempotencyRepository):
         self.requests[(tenant_id, key)] = first._replace(answer=copy.deepcopy(answer))
 
 
+class FakeAssignments(AssignmentRepository):
+    """Agents, assignments and cursors in memory; tickets' versions and tags from ``tickets``."""
+
+    def __init__(self, tickets: FakeTickets) -> None:
+        self.tickets = tickets
+        self.agent_rows: dict[int, Agent] = {}
+        self.rows: dict[TicketKey, Assignment] = {}
+        self.cursors: dict[tuple[str, str], int] = {}
+
+    def lock_tenant(self, tenant_id: str) -> None:
+        pass
+
+    def agents(self, tenant_id: str) -> list[Agent]:
+        return [copy.deepcopy(a) for _, a in sorted(self.agent_rows.items())
+                if a.tenant_id == tenant_id]
+
+    def agent(self, tenant_id: str, agent_id: int) -> Agent | None:
+        found = self.agent_rows.get(agent_id)
+        return copy.deepcopy(found) if found and found.tenant_id == tenant_id else None
+
+    def page_agents(self, tenant_id: str, *, after: int | None, limit: int) -> list[Agent]:
+        return [a for a in self.agents(tenant_id) if after is None or (a.id or 0) > after][:limit]
+
+    def add_agent(self, agent: Agent) -> int | None:
+        if any(a.tenant_id == agent.tenant_id and a.email.lower() == agent.email.lower()
+               for a in self.agent_rows.values()):
+            return None
+        agent_id = len(self.agent_rows) + 1
+        self.agent_rows[agent_id] = dataclasses.replace(agent, id=agent_id)
+        return agent_id
+
+    def update_agent(self, agent: Agent) -> None:
+        stored = self.agent_rows[agent.id or 0]
+        self.agent_rows[agent.id or 0] = dataclasses.replace(agent,
+                                                             open_tickets=stored.open_tickets)
+
+    def change_load(self, tenant_id: str, agent_id: int, delta: int) -> bool:
+        agent = self.agent_rows.get(agent_id)
+        if agent is None or agent.tenant_id != tenant_id:
+            return False
+        if delta > 0 and (not agent.available or agent.open_tickets + delta > agent.capacity):
+            return False
+        agent.open_tickets += delta
+        assert agent.open_tickets >= 0
+        return True
+
+    def set_load(self, tenant_id: str, agent_id: int, open_tickets: int) -> None:
+        self.agent_rows[agent_id].open_tickets = open_tickets
+
+    def get_many(self, tenant_id: str, ticket_ids: Sequence[int]) -> dict[int, Assignment]:
+        return {t: copy.deepcopy(self.rows[(tenant_id, t)]) for t in ticket_ids
+                if (tenant_id, t) in self.rows}
+
+    def save_many(self, rows: Sequence[Assignment]) -> None:
+        _distinct(rows)
+        for row in rows:
+            self.rows[(row.tenant_id, row.ticket_id)] = copy.deepcopy(row)
+
+    def _waiting(self, row: Assignment) -> Waiting:
+        ticket = self.tickets.rows[(row.tenant_id, row.ticket_id)]
+        return Waiting(copy.deepcopy(row), ticket.ticket_version,
+                       self.tickets.tags.get((row.tenant_id, row.ticket_id), ()))
+
+    def queue(self, tenant_id: str, department: str) -> list[Waiting]:
+        rows = [r for (t, _), r in self.rows.items() if t == tenant_id and r.waiting
+                and department_key(r.department or "") == department_key(department)]
+        rows.sort(key=lambda r: (r.queued_at or CREATED_AT, r.ticket_id))
+        return [self._waiting(r) for r in rows]
+
+    def held_by(self, tenant_id: str, agent_id: int) -> list[Waiting]:
+        return [self._waiting(r) for (t, _), r in sorted(self.rows.items())
+                if t == tenant_id and r.open and r.agent_id == agent_id]
+
+    def cursor(self, tenant_id: str, department: str) -> int | None:
+        return self.cursors.get((tenant_id, department_key(department)))
+
+    def set_cursor(self, tenant_id: str, department: str, agent_id: int) -> None:
+        self.cursors[(tenant_id, department_key(department))] = agent_id
+
+
 class FakeRoutingUnitOfWork(FakeUnitOfWork):
     """Keeps state across ``with`` blocks like the database; a rollback undoes all of it."""
 
@@ -173,17 +270,17 @@ class FakeRoutingUnitOfWork(FakeUnitOfWork):
         self.tickets = FakeTickets()
         self.history = FakeHistory()
         self.idempotency = FakeIdempotency()
+        self.assignments = FakeAssignments(self.tickets)
 
     def _snapshot(self) -> Any:
+        a = self.assignments
         return copy.deepcopy((self.departments.rows, self.tickets.rows, self.history.records,
-                              self.idempotency.requests))
+                              self.idempotency.requests, a.agent_rows, a.rows, a.cursors))
 
     def _restore(self, state: Any) -> None:
+        a = self.assignments
         (self.departments.rows, self.tickets.rows, self.history.records,
-         self.idempotency.requests) = state
-
-
-CREATED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+         self.idempotency.requests, a.agent_rows, a.rows, a.cursors) = state
 
 
 def created(ticket_id=1, tenant="default", version=1):

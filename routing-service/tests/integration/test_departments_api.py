@@ -24,7 +24,7 @@ def test_create_get_and_the_event_in_the_outbox(client, query):
     body = resp.get_json()
     assert body == {"name": "Legal", "description": "contracts", "keywords": ["NDA", "GDPR"],
                     "min_confidence": 0.4, "is_triage": False, "active": True, "version": 1,
-                    "ticket_count": 0}
+                    "assignment_policy": "manual", "ticket_count": 0}
     assert client.get("/api/departments/legal", headers=ACME).get_json() == body
     [(key, payload)] = _outbox(query)
     assert key == "department.changed"

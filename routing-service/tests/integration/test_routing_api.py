@@ -27,7 +27,8 @@ def test_departments_list_with_ticket_counts(client, apply, events):
     assert counts == {"IT Support": 0, "HR": 2, "Facilities": 0, "Finance": 0, "General": 1}
     assert departments[-1] == {"name": "General", "description": "everything else",
                                "min_confidence": 0.0, "is_triage": True, "active": True,
-                               "keywords": [], "version": 1, "ticket_count": 1}
+                               "keywords": [], "version": 1, "assignment_policy": "manual",
+                               "ticket_count": 1}
     assert resp.get_json()["next_cursor"] is None
 
 

@@ -96,7 +96,9 @@ def test_a_batch_writes_with_a_few_statements(engine, new_uow, events):
     created = len(statements)
     handle_tickets_categorized([events.categorized(i) for i in range(1, 41)], uow=new_uow())
     assert created <= 4                           # claims, defaults check, upsert (+ BEGIN)
-    assert len(statements) - created <= 10        # 40 routed tickets, whatever the count
+    # 40 routed tickets, whatever the count; 4 of them assignment: the tenant lock, its
+    # tickets' assignments read and written, its agents (none: no queue is drained)
+    assert len(statements) - created <= 14
     assert _state(engine)[3] == 80
 
 

@@ -48,7 +48,9 @@ def test_queue_names_follow_the_contract(consumer, settings):
                                f"{settings.queue_prefix}routing-service.ticket.categorized",
                                f"{settings.queue_prefix}routing-service.ticket.status.updated",
                                f"{settings.queue_prefix}routing-service.ticket.deleted",
-                               f"{settings.queue_prefix}routing-service.requester.erased"]
+                               f"{settings.queue_prefix}routing-service.requester.erased",
+
+                               f"{settings.queue_prefix}routing-service.ticket.updated"]
 
 
 def test_created_then_categorized_routes_the_ticket(consumer, probe, events, query):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def test_migrate_and_seed_twice_is_idempotent(engine, settings, query):
     migrate(engine, settings.db_schema, "routing_service")
     seed(engine, settings)
-    assert query("SELECT version_num FROM alembic_version") == [("0005",)]
+    assert query("SELECT version_num FROM alembic_version") == [("0006_agents",)]
     rows = query("SELECT name, min_confidence, is_triage, active FROM departments"
                  " WHERE tenant_id = 'default' ORDER BY id")
     assert rows == [("IT Support", 0.5, False, True), ("HR", 0.5, False, True),

@@ -39,6 +39,9 @@ class EventType(StrEnum):
     TICKET_DELETED = "ticket.deleted"
     DEPARTMENT_CHANGED = "department.changed"
     REQUESTER_ERASED = "requester.erased"
+    TICKET_ASSIGNED = "ticket.assigned"
+    TICKET_UNASSIGNED = "ticket.unassigned"
+    TICKET_ASSIGNMENT_APPLIED = "ticket.assignment.applied"
 
     @property
     def about_ticket(self) -> bool:
@@ -62,6 +65,7 @@ class TicketCreated(_Payload):
     priority: Priority
     status: Status = "pending"
     created_at: datetime
+    tags: list[str] = Field(default_factory=list)   # routing's skills policy matches them
 
 
 class TicketCategorized(_Payload):
@@ -161,6 +165,39 @@ class RequesterErased(_Payload):
     requester_id: int = Field(ge=1)
     ticket_ids: list[int] = Field(default_factory=list)
     dead_letters: bool = False
+AssignmentMethod = Literal["auto", "manual"]
+
+
+class TicketAssigned(_Payload):
+    """routing-service gave the ticket to an agent (a decision, like ``ticket.routed``): the
+    newest ``assignment_version`` of a ticket wins."""
+
+    agent_id: int = Field(ge=1)
+    agent_name: str
+    department: str
+    previous_agent_id: int | None = None
+    method: AssignmentMethod
+    policy: str
+    assignment_version: int = Field(ge=1)
+
+
+class TicketUnassigned(_Payload):
+    """routing-service took the ticket from its agent (away, rerouted, reopened, by hand); it
+    waits in ``department``'s queue."""
+
+    previous_agent_id: int = Field(ge=1)
+    department: str | None = None
+    reason: Literal["agent_away", "rerouted", "reopened", "manual"]
+    assignment_version: int = Field(ge=1)
+
+
+class TicketAssignmentApplied(_Payload):
+    """ticket-service applied a ``ticket.assigned``/``ticket.unassigned``: the ticket's
+    assignee (None: nobody) at its new version."""
+
+    assignee_id: int | None = None
+    assignee_name: str | None = None
+    assignment_version: int = Field(ge=1)
 
 
 Payload = _Payload   # the public name of every payload's base, for type hints
@@ -176,6 +213,9 @@ PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_ROUTING_APPLIED: TicketRoutingApplied,
     EventType.TICKET_DELETED: TicketDeleted,
     EventType.REQUESTER_ERASED: RequesterErased,
+    EventType.TICKET_ASSIGNED: TicketAssigned,
+    EventType.TICKET_UNASSIGNED: TicketUnassigned,
+    EventType.TICKET_ASSIGNMENT_APPLIED: TicketAssignmentApplied,
 }
 
 

@@ -116,7 +116,13 @@ SUITE = Suite(services=(
     Service(
         "ticket-service", "ticket_service", "ticket", "TICKET_SERVICE_", 5001,
         schema="ticket_service", commands=("web", "relay", "consumer"),
-        consumes=(Consumes(_E.TICKET_ROUTED, "ticket_service.tickets.handlers:handle_tickets_routed"),),
+        consumes=(
+            Consumes(_E.TICKET_ROUTED, "ticket_service.tickets.handlers:handle_tickets_routed"),
+            Consumes(_E.TICKET_ASSIGNED,
+                     "ticket_service.tickets.assignment:handle_tickets_assignment"),
+            Consumes(_E.TICKET_UNASSIGNED,
+                     "ticket_service.tickets.assignment:handle_tickets_assignment"),
+        ),
     ),
     Service(
         "ai-categorization-service", "ai_categorization_service", "ai", "AI_SERVICE_", 5002,
@@ -141,6 +147,7 @@ SUITE = Suite(services=(
                      "routing_service.handlers:handle_tickets_status_updated"),
             Consumes(_E.TICKET_DELETED, "routing_service.handlers:handle_tickets_deleted"),
             Consumes(_E.REQUESTER_ERASED, "routing_service.erasure:handle_requesters_erased"),
+            Consumes(_E.TICKET_UPDATED, "routing_service.handlers:handle_tickets_updated"),
         ),
     ),
     Service(

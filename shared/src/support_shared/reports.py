@@ -21,6 +21,7 @@ class DepartmentFields(BaseModel):
     is_triage: bool
     active: bool
     version: int
+    assignment_policy: str = "manual"
 
 
 class Department(DepartmentFields):

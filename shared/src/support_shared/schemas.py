@@ -16,7 +16,9 @@ MAX_TAGS = 10
 MAX_TAG_LENGTH = 32
 MAX_COMMENT_LENGTH = 5000
 MAX_ID = 2**63 - 1
-AuditAction = Literal["created", "status_changed", "updated", "routed", "commented", "deleted"]
+AssignmentPolicy = Literal["manual", "round_robin", "least_loaded", "skills"]
+AuditAction = Literal["created", "status_changed", "updated", "routed", "commented", "deleted",
+                      "assigned"]
 
 
 def _refuse_nul(value: Any) -> Any:
@@ -158,6 +160,8 @@ class DepartmentCreate(_Strict):
                                         "confidence a "
                                   "categorization goes to triage for review")
     active: StrictBool = True
+    assignment_policy: AssignmentPolicy = Field("manual", description="How its tickets find "
+                                                "agents")
 
 
 class DepartmentPatch(_Strict):
@@ -170,11 +174,13 @@ class DepartmentPatch(_Strict):
     keywords: Keywords = None  # type: ignore[assignment]
     min_confidence: StrictFloat = Field(None, ge=0.0, le=1.0)  # type: ignore[assignment]
     active: StrictBool = None  # type: ignore[assignment]
+    assignment_policy: AssignmentPolicy = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _not_empty(self) -> "DepartmentPatch":
         if not self.model_fields_set:
-            raise ValueError("send at least one of description, keywords, min_confidence, active")
+            raise ValueError("send at least one of description, keywords, min_confidence, "
+                             "active, assignment_policy")
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -260,6 +266,13 @@ class AiDecision(BaseModel):
                                    "requested one (tenant setting ai_priority: apply)")
 
 
+class TicketAssigneeRef(BaseModel):
+    """The agent working a ticket (routing-service's agent id and name)."""
+
+    id: int
+    name: str | None = None
+
+
 class Ticket(BaseModel):
     id: int
     title: str
@@ -286,6 +299,7 @@ class Ticket(BaseModel):
     requires_action: bool | None = None
     source: str | None = None
     external_id: str | None = None
+    assignee: TicketAssigneeRef | None = None
 
 
 class TicketList(BaseModel):

@@ -31,7 +31,7 @@ def test_migration_creates_every_table_and_is_repeatable(engine, settings):
     assert _tables(engine, settings.db_schema) == expected
     with engine.connect() as conn:
         head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-        assert head == "0009_external_ids"
+        assert head == "0010_assignee"
 
 
 def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):

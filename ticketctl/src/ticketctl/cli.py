@@ -26,6 +26,7 @@ from support_shared.messaging.management import Management
 from . import outbox, render, status
 from .accounts_cli import keys_group, tenants_group
 from .departments_cli import departments_group
+from .agents_cli import agents_group
 from .config import CtlSettings
 from .database import PUBLISHERS, targets
 from .errors import EXIT_REFUSED, EXIT_UNREACHABLE, EXPECTED, NotConfirmed, exit_code
@@ -228,6 +229,7 @@ cli.add_command(model_group)
 cli.add_command(tenants_group)
 cli.add_command(keys_group)
 cli.add_command(departments_group)
+cli.add_command(agents_group)
 for _command in (import_cmd, seed_demo_cmd, export_cmd):
     cli.add_command(_command)
 

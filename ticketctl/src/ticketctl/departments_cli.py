@@ -80,6 +80,9 @@ def _fields(command: Callable[..., Any]) -> Callable[..., Any]:
                                         "rules (replaces the list)."),
         click.option("--min-confidence", type=click.FloatRange(0, 1),
                      help="Below this a categorization goes to triage for review."),
+        click.option("--assignment-policy",
+                     type=click.Choice(["manual", "round_robin", "least_loaded", "skills"]),
+                     help="How the department's tickets find agents."),
     ]):
         command = option(command)
     return command
@@ -101,10 +104,11 @@ def departments_list(tenant_id: str, as_json: bool) -> None:
         click.echo(to_json(departments))
         return
     rows = [(d["name"], "yes" if d["active"] else "no", "yes" if d["is_triage"] else "",
-             f"{d['min_confidence']:.2f}", d["ticket_count"], ", ".join(d["keywords"]))
+             f"{d['min_confidence']:.2f}", d["ticket_count"],
+             d.get("assignment_policy", "manual"), ", ".join(d["keywords"]))
             for d in departments]
-    click.echo(render.table(("NAME", "ACTIVE", "TRIAGE", "MIN_CONF", "TICKETS", "KEYWORDS"),
-                            rows, numeric=(3, 4)))
+    click.echo(render.table(("NAME", "ACTIVE", "TRIAGE", "MIN_CONF", "TICKETS", "POLICY",
+                             "KEYWORDS"), rows, numeric=(3, 4)))
 
 
 @departments_group.command("create")
@@ -113,10 +117,11 @@ def departments_list(tenant_id: str, as_json: bool) -> None:
 @_TENANT
 @_JSON
 def departments_create(name: str, description: str | None, keywords: str | None,
-                       min_confidence: float | None, tenant_id: str, as_json: bool) -> None:
+                       min_confidence: float | None, assignment_policy: str | None,
+                       tenant_id: str, as_json: bool) -> None:
     """Add department NAME (409-refused if the tenant has one of that name)."""
     fields = {"name": name, "description": description, "keywords": _keywords(keywords),
-              "min_confidence": min_confidence}
+              "min_confidence": min_confidence, "assignment_policy": assignment_policy}
     with _client(tenant_id) as client:
         created = client.create({k: v for k, v in fields.items() if v is not None})
     _show(created, as_json, "created")
@@ -129,15 +134,16 @@ def departments_create(name: str, description: str | None, keywords: str | None,
 @_TENANT
 @_JSON
 def departments_update(name: str, description: str | None, keywords: str | None,
-                       min_confidence: float | None, active: bool | None, tenant_id: str,
-                       as_json: bool) -> None:
+                       min_confidence: float | None, assignment_policy: str | None,
+                       active: bool | None, tenant_id: str, as_json: bool) -> None:
     """Change department NAME: only the options given."""
     changes = {"description": description, "keywords": _keywords(keywords),
-               "min_confidence": min_confidence, "active": active}
+               "min_confidence": min_confidence, "active": active,
+               "assignment_policy": assignment_policy}
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         raise click.UsageError("give at least one of --description, --keywords, "
-                               "--min-confidence, --active/--inactive")
+                               "--min-confidence, --assignment-policy, --active/--inactive")
     with _client(tenant_id) as client:
         updated = client.update(name, changes)
     _show(updated, as_json, "updated")

@@ -76,3 +76,35 @@ def test_an_unreachable_service_exits_2():
     result = CliRunner().invoke(cli, ["departments", "list"],
                                 env={"ROUTING_SERVICE_URL": "http://127.0.0.1:1"})
     assert result.exit_code == 2 and "unreachable" in result.output
+
+
+@pytest.fixture
+def agents_ctl(routing_url):
+    url, token = routing_url
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["agents", *args],
+                                  env={"ROUTING_SERVICE_URL": url, "INTERNAL_API_TOKEN": token})
+    return run
+
+
+def test_agents_create_update_list_and_a_department_policy(ctl, agents_ctl):
+    policy = ctl("update", "IT Support", "--tenant", "acme", "--assignment-policy",
+                 "least_loaded", "--json")
+    assert policy.exit_code == 0, policy.output
+    assert json.loads(policy.stdout)["assignment_policy"] == "least_loaded"
+    created = agents_ctl("create", "Ann Lee", "ann@example.com", "--tenant", "acme",
+                         "--departments", "it support, hr", "--skills", "vpn", "--capacity", "3")
+    assert created.exit_code == 0, created.output
+    assert "created agent 1 Ann Lee (available, 0/3 open)" in created.stdout
+    away = agents_ctl("update", "1", "--tenant", "acme", "--status", "away", "--json")
+    assert away.exit_code == 0, away.output
+    assert json.loads(away.stdout)["status"] == "away"
+    listed = json.loads(agents_ctl("list", "--tenant", "acme", "--json").stdout)
+    assert [(a["name"], a["departments"]) for a in listed] == [("Ann Lee", ["IT Support", "HR"])]
+    assert agents_ctl("list", "--tenant", "acme").stdout.split()[:3] == ["ID", "NAME", "EMAIL"]
+    assert agents_ctl("list").stdout.count("Ann Lee") == 0            # the default tenant's
+    taken = agents_ctl("create", "Ann", "ANN@example.com", "--tenant", "acme")
+    assert taken.exit_code == 1 and "already exists" in taken.output
+    assert agents_ctl("update", "1", "--tenant", "other", "--capacity", "2").exit_code == 1
+    assert agents_ctl("update", "1", "--tenant", "acme").exit_code == 2

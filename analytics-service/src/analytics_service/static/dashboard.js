@@ -18,6 +18,7 @@
     performance: "/api/analytics/performance",
     trends: "/api/analytics/trends?days=14",
     queues: "/api/dashboard/queues",
+    agents: "/api/analytics/agents",
   };
   // Suite-wide, for operators only: asked for only with an operator credential (#operator=...),
   // hidden otherwise; a refusal hides it again and never asks for another key.
@@ -210,6 +211,14 @@
       C.lineChart(document.getElementById("chart-trends"), latest.trends.trends, TREND_SERIES, "trends");
     }
     if (latest.queues) renderQueues(latest.queues);
+    if (latest.agents) renderAgents(latest.agents);
+  }
+
+  function renderAgents(agents) {
+    const counts = {};
+    agents.agents.forEach((a) => { counts[a.name || ("agent " + a.agent_id)] = a.open_tickets; });
+    if (agents.unassigned_open) counts["(unassigned)"] = agents.unassigned_open;
+    C.bars(document.getElementById("bars-agents"), counts, "agents.agents");
   }
 
   // ---- status line and the refresh loop ----

@@ -14,6 +14,7 @@ UPDATED = "updated"
 ROUTED = "routed"
 COMMENTED = "commented"
 DELETED = "deleted"
+ASSIGNED = "assigned"
 
 
 class UserExistsError(DomainError):

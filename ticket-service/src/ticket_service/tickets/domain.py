@@ -148,6 +148,9 @@ class Ticket:
     source: str | None = None                   # the system it came from (batch upsert)
     external_id: str | None = None              # its id there; unique per tenant and source
     external_updated_at: datetime | None = None  # its last change there, as that system says
+    assignee_id: int | None = None          # routing-service's agent; None: nobody
+    assignee_name: str | None = None
+    assignment_version: int = 0
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,
@@ -263,6 +266,24 @@ class Ticket:
         if apply_priority and decision.priority is not None and not self.priority_edited:
             self.priority = decision.priority
             self.ai_priority_applied = True
+
+    @property
+    def assignee(self) -> dict[str, Any] | None:
+        """The public ``assignee`` (id and name), None when nobody works the ticket."""
+        if self.assignee_id is None:
+            return None
+        return {"id": self.assignee_id, "name": self.assignee_name}
+
+    def apply_assignment(self, agent_id: int | None, agent_name: str | None,
+                         assignment_version: int, now: datetime) -> bool:
+        """Take an assignment decision unless a newer one was applied; True if it changed the
+        ticket (a new version)."""
+        if assignment_version <= self.assignment_version:
+            return False
+        self.assignee_id, self.assignee_name = agent_id, agent_name
+        self.assignment_version = assignment_version
+        self._touch(now)
+        return True
 
     def record_comment(self, now: datetime) -> None:
         """A comment was added: a change of the ticket like any other, so a new version."""

@@ -9,6 +9,7 @@ from support_shared.events import (
     Payload,
     TicketCommented,
     TicketCreated,
+    TicketAssignmentApplied,
     TicketDeleted,
     TicketRoutingApplied,
     TicketStatusUpdated,
@@ -33,7 +34,7 @@ def created(ticket: Ticket, correlation_id: str | None) -> Envelope:
     payload = TicketCreated(
         title=ticket.title, description=ticket.description, user_name=ticket.user_name,
         user_email=ticket.user_email, priority=ticket.priority, status=ticket.status,
-        created_at=ticket.created_at,
+        created_at=ticket.created_at, tags=list(ticket.tags),
     )
     return ticket_event(EventType.TICKET_CREATED, ticket, payload, correlation_id)
 
@@ -72,3 +73,13 @@ def deleted(ticket: Ticket, correlation_id: str | None) -> Envelope:
     assert ticket.deleted_at is not None
     payload = TicketDeleted(deleted_at=ticket.deleted_at)
     return ticket_event(EventType.TICKET_DELETED, ticket, payload, correlation_id)
+
+
+def assignment_applied(ticket: Ticket, decision: Envelope) -> Envelope:
+    """ticket-service took ``decision`` (a ticket.assigned or .unassigned, its causation): the
+    assignee at the new version."""
+    payload = TicketAssignmentApplied(assignee_id=ticket.assignee_id,
+                                      assignee_name=ticket.assignee_name,
+                                      assignment_version=ticket.assignment_version)
+    return ticket_event(EventType.TICKET_ASSIGNMENT_APPLIED, ticket, payload,
+                        decision.correlation_id, str(decision.event_id))

@@ -64,6 +64,9 @@ tickets_table = sa.Table(
     sa.Column("external_updated_at", TS),
     # (change_xid, xid8: set by a trigger on every write, migration 0007; only the export
     # reads it, ticket_service.export.persistence)
+    sa.Column("assignee_id", sa.BigInteger),            # migration 0010_assignee
+    sa.Column("assignee_name", sa.Text),
+    sa.Column("assignment_version", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -73,7 +76,8 @@ _MUTABLE = ("status", "department", "confidence_score", "categorization_method",
             "routing_version", "version", "updated_at", "title", "description", "priority",
             "tags", "deleted_at", "requested_priority", "ai_outcome", "ai_priority",
             "ai_confidence", "ai_model_version", "ai_urgency", "ai_priority_applied",
-            "sentiment", "requires_action", "priority_edited", "external_updated_at")
+            "sentiment", "requires_action", "priority_edited", "external_updated_at",
+            "assignee_id", "assignee_name", "assignment_version")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")

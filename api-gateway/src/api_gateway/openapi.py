@@ -229,7 +229,7 @@ def build_document(version: str = "0.2.0") -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": SECURITY,
         "tags": [{"name": t} for t in ("tickets", "users", "ai", "routing", "analytics",
-                                       "gateway")],
+                                       "gateway", "sla")],
         "paths": paths,
         "components": {"schemas": schemas, "parameters": _components_parameters(),
                        "headers": _headers(), "responses": _error_responses(),

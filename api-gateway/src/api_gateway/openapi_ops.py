@@ -14,7 +14,9 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    RerouteRequest, RouteRequest, StatusUpdate, Ticket,
                                    TicketCreate, TicketHistory, TicketList, TicketPatch,
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
-                                   UserList, UserQuery)
+                                   UserList, UserQuery, CommentQuery)
+
+from support_shared.sla import SlaCalendar, SlaCalendarUpdate, SlaPolicy, SlaPolicyUpdate
 
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
@@ -75,6 +77,7 @@ PARAM_DOCS = {
     "days": "Length of the window in days (1-365, default 7)",
     "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
                        "messages, looked for through the whole queue); all are put back",
+    "view": "requester: the requester's view, internal notes left out (default agent: all)",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
 }
@@ -85,6 +88,7 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     **{name: (TrendsQuery, name) for name in TrendsQuery.model_fields},
     "deadLetterLimit": (ShowQuery, "limit"),
     "body": (ShowQuery, "body"),
+    "view": (CommentQuery, "view"),
 }
 
 PAGE = tuple(Page.model_fields)                              # limit, cursor
@@ -134,7 +138,8 @@ OPERATIONS: tuple[Op, ...] = (
        "Change a ticket's status", "tickets", body=StatusUpdate, response=Ticket,
        errors=(404, 409, 412), headers=("IfMatch",)),
     Op("get", "/api/tickets/{ticket_id}/comments", "listComments", "A ticket's comments, "
-       "oldest first", "tickets", response=CommentList, query=PAGE, errors=(400, 404)),
+       "oldest first", "tickets", response=CommentList, query=(*PAGE, "view"),
+       errors=(400, 404)),
     Op("post", "/api/tickets/{ticket_id}/comments", "addComment", "Comment on a ticket",
        "tickets", body=CommentCreate, response=Comment, status=201, errors=(404, 409, 422),
        headers=("IdempotencyKey",)),
@@ -205,4 +210,16 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/analytics/department/{name}", "departmentAnalytics",
        "One department's figures (an unknown name gives zeros)", "analytics",
        response=DepartmentAnalytics, errors=(404,)),
+    Op("get", "/api/sla/policy", "getSlaPolicy",
+       "The tenant's service-level targets per priority (business minutes)", "sla",
+       response=SlaPolicy),
+    Op("put", "/api/sla/policy", "putSlaPolicy",
+       "Replace the targets (admin); open tickets' clocks follow, counted time stays", "sla",
+       body=SlaPolicyUpdate, response=SlaPolicy),
+    Op("get", "/api/sla/calendar", "getSlaCalendar",
+       "The tenant's business-hours calendar (time zone, weekly hours, holidays)", "sla",
+       response=SlaCalendar),
+    Op("put", "/api/sla/calendar", "putSlaCalendar",
+       "Replace the calendar (admin); open tickets' clocks follow, counted time stays", "sla",
+       body=SlaCalendarUpdate, response=SlaCalendar),
 )

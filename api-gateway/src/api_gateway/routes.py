@@ -50,6 +50,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/performance", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/trends", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/sla/policy", ("GET", "PUT"), TICKET_SERVICE),
+    Route("/api/sla/calendar", ("GET", "PUT"), TICKET_SERVICE),
 )
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")

@@ -21,9 +21,9 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 SCHEMA_VERSION = 1
 
 Priority = Literal["low", "medium", "high", "critical"]
-Status = Literal["pending", "in_progress", "resolved", "closed"]
+Status = Literal["pending", "in_progress", "resolved", "closed", "waiting"]
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
-STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed")
+STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed", "waiting")
 
 
 class EventType(StrEnum):
@@ -36,6 +36,8 @@ class EventType(StrEnum):
     TICKET_ROUTING_APPLIED = "ticket.routing.applied"
     TICKET_DELETED = "ticket.deleted"
     DEPARTMENT_CHANGED = "department.changed"
+    SLA_WARNING = "sla.warning"
+    SLA_BREACHED = "sla.breached"
 
     @property
     def about_ticket(self) -> bool:
@@ -120,7 +122,7 @@ class TicketCommented(_Payload):
     """A comment was added; who wrote it is named by kind only (no body, no address)."""
 
     comment_id: int = Field(ge=1)
-    author_kind: Literal["requester", "agent"]
+    author_kind: Literal["requester", "agent", "internal"]
 
 
 class TicketRoutingApplied(_Payload):
@@ -132,6 +134,28 @@ class TicketRoutingApplied(_Payload):
 
 class TicketDeleted(_Payload):
     deleted_at: datetime
+
+
+class SlaTimerEvent(_Payload):
+    """A ticket's service-level clock reached a moment (a tenant event: the ticket is in the
+    data, not the envelope, as the clock takes no ticket version)."""
+
+    ticket_id: int = Field(ge=1)
+    kind: Literal["first_response", "resolution"]
+    target_minutes: float = Field(gt=0)
+    due_at: datetime
+    department: str | None = None
+    priority: Priority
+
+
+class SlaWarning(SlaTimerEvent):
+    """80% of the target is used (``warning_at``); the breach is due at ``due_at``."""
+
+    warning_at: datetime
+
+
+class SlaBreached(SlaTimerEvent):
+    """The target passed (at ``due_at``) before the clock stopped."""
 
 
 Payload = _Payload   # the public name of every payload's base, for type hints
@@ -146,6 +170,8 @@ PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_COMMENTED: TicketCommented,
     EventType.TICKET_ROUTING_APPLIED: TicketRoutingApplied,
     EventType.TICKET_DELETED: TicketDeleted,
+    EventType.SLA_WARNING: SlaWarning,
+    EventType.SLA_BREACHED: SlaBreached,
 }
 
 

@@ -40,7 +40,7 @@ class Consumes:
 class Process:
     name: str      # "routing-consumer"
     service: str   # "routing-service"
-    command: str   # the service CLI's sub-command: web, relay or consumer
+    command: str   # the service CLI's sub-command: web, relay, consumer (or ticket's clock)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ _E = EventType
 SUITE = Suite(services=(
     Service(
         "ticket-service", "ticket_service", "ticket", "TICKET_SERVICE_", 5001,
-        schema="ticket_service", commands=("web", "relay", "consumer"),
+        schema="ticket_service", commands=("web", "relay", "consumer", "clock"),
         consumes=(Consumes(_E.TICKET_ROUTED, "ticket_service.tickets.handlers:handle_tickets_routed"),),
     ),
     Service(

@@ -200,10 +200,16 @@ class CategorizeRequest(_Strict):
     description: str = Field(min_length=1, max_length=10_000)
 
 
+AuthorKind = Literal["requester", "agent", "internal"]
+
+
 class CommentCreate(_Strict):
     author_name: Name
     author_email: EmailStr
     body: str = Field(min_length=1, max_length=MAX_COMMENT_LENGTH)
+    # requester, agent (a public reply) or internal (a note the requester's view never shows);
+    # absent: requester when author_email is the ticket's requester's, else agent
+    author_kind: AuthorKind | None = None
 
 
 class UserCreate(_Strict):
@@ -227,6 +233,11 @@ class TicketQuery(Page):
     q: str | None = Field(None, min_length=1, max_length=200)
     tag: str | None = Field(None, min_length=1, max_length=MAX_TAG_LENGTH)
     requester_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class CommentQuery(Page):
+    # requester: the requester's view of the conversation, internal notes left out
+    view: Literal["agent", "requester"] = "agent"
 
 
 class UserQuery(Page):
@@ -257,6 +268,9 @@ class Ticket(BaseModel):
     follow_up_of: int | None = None
     created_at: datetime
     updated_at: datetime
+    # service levels: null while the clock is paused (waiting, resolved) or stopped (answered)
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
 
 
 class TicketList(BaseModel):
@@ -272,6 +286,7 @@ class Comment(BaseModel):
     author_email: str
     body: str
     created_at: datetime
+    author_kind: AuthorKind = "agent"
 
 
 class CommentList(BaseModel):

@@ -19,6 +19,7 @@ from .accounts import api as accounts_api
 from .accounts import persistence as accounts_persistence
 from .activity import api as activity_api
 from .config import SERVICE_NAME, Settings
+from .sla import api as sla_api
 from .tickets import api as tickets_api
 from .tickets import persistence as tickets_persistence
 from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     tickets_api.init_app(app)
     activity_api.init_app(app)
     accounts_api.init_app(app)
+    sla_api.init_app(app)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

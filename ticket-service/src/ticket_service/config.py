@@ -17,6 +17,9 @@ class Settings(service_settings("ticket-service")):
                              ge=1, le=256)
     # Up to twice this many connections per worker: one per thread plus the writer's.
     db_pool_size: int = Field(9, ge=1, le=100)
+    # The SLA clock sleeps until the next due moment, at most this long (it then sees timers
+    # created meanwhile): a breach fires at most this late with the suite idle.
+    sla_poll_seconds: float = Field(1.0, gt=0, le=60)
 
 
 SERVICE_NAME = Settings.service_name

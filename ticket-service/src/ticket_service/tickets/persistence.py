@@ -19,6 +19,7 @@ from ..activity.persistence import (AbstractAuditRepository, AbstractCommentRepo
                                     SqlCommentRepository, SqlUserRepository)
 from ..config import SERVICE_NAME
 from ..db import TS, claim_key, created_at, metadata
+from ..sla.persistence import AbstractSlaRepository, SqlSlaRepository
 from .domain import Ticket
 
 tickets_table = sa.Table(
@@ -46,6 +47,8 @@ tickets_table = sa.Table(
     sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("follow_up_of", sa.BigInteger),          # migration 0005; same tenant's ticket
     sa.Column("deleted_at", TS),                        # migration 0006; soft delete
+    sa.Column("first_response_due_at", TS),             # migration 0007_sla
+    sa.Column("resolution_due_at", TS),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -53,7 +56,7 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 # What may change after creation; everything else is written once.
 _MUTABLE = ("status", "department", "confidence_score", "categorization_method", "needs_review",
             "routing_version", "version", "updated_at", "title", "description", "priority",
-            "tags", "deleted_at")
+            "tags", "deleted_at", "first_response_due_at", "resolution_due_at")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -113,8 +116,9 @@ def _to_ticket(row: sa.Row) -> Ticket:
     mapping = row._mapping
     values = {name: mapping[name] for name in _FIELDS}
     # The session time zone is the server's; the domain and the API speak UTC.
-    for name in ("created_at", "updated_at"):
-        values[name] = values[name].astimezone(timezone.utc)
+    for name in ("created_at", "updated_at", "first_response_due_at", "resolution_due_at"):
+        if values[name] is not None:
+            values[name] = values[name].astimezone(timezone.utc)
     values["tags"] = list(values["tags"] or [])
     return Ticket(**values)
 
@@ -204,18 +208,21 @@ class SqlTicketRepository(AbstractTicketRepository):
 
 
 class TicketUnitOfWork(UnitOfWork):
-    """One transaction over tickets, their users, comments and audit trail, outbox and inbox."""
+    """One transaction over tickets, their users, comments, audit trail and service-level
+    timers, outbox and inbox."""
 
     tickets: AbstractTicketRepository
     users: AbstractUserRepository
     comments: AbstractCommentRepository
     audit: AbstractAuditRepository
+    sla: AbstractSlaRepository
 
     def _start(self, conn: Connection) -> None:
         self.tickets = SqlTicketRepository(conn)
         self.users = SqlUserRepository(conn)
         self.comments = SqlCommentRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.sla = SqlSlaRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> TicketUnitOfWork:

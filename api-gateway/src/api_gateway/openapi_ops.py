@@ -16,7 +16,8 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
                                    UserList, UserQuery, CommentQuery)
 
-from support_shared.sla import SlaCalendar, SlaCalendarUpdate, SlaPolicy, SlaPolicyUpdate
+from support_shared.sla import (SlaCalendar, SlaCalendarUpdate, SlaPolicy, SlaPolicyUpdate,
+                                SlaReport, SlaReportQuery)
 
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
@@ -77,6 +78,7 @@ PARAM_DOCS = {
     "days": "Length of the window in days (1-365, default 7)",
     "deadLetterLimit": "How many messages to show (1-1000, default 10; a tenant admin's own "
                        "messages, looked for through the whole queue); all are put back",
+    "slaDays": "Tickets opened in the last this many days (1-365, default 30)",
     "view": "requester: the requester's view, internal notes left out (default agent: all)",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
@@ -89,6 +91,7 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     "deadLetterLimit": (ShowQuery, "limit"),
     "body": (ShowQuery, "body"),
     "view": (CommentQuery, "view"),
+    "slaDays": (SlaReportQuery, "days"),
 }
 
 PAGE = tuple(Page.model_fields)                              # limit, cursor
@@ -222,4 +225,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("put", "/api/sla/calendar", "putSlaCalendar",
        "Replace the calendar (admin); open tickets' clocks follow, counted time stays", "sla",
        body=SlaCalendarUpdate, response=SlaCalendar),
+    Op("get", "/api/analytics/sla", "slaAnalytics",
+       "SLA compliance per department and priority, breaches, first response and resolution "
+       "times (p50/p90)", "analytics", response=SlaReport, query=("slaDays",), errors=(400,)),
 )

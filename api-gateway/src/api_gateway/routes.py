@@ -52,6 +52,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
     Route("/api/sla/policy", ("GET", "PUT"), TICKET_SERVICE),
     Route("/api/sla/calendar", ("GET", "PUT"), TICKET_SERVICE),
+    Route("/api/analytics/sla", ("GET",), ANALYTICS_SERVICE),
 )
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")

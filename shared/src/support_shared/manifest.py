@@ -144,7 +144,10 @@ SUITE = Suite(services=(
         "analytics-service", "analytics_service", "analytics", "ANALYTICS_SERVICE_", 5004,
         schema="analytics", commands=("web", "consumer"),
         consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E
-                       if e.about_ticket),
+                       if e.about_ticket) + (
+            Consumes(_E.SLA_WARNING, "analytics_service.sla:handle_sla_events"),
+            Consumes(_E.SLA_BREACHED, "analytics_service.sla:handle_sla_events"),
+        ),
     ),
     Service("api-gateway", "api_gateway", "gateway", "GATEWAY_", 5000),
 ))

@@ -114,3 +114,42 @@ class SlaCalendarUpdate(_Strict):
 class SlaCalendar(SlaCalendarUpdate):
     default: bool = Field(description="true: the tenant set none (open always, in UTC)")
     updated_at: datetime | None
+
+
+class SlaReportQuery(BaseModel):
+    model_config = {"extra": "ignore"}
+
+    days: int = Field(30, ge=1, le=365)
+
+
+class Percentiles(BaseModel):
+    p50: float | None
+    p90: float | None
+
+
+class SlaBreaches(BaseModel):
+    first_response: int
+    resolution: int
+
+
+class SlaFigures(BaseModel):
+    tickets: int = Field(description="tickets opened in the window")
+    breached_tickets: int
+    compliance: float | None = Field(description="share of the tickets without a breach")
+    breaches: SlaBreaches
+    warnings: int
+    first_response_minutes: Percentiles = Field(
+        description="wall-clock minutes from creation to the first public agent comment")
+    resolution_minutes: Percentiles = Field(
+        description="wall-clock minutes from creation to resolved")
+
+
+class SlaGroup(SlaFigures):
+    department: str | None
+    priority: str | None
+
+
+class SlaReport(BaseModel):
+    days: int
+    total: SlaFigures
+    groups: list[SlaGroup]

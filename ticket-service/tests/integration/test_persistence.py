@@ -25,13 +25,13 @@ def _tables(engine, schema):
 
 def test_migration_creates_every_table_and_is_repeatable(engine, settings):
     expected = {"alembic_version", "outbox", "inbox", "tickets", "users", "comments", "audit",
-                "tenants", "api_keys"}
+                "tenants", "api_keys", "sla_policies", "sla_calendars", "sla_timers"}
     assert _tables(engine, settings.db_schema) == expected
     migrate(engine, settings.db_schema, "ticket_service")
     assert _tables(engine, settings.db_schema) == expected
     with engine.connect() as conn:
         head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-        assert head == "0006_soft_delete"
+        assert head == "0007_sla"
 
 
 def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):

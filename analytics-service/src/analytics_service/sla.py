@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
-from support_shared.events import Envelope, EventType
+from support_shared.events import Envelope, EventType, SlaTimerEvent
 
 from .persistence import TS, AnalyticsUnitOfWork, metadata
 
@@ -33,12 +33,11 @@ _ADD = pg.insert(sla_events).on_conflict_do_nothing(index_elements=[sla_events.c
 
 
 def _row(envelope: Envelope) -> dict[str, Any]:
-    data = envelope.payload()
+    data = cast(SlaTimerEvent, envelope.payload())
     return {"event_id": envelope.event_id, "tenant_id": envelope.tenant_id,
-            "event_type": envelope.event_type.value, "ticket_id": data.ticket_id,  # type: ignore[attr-defined]
-            "kind": data.kind, "department": data.department,  # type: ignore[attr-defined]
-            "priority": data.priority, "due_at": data.due_at,  # type: ignore[attr-defined]
-            "occurred_at": envelope.occurred_at}
+            "event_type": envelope.event_type.value, "ticket_id": data.ticket_id,
+            "kind": data.kind, "department": data.department, "priority": data.priority,
+            "due_at": data.due_at, "occurred_at": envelope.occurred_at}
 
 
 def handle_sla_events(envelopes: Sequence[Envelope], *, uow: AnalyticsUnitOfWork) -> int:

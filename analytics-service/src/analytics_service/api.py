@@ -10,9 +10,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Connection
 from support_shared import dependencies
 from support_shared.schemas import TrendsQuery
+from support_shared.sla import SlaReportQuery
 from support_shared.web import parse_query, tenant_id
 
-from . import queries
+from . import queries, sla
 
 if TYPE_CHECKING:
     from .app import Dependencies
@@ -74,3 +75,10 @@ def agents() -> ResponseReturnValue:
 @bp.get("/api/analytics/department/<path:name>")
 def department(name: str) -> ResponseReturnValue:
     return _read(queries.department, name)
+
+
+@bp.get("/api/analytics/sla")
+def sla_report() -> ResponseReturnValue:
+    """SLA compliance per department and priority, breaches, response and resolution times."""
+    query = parse_query(SlaReportQuery)
+    return _read(sla.report, query.days, deps().clock())

@@ -14,7 +14,7 @@ from .persistence import event_log, ticket_facts as tf
 METHODS = ("claude", "local_model", "keywords")
 EVENT_TYPES = tuple(e.value for e in EventType if e.about_ticket)
 CONFIDENCE_BUCKETS = 10
-OPEN_STATUSES = ("pending", "in_progress")
+OPEN_STATUSES = ("pending", "in_progress", "waiting")
 
 
 def _live(tenant: str) -> sa.ColumnElement[bool]:

@@ -72,7 +72,7 @@ def _get(client, path, headers=ACME):
 def test_dashboard_summary(client, dataset):
     assert _get(client, "/api/dashboard/summary") == {
         "total_tickets": 6,
-        "by_status": {"pending": 3, "in_progress": 1, "resolved": 1, "closed": 1},
+        "by_status": {"pending": 3, "in_progress": 1, "resolved": 1, "closed": 1, "waiting": 0},
         "by_department": {"Finance": 1, "HR": 1, "IT Support": 2},
         "by_priority": {"low": 2, "medium": 1, "high": 2, "critical": 1},
         "needs_review": 2,
@@ -100,7 +100,7 @@ def test_dashboard_routing(client, dataset):
 def test_ticket_analytics(client, dataset):
     assert _get(client, "/api/analytics/tickets") == {
         "total": 6,
-        "by_status": {"pending": 3, "in_progress": 1, "resolved": 1, "closed": 1},
+        "by_status": {"pending": 3, "in_progress": 1, "resolved": 1, "closed": 1, "waiting": 0},
         "by_priority": {"low": 2, "medium": 1, "high": 2, "critical": 1},
         "by_department": {"Finance": 1, "HR": 1, "IT Support": 2},
         "open": 4,
@@ -163,7 +163,7 @@ def test_department_is_case_insensitive(client, dataset):
     assert _get(client, "/api/analytics/department/it%20SUPPORT") == {
         "department": "IT Support",
         "total": 2,
-        "by_status": {"pending": 0, "in_progress": 1, "resolved": 1, "closed": 0},
+        "by_status": {"pending": 0, "in_progress": 1, "resolved": 1, "closed": 0, "waiting": 0},
         "by_priority": {"low": 1, "medium": 0, "high": 1, "critical": 0},
         "average_confidence": 0.9,
         "needs_review": 0,
@@ -176,7 +176,7 @@ def test_unknown_department_gives_zeros(client, dataset):
     assert _get(client, "/api/analytics/department/Legal") == {
         "department": "Legal",
         "total": 0,
-        "by_status": {"pending": 0, "in_progress": 0, "resolved": 0, "closed": 0},
+        "by_status": {"pending": 0, "in_progress": 0, "resolved": 0, "closed": 0, "waiting": 0},
         "by_priority": {"low": 0, "medium": 0, "high": 0, "critical": 0},
         "average_confidence": None,
         "needs_review": 0,

@@ -87,7 +87,8 @@ def test_each_event_counts_once_and_malformed_ones_are_dead_lettered(
     headers = {"X-Tenant-ID": "acme"}
     summary = client.get("/api/dashboard/summary", headers=headers).get_json()
     assert summary["total_tickets"] == 1
-    assert summary["by_status"] == {"pending": 0, "in_progress": 0, "resolved": 1, "closed": 0}
+    assert summary["by_status"] == {"pending": 0, "in_progress": 0, "resolved": 1, "closed": 0,
+                                    "waiting": 0}
     assert summary["by_department"] == {"Facilities": 1}
     assert summary["by_priority"]["high"] == 1
     routing = client.get("/api/dashboard/routing", headers=headers).get_json()

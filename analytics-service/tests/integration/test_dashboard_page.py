@@ -110,7 +110,8 @@ def test_every_endpoint_the_page_reads_answers(client):
     paths = re.findall(r'"(/api/[^"]+)"', script)
     assert sorted(paths) == sorted([
         "/api/dashboard/summary", "/api/dashboard/routing", "/api/analytics/performance",
-        "/api/analytics/trends?days=14", "/api/dashboard/queues", "/api/analytics/agents"])
+        "/api/analytics/trends?days=14", "/api/dashboard/queues", "/api/analytics/agents",
+        "/api/analytics/sla?days=30"])
     for path in paths:
         resp = client.get(path)
         assert resp.status_code == 200, (path, resp.get_json())

@@ -24,13 +24,13 @@ def test_migration_creates_the_schema_and_can_run_again(engine, settings):
     migrate(engine, settings.db_schema, "analytics_service")
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names(schema=settings.db_schema))
-    assert {"inbox", "event_log", "ticket_facts", "alembic_version"} <= tables
+    assert {"inbox", "event_log", "ticket_facts", "sla_events", "alembic_version"} <= tables
     assert "outbox" not in tables
     indexes = {ix["name"] for ix in inspector.get_indexes("ticket_facts", schema=settings.db_schema)}
     assert {"ix_ticket_facts_tenant_created", "ix_ticket_facts_tenant_department",
             "ix_ticket_facts_tenant_status"} <= indexes
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003_agents"
+        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004_sla"
 
 
 def test_event_is_logged_and_projected_once(engine, feed, events):

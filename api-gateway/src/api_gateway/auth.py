@@ -68,7 +68,8 @@ def auth_error_response(exc: AuthError) -> Response:
 # Suite-wide operator data, not one tenant's: queue depths are the same for every tenant.
 ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
 # Writes that change a tenant's configuration, not its tickets: admin scope (reads stay read).
-ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments", "/api/settings", "/api/agents")
+ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments", "/api/settings", "/api/agents",
+                                         "/api/sla")
 
 
 # Other writes that need the admin scope, by whole path: erasing a requester's personal data.
@@ -83,7 +84,7 @@ def _admin_write(method: str, path: str) -> bool:
 
 def required_scope(method: str, path: str) -> str:
     """``admin`` under /api/admin, for operator data and for writes of a tenant's departments
-    and agents,
+    agents and service levels,
     else ``read`` for reads and ``write`` for every other method."""
     if path == "/api/admin" or path.startswith("/api/admin/") or path in ADMIN_PATHS:
         return "admin"

@@ -242,7 +242,7 @@ def build_document(version: str = "0.2.0") -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": SECURITY,
         "tags": [{"name": t} for t in ("tickets", "users", "ai", "routing", "analytics",
-                                       "gateway", "agents")],
+                                       "gateway", "agents", "sla")],
         "paths": paths,
         "components": {"schemas": schemas, "parameters": _components_parameters(),
                        "headers": _headers(), "responses": _error_responses(),

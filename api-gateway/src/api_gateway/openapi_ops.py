@@ -15,7 +15,10 @@ from support_shared.schemas import (CategorizeRequest, Categorization, Comment, 
                                    StatusUpdate, StoredCategorization, TenantSettings, Ticket,
                                    TicketCreate, TicketHistory, TicketList, TicketPatch,
                                    TicketQuery, TriageRequest, TrendsQuery, User, UserCreate,
-                                   UserList, UserQuery)
+                                   UserList, UserQuery, CommentQuery)
+
+from support_shared.sla import (SlaCalendar, SlaCalendarUpdate, SlaPolicy, SlaPolicyUpdate,
+                                SlaReport, SlaReportQuery)
 
 from support_shared.assignment import (Agent, AgentCreate, AgentList, AgentLoads, AgentPatch,
                                       AgentQuery, AssigneeRequest, AssigneeResult)
@@ -89,6 +92,8 @@ PARAM_DOCS = {
                        "messages, looked for through the whole queue); all are put back",
     "agentStatus": "Only agents with this status",
     "agentDepartment": "Only agents working this department (case-insensitive)",
+    "slaDays": "Tickets opened in the last this many days (1-365, default 30)",
+    "view": "requester: the requester's view, internal notes left out (default agent: all)",
     "body": "Include each message's body: true/false (also 1/0, yes/no, on/off; default "
             "false). Bodies hold personal data",
     "updated_since": "Only tickets changed at or after this time (ISO 8601 with a zone)",
@@ -112,6 +117,8 @@ QUERY_PARAMS: dict[str, tuple[type[BaseModel], str]] = {
     "format": (ExportQuery, "format"),
     "exportCursor": (ExportQuery, "cursor"),
     "exportLimit": (ExportQuery, "limit"),
+    "view": (CommentQuery, "view"),
+    "slaDays": (SlaReportQuery, "days"),
 }
 
 PAGE = tuple(Page.model_fields)                              # limit, cursor
@@ -164,7 +171,8 @@ OPERATIONS: tuple[Op, ...] = (
        "Change a ticket's status", "tickets", body=StatusUpdate, response=Ticket,
        errors=(404, 409, 412), headers=("IfMatch",)),
     Op("get", "/api/tickets/{ticket_id}/comments", "listComments", "A ticket's comments, "
-       "oldest first", "tickets", response=CommentList, query=PAGE, errors=(400, 404)),
+       "oldest first", "tickets", response=CommentList, query=(*PAGE, "view"),
+       errors=(400, 404)),
     Op("post", "/api/tickets/{ticket_id}/comments", "addComment", "Comment on a ticket",
        "tickets", body=CommentCreate, response=Comment, status=201, errors=(404, 409, 422),
        headers=("IdempotencyKey",)),
@@ -273,4 +281,19 @@ OPERATIONS: tuple[Op, ...] = (
        body=AssigneeRequest, response=AssigneeResult, errors=(404, 409)),
     Op("get", "/api/analytics/agents", "agentAnalytics", "Open tickets per agent", "analytics",
        response=AgentLoads),
+    Op("get", "/api/sla/policy", "getSlaPolicy",
+       "The tenant's service-level targets per priority (business minutes)", "sla",
+       response=SlaPolicy),
+    Op("put", "/api/sla/policy", "putSlaPolicy",
+       "Replace the targets (admin); open tickets' clocks follow, counted time stays", "sla",
+       body=SlaPolicyUpdate, response=SlaPolicy),
+    Op("get", "/api/sla/calendar", "getSlaCalendar",
+       "The tenant's business-hours calendar (time zone, weekly hours, holidays)", "sla",
+       response=SlaCalendar),
+    Op("put", "/api/sla/calendar", "putSlaCalendar",
+       "Replace the calendar (admin); open tickets' clocks follow, counted time stays", "sla",
+       body=SlaCalendarUpdate, response=SlaCalendar),
+    Op("get", "/api/analytics/sla", "slaAnalytics",
+       "SLA compliance per department and priority, breaches, first response and resolution "
+       "times (p50/p90)", "analytics", response=SlaReport, query=("slaDays",), errors=(400,)),
 )

@@ -66,6 +66,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/agents/<int:agent_id>", ("GET", "PATCH"), ROUTING_SERVICE),
     Route("/api/tickets/<int:ticket_id>/assignee", ("PUT",), ROUTING_SERVICE),
     Route("/api/analytics/agents", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/sla/policy", ("GET", "PUT"), TICKET_SERVICE),
+    Route("/api/sla/calendar", ("GET", "PUT"), TICKET_SERVICE),
+    Route("/api/analytics/sla", ("GET",), ANALYTICS_SERVICE),
 )
 # The longest Prefer: wait ticket-service honours (ticket_service.tickets.waiting.MAX_WAIT_S).
 MAX_PREFER_WAIT_S = 10

@@ -68,7 +68,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 37
+    assert len(served) == 40
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):
@@ -111,7 +111,8 @@ def test_query_parameters(doc):
     assert {"limit", "cursor", "status", "priority", "department", "days"} <= set(params)
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200,
                                          "default": 50}
-    assert params["status"]["schema"]["enum"] == ["pending", "in_progress", "resolved", "closed"]
+    assert params["status"]["schema"]["enum"] == ["pending", "in_progress", "resolved", "closed",
+                                                  "waiting"]
 
     def names(path, method="get"):
         return {p["$ref"].rsplit("/", 1)[1] for p in doc["paths"][path][method]["parameters"]
@@ -169,7 +170,7 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
             department_write = path.startswith(("/api/departments", "/api/settings",
-                                                "/api/agents")) and method != "get"
+                                                "/api/agents", "/api/sla")) and method != "get"
             erasure = path.endswith("/erase")
             expected = ("operator" if operator else "admin"
                         if path.startswith("/api/admin/") or department_write or erasure
@@ -248,7 +249,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 46                             # every operation, health included
+    assert len(schemas) == 51                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema
@@ -311,7 +312,7 @@ def test_every_query_parameter_an_operation_takes_is_documented(doc):
     shown = query("/api/admin/dlq/{queue}")
     assert shown == {"limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
                      "body": {"type": "boolean", "default": False}}
-    assert set(query("/api/tickets/{ticket_id}/comments")) == {"limit", "cursor"}
+    assert set(query("/api/tickets/{ticket_id}/comments")) == {"limit", "cursor", "view"}
     assert set(query("/api/users")) == {"limit", "cursor", "email"}
     assert set(query("/api/tickets")) == {"limit", "cursor", "status", "priority", "department",
                                           "q", "tag", "requester_id", "ai_status", "sentiment",

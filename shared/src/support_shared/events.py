@@ -21,9 +21,9 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 SCHEMA_VERSION = 1
 
 Priority = Literal["low", "medium", "high", "critical"]
-Status = Literal["pending", "in_progress", "resolved", "closed"]
+Status = Literal["pending", "in_progress", "resolved", "closed", "waiting"]
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
-STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed")
+STATUSES: tuple[str, ...] = ("pending", "in_progress", "resolved", "closed", "waiting")
 Sentiment = Literal["negative", "neutral", "positive"]
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
@@ -42,6 +42,8 @@ class EventType(StrEnum):
     TICKET_ASSIGNED = "ticket.assigned"
     TICKET_UNASSIGNED = "ticket.unassigned"
     TICKET_ASSIGNMENT_APPLIED = "ticket.assignment.applied"
+    SLA_WARNING = "sla.warning"
+    SLA_BREACHED = "sla.breached"
 
     @property
     def about_ticket(self) -> bool:
@@ -139,7 +141,7 @@ class TicketCommented(_Payload):
     """A comment was added; who wrote it is named by kind only (no body, no address)."""
 
     comment_id: int = Field(ge=1)
-    author_kind: Literal["requester", "agent"]
+    author_kind: Literal["requester", "agent", "internal"]
 
 
 class TicketRoutingApplied(_Payload):
@@ -200,6 +202,28 @@ class TicketAssignmentApplied(_Payload):
     assignment_version: int = Field(ge=1)
 
 
+class SlaTimerEvent(_Payload):
+    """A ticket's service-level clock reached a moment (a tenant event: the ticket is in the
+    data, not the envelope, as the clock takes no ticket version)."""
+
+    ticket_id: int = Field(ge=1)
+    kind: Literal["first_response", "resolution"]
+    target_minutes: float = Field(gt=0)
+    due_at: datetime
+    department: str | None = None
+    priority: Priority
+
+
+class SlaWarning(SlaTimerEvent):
+    """80% of the target is used (``warning_at``); the breach is due at ``due_at``."""
+
+    warning_at: datetime
+
+
+class SlaBreached(SlaTimerEvent):
+    """The target passed (at ``due_at``) before the clock stopped."""
+
+
 Payload = _Payload   # the public name of every payload's base, for type hints
 
 PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
@@ -216,6 +240,8 @@ PAYLOAD_TYPES: dict[EventType, type[_Payload]] = {
     EventType.TICKET_ASSIGNED: TicketAssigned,
     EventType.TICKET_UNASSIGNED: TicketUnassigned,
     EventType.TICKET_ASSIGNMENT_APPLIED: TicketAssignmentApplied,
+    EventType.SLA_WARNING: SlaWarning,
+    EventType.SLA_BREACHED: SlaBreached,
 }
 
 

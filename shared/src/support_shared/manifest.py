@@ -40,7 +40,7 @@ class Consumes:
 class Process:
     name: str      # "routing-consumer"
     service: str   # "routing-service"
-    command: str   # the service CLI's sub-command: web, relay or consumer
+    command: str   # the service CLI's sub-command: web, relay, consumer (or ticket's clock)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ _E = EventType
 SUITE = Suite(services=(
     Service(
         "ticket-service", "ticket_service", "ticket", "TICKET_SERVICE_", 5001,
-        schema="ticket_service", commands=("web", "relay", "consumer"),
+        schema="ticket_service", commands=("web", "relay", "consumer", "clock"),
         consumes=(
             Consumes(_E.TICKET_ROUTED, "ticket_service.tickets.handlers:handle_tickets_routed"),
             Consumes(_E.TICKET_ASSIGNED,
@@ -155,7 +155,10 @@ SUITE = Suite(services=(
         schema="analytics", commands=("web", "consumer"),
         consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E
                        if e.about_ticket) + (
-            Consumes(_E.REQUESTER_ERASED, "analytics_service.erasure:handle_requesters_erased"),),
+            Consumes(_E.REQUESTER_ERASED, "analytics_service.erasure:handle_requesters_erased"),
+            Consumes(_E.SLA_WARNING, "analytics_service.sla:handle_sla_events"),
+            Consumes(_E.SLA_BREACHED, "analytics_service.sla:handle_sla_events"),
+        ),
     ),
     Service("api-gateway", "api_gateway", "gateway", "GATEWAY_", 5000),
 ))

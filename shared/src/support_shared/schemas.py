@@ -206,10 +206,16 @@ class CategorizeRequest(_Strict):
     description: str = Field(min_length=1, max_length=10_000)
 
 
+AuthorKind = Literal["requester", "agent", "internal"]
+
+
 class CommentCreate(_Strict):
     author_name: Name
     author_email: EmailStr
     body: str = Field(min_length=1, max_length=MAX_COMMENT_LENGTH)
+    # requester, agent (a public reply) or internal (a note the requester's view never shows);
+    # absent: requester when author_email is the ticket's requester's, else agent
+    author_kind: AuthorKind | None = None
 
 
 class UserCreate(_Strict):
@@ -242,6 +248,11 @@ class TicketQuery(Page):
     ai_status: AiStatus | None = None
     sentiment: Sentiment | None = None
     requires_action: bool | None = None
+
+
+class CommentQuery(Page):
+    # requester: the requester's view of the conversation, internal notes left out
+    view: Literal["agent", "requester"] = "agent"
 
 
 class UserQuery(Page):
@@ -300,6 +311,9 @@ class Ticket(BaseModel):
     source: str | None = None
     external_id: str | None = None
     assignee: TicketAssigneeRef | None = None
+    # service levels: null while the clock is paused (waiting, resolved) or stopped (answered)
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
 
 
 class TicketList(BaseModel):
@@ -315,6 +329,7 @@ class Comment(BaseModel):
     author_email: str
     body: str
     created_at: datetime
+    author_kind: AuthorKind = "agent"
 
 
 class CommentList(BaseModel):

@@ -6,8 +6,8 @@ import logging
 import os
 import shutil
 import sys
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from sqlalchemy.engine import Engine
 
@@ -41,6 +41,8 @@ class ServiceSpec:
     seed: Callable[[Engine, ServiceSettings], None] | None = None
     # Commands the service's own entry point handles before ``main`` (named in --help).
     more_commands: str = ""
+    # Runners of the manifest commands beyond web, relay and consumer (ticket-service: clock).
+    runners: Mapping[str, Callable[[ServiceSpec, Any], None]] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Service:
@@ -161,5 +163,6 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = spec.settings()
     configure_logging(spec.name, settings.log_level, settings.log_format)
-    runners = {"migrate": run_migrate, "relay": run_relay, "consumer": run_consumer, "web": run_web}
+    runners = {"migrate": run_migrate, "relay": run_relay, "consumer": run_consumer, "web": run_web,
+               **spec.runners}
     runners[args.command](spec, settings)

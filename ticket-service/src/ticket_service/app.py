@@ -23,6 +23,7 @@ from .config import SERVICE_NAME, Settings
 from .erasure import api as erasure_api
 from .settings import api as settings_api
 from .export import api as export_api
+from .sla import api as sla_api
 from .tickets import api as tickets_api
 from .tickets import persistence as tickets_persistence
 from .tickets.handlers import CreateResult, CreateTicket, create_tickets, single
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings_api.init_app(app)
     batch_api.init_app(app)
     export_api.init_app(app)
+    sla_api.init_app(app)
     register_health(app, SERVICE_NAME, dependencies.engine, dependencies.settings.rabbitmq_url)
     register_erasure(app, SERVICE_NAME, dependencies.engine, dependencies.settings.db_schema)
     return app

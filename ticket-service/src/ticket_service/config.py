@@ -20,6 +20,9 @@ class Settings(service_settings("ticket-service")):
     # A batch upsert writes up to 1,000 tickets (and their search index entries, audit and
     # events) per statement: its transaction gets this statement timeout instead.
     batch_statement_timeout_ms: int = Field(60_000, ge=1000, le=600_000)
+    # The SLA clock sleeps until the next due moment, at most this long (it then sees timers
+    # created meanwhile): a breach fires at most this late with the suite idle.
+    sla_poll_seconds: float = Field(1.0, gt=0, le=60)
 
 
 SERVICE_NAME = Settings.service_name

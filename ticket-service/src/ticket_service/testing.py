@@ -20,6 +20,9 @@ from .activity.persistence import (AbstractAuditRepository,
 from .erasure.persistence import AbstractRequesterErasure, erased_email
 from .settings.domain import TenantSettings
 from .settings.persistence import AbstractSettingsRepository
+from .sla.calendar import Calendar
+from .sla.domain import DEFAULT_TARGETS, Target, Timer
+from .sla.persistence import AbstractSlaRepository, Stored, TicketFacts
 from .tickets.domain import Ticket
 from .tickets.persistence import (AbstractTicketRepository, TicketFilter,
                                                 TicketUnitOfWork)
@@ -164,6 +167,11 @@ class _AppendOnly:
 class FakeCommentRepository(_FakeKeyedCreates, _AppendOnly, AbstractCommentRepository):
     rows: list[Comment]
 
+    def list(self, tenant_id: str, ticket_id: int, limit: int,
+             after_id: int | None = None, public_only: bool = False) -> list[Comment]:
+        found = super().list(tenant_id, ticket_id, 1 << 62, after_id)
+        return [c for c in found if not (public_only and c.author_kind == "internal")][:limit]
+
 
 class FakeAuditRepository(_AppendOnly, AbstractAuditRepository):
     rows: list[AuditEntry]
@@ -185,6 +193,64 @@ class FakeSettingsRepository(AbstractSettingsRepository):
 
     def put(self, tenant_id: str, settings: TenantSettings) -> None:
         self.rows[tenant_id] = settings
+class FakeSlaRepository(AbstractSlaRepository):
+    """Policies, calendars and timers in memory; ``tickets`` answers the ticket facts."""
+
+    def __init__(self, tickets: FakeTicketRepository) -> None:
+        self.tickets = tickets
+        self.policies: dict[str, tuple[dict[str, Target], Any]] = {}
+        self.calendars: dict[str, tuple[Calendar, Any]] = {}
+        self.rows: dict[tuple[str, int, str], Timer] = {}
+
+    def policy(self, tenant_id: str) -> Stored:
+        targets, at = self.policies.get(tenant_id, ({}, None))
+        return Stored({**DEFAULT_TARGETS, **targets}, at)
+
+    def save_policy(self, tenant_id: str, targets: Any, now: Any) -> None:
+        self.policies[tenant_id] = ({**self.policies.get(tenant_id, ({}, None))[0], **targets},
+                                    now)
+
+    def calendar(self, tenant_id: str) -> Stored:
+        return Stored(*self.calendars.get(tenant_id, (Calendar(), None)))
+
+    def save_calendar(self, tenant_id: str, calendar: Calendar, now: Any) -> None:
+        self.calendars[tenant_id] = (calendar, now)
+
+    def timers(self, tenant_id: str, ticket_id: int) -> dict[str, Timer]:
+        return {k: dataclasses.replace(t) for (tn, tid, k), t in self.rows.items()
+                if (tn, tid) == (tenant_id, ticket_id)}
+
+    def unstopped(self, tenant_id: str) -> list[Timer]:
+        live = {t.id for t in self.tickets.rows.values() if t.deleted_at is None}
+        return [dataclasses.replace(t) for t in self.rows.values()
+                if t.tenant_id == tenant_id and t.stopped_at is None and t.ticket_id in live]
+
+    def save_timers(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            self.rows[(timer.tenant_id, timer.ticket_id, timer.kind)] = dataclasses.replace(timer)
+
+    def claim_due(self, now: Any, limit: int) -> list[Timer]:
+        due = sorted((t for t in self.rows.values()
+                      if t.next_fire_at is not None and t.next_fire_at <= now),
+                     key=lambda t: t.next_fire_at)
+        return [dataclasses.replace(t) for t in due[:limit]]
+
+    def ticket_facts(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], TicketFacts]:
+        found = {key: self.tickets.rows.get(key[1]) for key in keys}
+        return {key: TicketFacts(t.department, t.priority, t.deleted_at is not None)
+                for key, t in found.items() if t is not None and t.tenant_id == key[0]}
+
+    def show_due(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            setattr(self.tickets.rows[timer.ticket_id], f"{timer.kind}_due_at", timer.due_at)
+
+    def next_fire_at(self) -> Any:
+        return min((t.next_fire_at for t in self.rows.values() if t.next_fire_at), default=None)
+
+    def stopped_since(self, tenant_id: str, since: Any) -> list[tuple[Timer, TicketFacts]]:
+        facts = self.ticket_facts({(t.tenant_id, t.ticket_id) for t in self.rows.values()})
+        return [(t, facts[(t.tenant_id, t.ticket_id)]) for t in self.rows.values()
+                if t.tenant_id == tenant_id and (t.stopped_at is not None or t.breached)]
 
 
 class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
@@ -199,14 +265,16 @@ class FakeUnitOfWork(SharedFakeUnitOfWork, TicketUnitOfWork):
         self.audit = FakeAuditRepository()
         self.erasure = FakeRequesterErasure(self)
         self.settings = FakeSettingsRepository()
+        self.sla = FakeSlaRepository(self.tickets)
 
     def _snapshot(self) -> Any:
         return copy.deepcopy((self.tickets.rows, self.users.rows, self.comments.rows,
-                              self.audit.rows, self.settings.rows))
+                              self.audit.rows, self.settings.rows, self.sla.rows,
+                              self.sla.policies, self.sla.calendars))
 
     def _restore(self, state: Any) -> None:
         (self.tickets.rows, self.users.rows, self.comments.rows, self.audit.rows,
-         self.settings.rows) = state
+         self.settings.rows, self.sla.rows, self.sla.policies, self.sla.calendars) = state
 
 
 class FakeRequesterErasure(AbstractRequesterErasure):

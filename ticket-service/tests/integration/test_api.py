@@ -57,7 +57,8 @@ def test_create_returns_ticket_and_writes_event_in_the_same_commit(client, engin
                          "categorization_method", "version", "created_at", "updated_at",
                          "requester_id", "tags", "follow_up_of", "ai_status",
                          "requested_priority", "ai", "sentiment", "requires_action", "source",
-                         "external_id", "assignee"}
+                         "external_id", "assignee",
+                         "first_response_due_at", "resolution_due_at"}
     [row] = outbox_rows(engine, body["id"])
     assert row.routing_key == "ticket.created"
     assert row.payload["ticket_version"] == 1 and row.payload["tenant_id"] == "acme"

@@ -105,7 +105,7 @@ def test_comments_are_created_and_paged_oldest_first(client):
             for n in range(5)]
     assert [r.status_code for r in made] == [201] * 5
     assert set(made[0].get_json()) == {"id", "ticket_id", "author_name", "author_email", "body",
-                                       "created_at"}
+                                       "created_at", "author_kind"}
     first = client.get(f"/api/tickets/{tid}/comments?limit=3").get_json()
     rest = client.get(f"/api/tickets/{tid}/comments",
                       query_string={"limit": 3, "cursor": first["next_cursor"]}).get_json()

@@ -148,7 +148,8 @@ def test_erasure_deletes_every_row_of_one_tenant_only(client, engine):
     deleted = erased.get_json()["deleted"]
     assert {t: n for t, n in deleted.items() if n} == {
         "tenants": 1, "api_keys": 1, "tickets": 1, "users": 1, "comments": 1,
-        "audit": deleted["audit"], "outbox": 2}   # created, commented
+        "audit": deleted["audit"], "outbox": 2,   # created, commented
+        "sla_timers": 2}                          # its ticket's first response and resolution
     with engine.connect() as conn:
         for table in ("tenants", "api_keys", "tickets", "users", "comments", "audit"):
             left = conn.execute(sa.text(f"SELECT DISTINCT tenant_id FROM {table}")).scalars()

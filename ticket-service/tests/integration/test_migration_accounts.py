@@ -58,7 +58,7 @@ def test_upgrade_backfills_requesters_and_tenants(old_engine, settings):
                      ("default", "Ann", "ann@example.com"), ("default", "Bo", "bo@example.com")]
     assert len(linked) == 5 and all(t.lower() == u.lower() for _, t, u in linked)
     assert tenants == ["acme", "default"]            # ids that cannot be tenant ids are left out
-    assert tags == [0] and version == "0010_assignee"
+    assert tags == [0] and version == "0011_sla"
 
 
 def test_downgrade_to_0001_and_up_again(old_engine, settings):

@@ -25,13 +25,14 @@ def _tables(engine, schema):
 
 def test_migration_creates_every_table_and_is_repeatable(engine, settings):
     expected = {"alembic_version", "outbox", "inbox", "tickets", "users", "comments", "audit",
-                "tenants", "api_keys", "tenant_settings"}
+                "tenants", "api_keys", "tenant_settings",
+                "sla_policies", "sla_calendars", "sla_timers"}
     assert _tables(engine, settings.db_schema) == expected
     migrate(engine, settings.db_schema, "ticket_service")
     assert _tables(engine, settings.db_schema) == expected
     with engine.connect() as conn:
         head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-        assert head == "0010_assignee"
+        assert head == "0011_sla"
 
 
 def test_repository_round_trip_is_tenant_scoped_and_in_utc(make_uow):

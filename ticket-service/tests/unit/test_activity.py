@@ -135,7 +135,8 @@ def test_comments_are_audited_and_make_a_version_with_its_event():
     assert (event.event_type, event.ticket_version) == (EventType.TICKET_COMMENTED, 2)
     assert event.data == {"comment_id": 1, "author_kind": "agent"}   # no body, no address
     assert (entry.action, entry.details) == ("commented", {"comment_id": 1,
-                                                           "author_email": "bo@example.com"})
+                                                           "author_email": "bo@example.com",
+                                                           "author_kind": "agent"})
     listed = activity.list_comments("a", ticket.id, 10, None, uow=uow)
     assert [c.body for c in listed] == ["hello"]
     with pytest.raises(TicketNotFoundError):

@@ -24,6 +24,8 @@ ALLOWED = {
     ("resolved", "closed"),
     ("resolved", "in_progress"),
     ("closed", "in_progress"),          # the one way back: reopen
+    ("in_progress", "waiting"),         # waiting on the requester pauses the resolution clock
+    ("waiting", "in_progress"),
 }
 FIELDS = {"title": "VPN down", "description": "cannot connect", "user_name": "Ann",
           "user_email": "ann@example.com", "priority": "high"}

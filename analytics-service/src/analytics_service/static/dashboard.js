@@ -19,6 +19,7 @@
     trends: "/api/analytics/trends?days=14",
     queues: "/api/dashboard/queues",
     agents: "/api/analytics/agents",
+    sla: "/api/analytics/sla?days=30",
   };
   // Suite-wide, for operators only: asked for only with an operator credential (#operator=...),
   // hidden otherwise; a refusal hides it again and never asks for another key.
@@ -202,6 +203,26 @@
     tbody.replaceChildren(...rows, unroutable);
   }
 
+  function minutes(value) {
+    return value === null || value === undefined ? "–" : value.toFixed(1) + " min";
+  }
+
+  function renderSla(sla) {
+    const groups = [{ department: "all", priority: "", ...sla.total }, ...sla.groups];
+    const rows = groups.map((g) => {
+      const row = C.el("tr", g.breached_tickets > 0 ? "warn" : "");
+      row.append(C.el("th", "", (g.department || "unrouted") + (g.priority ? " · " + g.priority : "")));
+      const compliance = g.compliance === null ? "–" : (100 * g.compliance).toFixed(1) + " %";
+      [String(g.tickets), compliance,
+       g.breaches.first_response + " / " + g.breaches.resolution,
+       minutes(g.first_response_minutes.p50) + " / " + minutes(g.first_response_minutes.p90),
+       minutes(g.resolution_minutes.p50) + " / " + minutes(g.resolution_minutes.p90),
+      ].forEach((text) => row.append(C.el("td", "", text)));
+      return row;
+    });
+    document.querySelector("#sla tbody").replaceChildren(...rows);
+  }
+
   function render() {
     renderKpis();
     if (latest.summary) renderSummary(latest.summary);
@@ -211,6 +232,7 @@
       C.lineChart(document.getElementById("chart-trends"), latest.trends.trends, TREND_SERIES, "trends");
     }
     if (latest.queues) renderQueues(latest.queues);
+    if (latest.sla) renderSla(latest.sla);
     if (latest.agents) renderAgents(latest.agents);
   }
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from support_shared.schemas import AuditEntry as AuditOut
 from support_shared.schemas import Comment as CommentOut
-from support_shared.schemas import CommentCreate, Page, UserCreate, UserQuery
+from support_shared.schemas import CommentCreate, CommentQuery, Page, UserCreate, UserQuery
 from support_shared.schemas import User as UserOut
 from support_shared.web import (decode_cursor, error_response, parse_body, parse_query,
                                 request_id, tenant_id)
@@ -46,16 +46,18 @@ def _entry(entry: AuditEntry) -> dict[str, Any]:
 def add_comment(ticket_id: int) -> Response:
     body = parse_body(CommentCreate)
     cmd = activity.AddComment(tenant_id(), ticket_id, body.author_name, body.author_email,
-                              body.body, request_id(), actor(), idempotency_key())
+                              body.body, request_id(), actor(), idempotency_key(),
+                              body.author_kind)
     created = activity.add_comment(cmd, uow=deps().uow())
     return created_response(_comment(created.item), created.replayed)
 
 
 @bp.get("/tickets/<int:ticket_id>/comments")
 def list_comments(ticket_id: int) -> Response:
-    query = parse_query(Page)
+    query = parse_query(CommentQuery)
     found = activity.list_comments(tenant_id(), ticket_id, query.limit + 1,
-                                   decode_cursor(query.cursor), uow=deps().uow())
+                                   decode_cursor(query.cursor), uow=deps().uow(),
+                                   public_only=query.view == "requester")
     return jsonify(page("comments", found, query.limit, _comment))
 
 

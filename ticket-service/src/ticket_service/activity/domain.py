@@ -16,6 +16,9 @@ COMMENTED = "commented"
 DELETED = "deleted"
 ASSIGNED = "assigned"
 
+AUTHOR_KINDS: tuple[str, ...] = ("requester", "agent", "internal")
+INTERNAL = "internal"
+
 
 class UserExistsError(DomainError):
     def __init__(self, email: str, user_id: int) -> None:
@@ -55,6 +58,9 @@ class Comment:
     id: int | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    # requester, agent (a public reply: the first one stops the first-response clock) or
+    # internal (a note the requester's view never shows)
+    author_kind: str = "agent"
 
 
 @dataclass

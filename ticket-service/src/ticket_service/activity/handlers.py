@@ -7,6 +7,7 @@ from typing import Any, Generic, Sequence, TypeVar
 
 from support_shared.events import utcnow
 
+from ..sla.handlers import clocks_follow
 from ..tickets import events
 from ..tickets.domain import (IdempotencyKeyInFlightError, IdempotencyKeyReusedError, Ticket,
                               TicketNotFoundError, request_fingerprint)
@@ -131,13 +132,23 @@ class AddComment:
     correlation_id: str | None = None
     actor: str | None = None
     idempotency_key: str | None = None
+    author_kind: str | None = None   # None: the requester's address makes a requester, else agent
+
+
+def _author_kind(cmd: AddComment, ticket: Ticket) -> str:
+    if cmd.author_kind is not None:
+        return cmd.author_kind
+    return "requester" if cmd.author_email.lower() == ticket.user_email.lower() else "agent"
 
 
 def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
     """Comment on a ticket that is not closed (``TicketClosedError``), once per idempotency
     key; a change of the ticket like any other: a new version, announced (``ticket.commented``)."""
-    fingerprint = request_fingerprint({"ticket_id": cmd.ticket_id, "author_name": cmd.author_name,
-                                       "author_email": cmd.author_email, "body": cmd.body})
+    fields = {"ticket_id": cmd.ticket_id, "author_name": cmd.author_name,
+              "author_email": cmd.author_email, "body": cmd.body}
+    if cmd.author_kind is not None:   # so a request without it keeps the fingerprint it had
+        fields["author_kind"] = cmd.author_kind
+    fingerprint = request_fingerprint(fields)
     with uow:
         if earlier := _earlier(uow.comments, cmd.tenant_id, cmd.idempotency_key, fingerprint):
             return earlier
@@ -150,14 +161,17 @@ def add_comment(cmd: AddComment, *, uow: TicketUnitOfWork) -> Created[Comment]:
                           author_name=cmd.author_name, author_email=cmd.author_email,
                           body=cmd.body, created_at=now,
                           idempotency_key=cmd.idempotency_key,
-                          request_fingerprint=fingerprint if cmd.idempotency_key else None)
+                          request_fingerprint=fingerprint if cmd.idempotency_key else None,
+                          author_kind=_author_kind(cmd, ticket))
         uow.comments.add(comment)
+        clocks_follow(uow, ticket, now, agent_replied=comment.author_kind == "agent")
         uow.tickets.save(ticket)
         record(uow, ticket, COMMENTED, {"comment_id": comment.id,
-                                        "author_email": comment.author_email},
+                                        "author_email": comment.author_email,
+                                        "author_kind": comment.author_kind},
                actor=cmd.actor, request_id=cmd.correlation_id)
         assert comment.id is not None
-        uow.outbox.add(events.commented(ticket, comment.id, comment.author_email,
+        uow.outbox.add(events.commented(ticket, comment.id, comment.author_kind,
                                         cmd.correlation_id))
         uow.commit()
     logger.info("comment %s on ticket %s", comment.id, cmd.ticket_id)
@@ -170,10 +184,11 @@ def _require_ticket(uow: TicketUnitOfWork, tenant_id: str, ticket_id: int) -> No
 
 
 def list_comments(tenant_id: str, ticket_id: int, limit: int, after_id: int | None, *,
-                  uow: TicketUnitOfWork) -> list[Comment]:
+                  uow: TicketUnitOfWork, public_only: bool = False) -> list[Comment]:
+    """The ticket's comments; ``public_only`` (the requester's view) leaves internal notes out."""
     with uow:
         _require_ticket(uow, tenant_id, ticket_id)
-        return uow.comments.list(tenant_id, ticket_id, limit, after_id)
+        return uow.comments.list(tenant_id, ticket_id, limit, after_id, public_only)
 
 
 def ticket_history(tenant_id: str, ticket_id: int, limit: int, after_id: int | None, *,

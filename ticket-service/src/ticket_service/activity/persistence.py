@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
 from ..db import TS, claim_key, created_at, metadata
-from .domain import AuditEntry, Comment, User
+from .domain import INTERNAL, AuditEntry, Comment, User
 
 users = sa.Table(
     "users",
@@ -42,6 +42,7 @@ comments = sa.Table(
     created_at(),
     sa.Column("idempotency_key", sa.Text),
     sa.Column("request_fingerprint", sa.Text),
+    sa.Column("author_kind", sa.Text, nullable=False, server_default="agent"),  # 0007_sla
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="comments_tenant_idempotency_key"),
 )
 
@@ -145,8 +146,8 @@ class AbstractCommentRepository(KeyedCreates):
 
     @abc.abstractmethod
     def list(self, tenant_id: str, ticket_id: int, limit: int,
-             after_id: int | None = None) -> list[Comment]:
-        """Oldest first, ids above ``after_id``."""
+             after_id: int | None = None, public_only: bool = False) -> list[Comment]:
+        """Oldest first, ids above ``after_id``; without internal notes if ``public_only``."""
 
 
 class AbstractAuditRepository(abc.ABC):
@@ -249,9 +250,11 @@ class SqlCommentRepository(_SqlKeyedCreates, AbstractCommentRepository):
         comment.id = _insert(self.conn, comments, comment)
 
     def list(self, tenant_id: str, ticket_id: int, limit: int,
-             after_id: int | None = None) -> list[Comment]:
+             after_id: int | None = None, public_only: bool = False) -> list[Comment]:
         c = comments
         stmt = sa.select(c).where(c.c.tenant_id == tenant_id, c.c.ticket_id == ticket_id)
+        if public_only:
+            stmt = stmt.where(c.c.author_kind != INTERNAL)
         if after_id is not None:
             stmt = stmt.where(c.c.id > after_id)
         rows = self.conn.execute(stmt.order_by(c.c.id).limit(limit))

@@ -14,9 +14,11 @@ EDITABLE: tuple[str, ...] = ("title", "description", "priority", "tags")
 # final: nothing but this explicit reopen (closed -> in_progress) changes a closed ticket.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("in_progress",),
-    "in_progress": ("resolved",),
+    "in_progress": ("resolved", "waiting"),
     "resolved": ("closed", "in_progress"),
     "closed": ("in_progress",),
+    # An agent waits on the requester: the resolution clock pauses (see ..sla).
+    "waiting": ("in_progress",),
 }
 CLOSED = "closed"
 
@@ -151,6 +153,10 @@ class Ticket:
     assignee_id: int | None = None          # routing-service's agent; None: nobody
     assignee_name: str | None = None
     assignment_version: int = 0
+    # Set by the service-level clocks (..sla) in the transaction of each change; None while
+    # a clock is paused or stopped.
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
 
     @classmethod
     def open(cls, tenant_id: str, fields: Mapping[str, Any], now: datetime,

@@ -50,11 +50,11 @@ def updated(ticket: Ticket, changes: Mapping[str, Mapping[str, Any]],
     return ticket_event(EventType.TICKET_UPDATED, ticket, payload, correlation_id)
 
 
-def commented(ticket: Ticket, comment_id: int, author_email: str,
+def commented(ticket: Ticket, comment_id: int, author_kind: str,
               correlation_id: str | None) -> Envelope:
-    """Who commented by kind only: the requester (by address) or anyone else, an agent."""
-    kind = "requester" if author_email.lower() == ticket.user_email.lower() else "agent"
-    payload = TicketCommented(comment_id=comment_id, author_kind=kind)
+    """Who commented by kind only: requester, agent or internal (a note); no body, no address."""
+    payload = TicketCommented.model_validate({"comment_id": comment_id,
+                                              "author_kind": author_kind})
     return ticket_event(EventType.TICKET_COMMENTED, ticket, payload, correlation_id)
 
 

@@ -10,6 +10,7 @@ from support_shared.messaging.errors import PermanentError
 
 from ..activity.domain import CREATED, DELETED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from ..activity.handlers import audit_entry, record, requesters_for
+from ..sla.handlers import clocks_follow, save_started, start_clocks
 from . import events
 from .domain import (
     AiDecision,
@@ -149,7 +150,9 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
             tickets.append(Ticket.open(cmd.tenant_id, cmd.fields, now,
                                        idempotency_key=cmd.idempotency_key,
                                        requester_id=requester.id))
+        clocks = start_clocks(uow, tickets, now)
         uow.tickets.add_many(tickets)
+        save_started(uow, tickets, clocks)
         uow.audit.add_many([
             audit_entry(ticket, CREATED, _created_entry_details(ticket), actor=cmds[i].actor,
                         request_id=cmds[i].correlation_id)
@@ -184,7 +187,9 @@ def update_ticket_status(cmd: UpdateStatus, *, uow: TicketUnitOfWork) -> Ticket:
     """Move a ticket along its lifecycle and announce the change."""
     with uow:
         ticket = _locked(uow, cmd)
-        old_status = ticket.change_status(cmd.status, utcnow())
+        now = utcnow()
+        old_status = ticket.change_status(cmd.status, now)
+        clocks_follow(uow, ticket, now, old_status=old_status)
         uow.tickets.save(ticket)
         record(uow, ticket, STATUS_CHANGED, {"from": old_status, "to": ticket.status},
                actor=cmd.actor, request_id=cmd.correlation_id)
@@ -201,9 +206,11 @@ def edit_ticket(cmd: EditTicket, *, uow: TicketUnitOfWork) -> Ticket:
     with each changed field's old and new value). Nothing changed: no version, no event."""
     with uow:
         ticket = _locked(uow, cmd)
-        changes = ticket.edit(cmd.changes, utcnow())
+        now = utcnow()
+        changes = ticket.edit(cmd.changes, now)
         if not changes:
             return ticket
+        clocks_follow(uow, ticket, now, priority_changed="priority" in changes)
         uow.tickets.save(ticket)
         record(uow, ticket, UPDATED, {"changes": changes}, actor=cmd.actor,
                request_id=cmd.correlation_id)
@@ -217,7 +224,9 @@ def delete_ticket(cmd: DeleteTicket, *, uow: TicketUnitOfWork) -> Ticket:
     """Soft-delete a ticket (every read then answers 404) and announce it (``ticket.deleted``)."""
     with uow:
         ticket = _locked(uow, cmd)
-        ticket.delete(utcnow())
+        now = utcnow()
+        ticket.delete(now)
+        clocks_follow(uow, ticket, now, deleted=True)
         uow.tickets.save(ticket)
         record(uow, ticket, DELETED, {}, actor=cmd.actor, request_id=cmd.correlation_id)
         uow.outbox.add(events.deleted(ticket, cmd.correlation_id))

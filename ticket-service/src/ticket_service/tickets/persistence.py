@@ -21,6 +21,7 @@ from ..config import SERVICE_NAME
 from ..erasure.persistence import AbstractRequesterErasure, SqlRequesterErasure
 from ..db import TS, claim_key, created_at, metadata
 from ..settings.persistence import AbstractSettingsRepository, SqlSettingsRepository
+from ..sla.persistence import AbstractSlaRepository, SqlSlaRepository
 from .domain import Ticket
 
 tickets_table = sa.Table(
@@ -67,6 +68,8 @@ tickets_table = sa.Table(
     sa.Column("assignee_id", sa.BigInteger),            # migration 0010_assignee
     sa.Column("assignee_name", sa.Text),
     sa.Column("assignment_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_response_due_at", TS),             # migration 0007_sla
+    sa.Column("resolution_due_at", TS),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="tickets_tenant_idempotency_key"),
 )
 
@@ -77,7 +80,8 @@ _MUTABLE = ("status", "department", "confidence_score", "categorization_method",
             "tags", "deleted_at", "requested_priority", "ai_outcome", "ai_priority",
             "ai_confidence", "ai_model_version", "ai_urgency", "ai_priority_applied",
             "sentiment", "requires_action", "priority_edited", "external_updated_at",
-            "assignee_id", "assignee_name", "assignment_version")
+            "assignee_id", "assignee_name", "assignment_version",
+            "first_response_due_at", "resolution_due_at")
 # The expression of the GIN index "tickets_fulltext" (migration 0001): searches must use it as is.
 _SEARCH = sa.text("to_tsvector('english', title || ' ' || description) "
                   "@@ websearch_to_tsquery('english', :q)")
@@ -148,7 +152,8 @@ def _to_ticket(row: sa.Row) -> Ticket:
     mapping = row._mapping
     values = {name: mapping[name] for name in _FIELDS}
     # The session time zone is the server's; the domain and the API speak UTC.
-    for name in ("created_at", "updated_at", "external_updated_at"):
+    for name in ("created_at", "updated_at", "external_updated_at", "first_response_due_at",
+                 "resolution_due_at"):
         if values[name] is not None:
             values[name] = values[name].astimezone(timezone.utc)
     values["tags"] = list(values["tags"] or [])
@@ -246,7 +251,8 @@ class SqlTicketRepository(AbstractTicketRepository):
 
 
 class TicketUnitOfWork(UnitOfWork):
-    """One transaction over tickets, their users, comments and audit trail, outbox and inbox."""
+    """One transaction over tickets, their users, comments, audit trail and service-level
+    timers, outbox and inbox."""
 
     tickets: AbstractTicketRepository
     users: AbstractUserRepository
@@ -254,6 +260,7 @@ class TicketUnitOfWork(UnitOfWork):
     audit: AbstractAuditRepository
     erasure: AbstractRequesterErasure
     settings: AbstractSettingsRepository
+    sla: AbstractSlaRepository
 
     def _start(self, conn: Connection) -> None:
         self.tickets = SqlTicketRepository(conn)
@@ -262,6 +269,7 @@ class TicketUnitOfWork(UnitOfWork):
         self.audit = SqlAuditRepository(conn)
         self.erasure = SqlRequesterErasure(conn)
         self.settings = SqlSettingsRepository(conn)
+        self.sla = SqlSlaRepository(conn)
 
 
 def unit_of_work(engine: Engine, schema: str) -> TicketUnitOfWork:

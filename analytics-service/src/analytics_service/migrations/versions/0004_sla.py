@@ -1,7 +1,7 @@
 """SLA events (warnings and breaches of ticket-service's clock), kept per ticket.
 
-Revision ID: 0003_sla
-Revises: 0002
+Revision ID: 0004_sla
+Revises: 0003_agents
 Create Date: 2026-12-05
 """
 from typing import Sequence, Union
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
-revision: str = "0003_sla"
-down_revision: Union[str, None] = "0002"
+revision: str = "0004_sla"
+down_revision: Union[str, None] = "0003_agents"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

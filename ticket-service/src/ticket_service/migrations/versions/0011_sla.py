@@ -1,8 +1,8 @@
 """Service levels: tenants' targets and calendars, tickets' timers and due moments, and the
 author kind of comments.
 
-Revision ID: 0007_sla
-Revises: 0006_soft_delete
+Revision ID: 0011_sla
+Revises: 0010_assignee
 Create Date: 2026-12-05
 """
 from typing import Sequence, Union
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
-revision: str = "0007_sla"
-down_revision: Union[str, None] = "0006_soft_delete"
+revision: str = "0011_sla"
+down_revision: Union[str, None] = "0010_assignee"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

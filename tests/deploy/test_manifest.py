@@ -1,5 +1,5 @@
 """docker-compose.yml and deploy/k8s agree with the suite manifest (``support_shared.manifest``):
-the same processes (``<service CLI> web|relay|consumer``), a migration per database, and no
+the same processes (``<service CLI> web|relay|consumer|worker``), a migration per database, and no
 queue the manifest does not declare; every declared queue has its consumer deployed."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from support_shared.manifest import SUITE
 
 IMAGE = re.compile(r"^(?:\$\{IMAGE_PREFIX:-)?ticket-triage\}?/([a-z-]+):")
-COMMANDS = ("web", "relay", "consumer")
+COMMANDS = ("web", "relay", "consumer", "worker")
 # "<service>.<routing key>" for any service and event name, with or without a queue prefix.
 QUEUE_LIKE = re.compile(r"\b((?:%s)\.ticket\.[a-z_.]*[a-z])\b" % "|".join(
     re.escape(s.name) for s in SUITE.services))

@@ -67,10 +67,14 @@ def auth_error_response(exc: AuthError) -> Response:
 # Suite-wide operator data, not one tenant's: queue depths are the same for every tenant.
 ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
 # Writes that change a tenant's configuration, not its tickets: admin scope (reads stay read).
-ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments",)
+ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments", "/api/sources", "/api/webhooks")
+# Under those prefixes but not configuration: a helpdesk posting an inbound webhook (write).
+WRITE_PREFIXES: tuple[str, ...] = ("/api/webhooks/inbound/",)
 
 
 def _admin_write(method: str, path: str) -> bool:
+    if any(path.startswith(prefix) for prefix in WRITE_PREFIXES):
+        return False
     return method.upper() not in READ_METHODS and any(
         path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_WRITE_PREFIXES)
 

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, jsonify, request
 from support_shared.web import ApiError
 
 from .clients import UpstreamResponse
-from .config import AI_SERVICE, ANALYTICS_SERVICE, ROUTING_SERVICE, TICKET_SERVICE
+from .config import (AI_SERVICE, ANALYTICS_SERVICE, INTEGRATION_SERVICE, ROUTING_SERVICE,
+                     TICKET_SERVICE)
 from .context import downstream_identity
 from .forwarding import (downstream_path, passthrough, quote_segment, request_body,
                          request_headers)
@@ -50,6 +51,18 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/analytics/performance", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/trends", ("GET",), ANALYTICS_SERVICE),
     Route("/api/analytics/department/<name>", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/sources", ("GET", "POST"), INTEGRATION_SERVICE),
+    Route("/api/sources/<name>", ("GET", "PATCH", "DELETE"), INTEGRATION_SERVICE),
+    Route("/api/ingestions", ("POST",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>/logs", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>/cancel", ("POST",), INTEGRATION_SERVICE),
+    Route("/api/webhooks", ("GET", "POST"), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>", ("GET", "PATCH", "DELETE"), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>/deliveries", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver", ("POST",),
+          INTEGRATION_SERVICE),
+    Route("/api/webhooks/inbound/<source>", ("POST",), INTEGRATION_SERVICE),
 )
 # Query parameters the composed department route hands to ticket-service's list.
 TICKET_LIST_PARAMS: tuple[str, ...] = ("limit", "cursor", "status", "priority")

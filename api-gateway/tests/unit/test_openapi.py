@@ -68,7 +68,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 28
+    assert len(served) == 39
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):

@@ -169,8 +169,12 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             operator = path in ("/api/dashboard/queues", "/api/admin/dlq") \
                 or path.endswith("/purge")
             department_write = path.startswith("/api/departments") and method != "get"
+            # integration configuration: sources and webhook subscriptions (not inbound posts)
+            config_write = (path.startswith(("/api/sources", "/api/webhooks"))
+                            and not path.startswith("/api/webhooks/inbound/")
+                            and method != "get")
             expected = ("operator" if operator else "admin"
-                        if path.startswith("/api/admin/") or department_write
+                        if path.startswith("/api/admin/") or department_write or config_write
                         else "read" if method == "get" else "write")
             assert op["x-required-scope"] == expected, (method, path)
             if operator:                                      # no tenant key opens these
@@ -244,7 +248,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 34                             # every operation, health included
+    assert len(schemas) == 49                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema

@@ -13,7 +13,7 @@ class Settings(service_settings("integration-service")):
     # ticket-service, the only writer of tickets: the batch upsert endpoint (internal).
     ticket_service_url: str = Field(
         "http://127.0.0.1:5001",
-        validation_alias=AliasChoices("TICKET_SERVICE_URL", "ticket_service_url"))
+        validation_alias=AliasChoices("TICKET_SERVICE_URL"))
     # Hosts/addresses/CIDRs a source or webhook may point at although private, loopback or
     # link-local (comma-separated, e.g. "127.0.0.1,10.1.0.0/16,helpdesk.internal").
     allow_private_targets: str = ""

@@ -122,7 +122,8 @@ class JobRunner:
         try:
             self._run(job)
         except (SourceResponseError, TicketServiceError, TargetRefusedError,
-                SecretsUnavailableError, RetriesExhaustedError) as exc:
+                SecretsUnavailableError, RetriesExhaustedError,
+                requests.RequestException) as exc:
             self._finish(job, "failed", f"{exc.__class__.__name__}: {exc}")
 
     def _getter(self, credentials: dict[str, Any] | None, job_id: uuid.UUID

@@ -69,5 +69,9 @@ class HttpTicketBatch(TicketBatch):
         if response.status_code != 200:
             raise TicketServiceError(f"ticket-service refused the batch: HTTP "
                                      f"{response.status_code} {response.text[:300]}")
-        body = response.json()
-        return BatchResult(list(body["results"]), dict(body.get("counts") or {}))
+        try:
+            body = response.json()
+            return BatchResult(list(body["results"]), dict(body.get("counts") or {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise TicketServiceError("ticket-service answered a batch result it does not "
+                                     "document") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from integration_service.ingestion import JobRunningError, start_job
 from integration_service.testing.helpdesk import ticket
@@ -151,3 +152,26 @@ def test_a_running_job_stops_at_its_next_page_when_cancelled(
     assert done.status == "cancelled" and done.pages == 2
     again = start_job(TENANT, "zd", uow=uow(), now=clock(), lock_s=60)   # the lock was freed
     assert again.status == "queued"
+
+
+def test_a_scheduled_source_gets_a_job_every_period_but_never_two_at_once(
+        helpdesk, add_source, runner, uow, clock, settings, engine):
+    from integration_service.worker import Worker
+
+    helpdesk.records = [ticket(1)]
+    add_source("zd", helpdesk.url, schedule_minutes=5)
+    # a lock longer than the period: the first job is still alive when the next one is due
+    worker = Worker(settings.model_copy(update={"job_lock_seconds": 3600}), engine, clock=clock)
+    try:
+        assert worker.start_scheduled() == 0             # not due yet
+        clock.advance(5 * 60 + 1)
+        assert worker.start_scheduled() == 1
+        clock.advance(5 * 60 + 1)
+        assert worker.start_scheduled() == 1             # due, but the first job still runs
+    finally:
+        worker.sender.close()
+    with uow() as work:
+        jobs = list(work.jobs.conn.execute(
+            sa.text("SELECT status, trigger FROM ingestion_jobs")))
+    assert [tuple(j) for j in jobs] == [("queued", "schedule")]
+    assert runner.run_next() and not runner.run_next()

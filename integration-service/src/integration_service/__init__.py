@@ -1,1 +1,1 @@
-"""integration-service: pull ingestion from helpdesks and JSON APIs, inbound and outbound webhooks."""
+"""integration-service: pull ingestion from helpdesks and JSON APIs, and webhooks both ways."""

@@ -112,7 +112,8 @@ def update_source(name: str) -> Response:
         if "schedule_minutes" in patch:
             minutes = patch["schedule_minutes"]
             values["schedule_minutes"] = minutes
-            values["next_sync_at"] = deps().clock() + timedelta(minutes=minutes) if minutes else None
+            values["next_sync_at"] = (deps().clock() + timedelta(minutes=minutes)
+                                      if minutes else None)
         if patch.get("reset_cursor"):
             values["cursor"] = None
         row = uow.sources.update(tenant_id(), name, values)

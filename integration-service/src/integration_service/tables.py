@@ -19,7 +19,7 @@ sources = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("config", pg.JSONB, nullable=False),   # base_url, path, pagination, maps
-    sa.Column("secrets", sa.LargeBinary),           # Fernet token of {"credentials", "webhook_secret"}
+    sa.Column("secrets", sa.LargeBinary),           # Fernet: {"credentials", "webhook_secret"}
     sa.Column("schedule_minutes", sa.Integer),
     sa.Column("next_sync_at", TS),
     sa.Column("cursor", sa.Text),                    # the last stored position of the export

@@ -80,7 +80,8 @@ def update_webhook(sub_id: uuid.UUID) -> Response:
 @bp.delete("/<uuid:sub_id>")
 def delete_webhook(sub_id: uuid.UUID) -> tuple[str, int]:
     with deps().uow() as uow:
-        if uow.subscriptions.update(tenant_id(), sub_id, {"deleted": True, "active": False}) is None:
+        gone = uow.subscriptions.update(tenant_id(), sub_id, {"deleted": True, "active": False})
+        if gone is None:
             raise webhook_not_found(sub_id)
         uow.commit()
     return "", 204

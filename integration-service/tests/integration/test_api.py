@@ -129,7 +129,8 @@ def test_inbound_webhooks_need_a_fresh_valid_signature_and_are_upserted_by_the_w
                       "via": {"source": {"from": {"name": "Ann",
                                                   "address": "ann@example.com"}}}}).encode()
     assert inbound(client, raw, signing.sign("wrong-secret-000000000", raw)).status_code == 401
-    assert inbound(client, raw, signing.sign(SECRET, raw, int(time.time()) - 301)).status_code == 401
+    stale = signing.sign(SECRET, raw, int(time.time()) - 301)
+    assert inbound(client, raw, stale).status_code == 401
     assert inbound(client, raw + b" ", signing.sign(SECRET, raw)).status_code == 401
     assert inbound(client, raw, "").status_code == 401
     assert inbound(client, raw, signing.sign(SECRET, raw), source="nope").status_code == 401

@@ -16,7 +16,7 @@ import pytest
 from integration_service import signing
 from integration_service.handlers import handle_ticket_events
 from integration_service.worker import Worker
-from support_shared.events import EventType, TicketCreated, TicketDeleted, new_event
+from support_shared.events import EventType, TicketCreated, new_event
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)

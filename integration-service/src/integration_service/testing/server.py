@@ -24,7 +24,8 @@ class Request:
 
 
 def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
-    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return status, headers, json.dumps(body).encode()
 
 
 class LocalServer:

@@ -6,6 +6,7 @@ tenants and keys with ``running.tenant(...)`` / ``running.ctl(...)``.
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import subprocess
@@ -32,6 +33,11 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
         "GATEWAY_OPERATOR_TOKEN": secrets.token_urlsafe(32),
         "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute",
+        # integration-service: a key for secrets at rest; local fakes listen on 127.0.0.1
+        "INTEGRATION_SERVICE_CREDENTIALS_KEY": base64.urlsafe_b64encode(
+            secrets.token_bytes(32)).decode(),
+        "INTEGRATION_SERVICE_ALLOW_PRIVATE_TARGETS": "127.0.0.1",
+        "INTEGRATION_SERVICE_WORKER_POLL_SECONDS": "0.2",
         **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
     return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})
 

@@ -71,10 +71,11 @@ def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
     from analytics_service.cli import SPEC as analytics_spec
     from api_gateway.admin import AdminSettings
     from api_gateway.config import GatewaySettings
+    from integration_service.cli import SPEC as integration_spec
     from routing_service.cli import SPEC as routing_spec
     from ticket_service.cli import SPEC as ticket_spec
 
-    specs = [ticket_spec, ai_spec, routing_spec, analytics_spec]
+    specs = [ticket_spec, ai_spec, routing_spec, analytics_spec, integration_spec]
     return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False),
                                                                   (AdminSettings, False)]
 

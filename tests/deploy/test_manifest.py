@@ -1,6 +1,6 @@
 """docker-compose.yml and deploy/k8s agree with the suite manifest (``support_shared.manifest``):
-the same processes (``<service CLI> web|relay|consumer``, ticket-service's ``clock``), a
-migration per database, and no queue the manifest does not declare; every declared queue has
+the same processes (``<service CLI> web|relay|consumer|worker``, ticket-service's ``clock``),
+a migration per database, and no queue the manifest does not declare; every declared queue has
 its consumer deployed."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from support_shared.manifest import SUITE
 
 IMAGE = re.compile(r"^(?:\$\{IMAGE_PREFIX:-)?ticket-triage\}?/([a-z-]+):")
-COMMANDS = ("web", "relay", "consumer", "clock")   # clock: ticket-service's SLA clock
+COMMANDS = ("web", "relay", "consumer", "clock", "worker")   # clock: ticket-service's SLA clock
 # "<service>.<routing key>" for any service and event name, with or without a queue prefix.
 QUEUE_LIKE = re.compile(r"\b((?:%s)\.ticket\.[a-z_.]*[a-z])\b" % "|".join(
     re.escape(s.name) for s in SUITE.services))

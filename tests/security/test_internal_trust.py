@@ -24,13 +24,15 @@ PATHS = {
     "ai-categorization-service": ["/api/categorizations/1"],
     "routing-service": ["/api/departments", "/api/routing/statistics"],
     "analytics-service": ["/api/dashboard/summary", "/api/analytics/trends"],
+    "integration-service": ["/api/sources", "/api/webhooks"],
 }
 WRITES = {"ticket-service": ("PATCH", "/api/tickets/1"), "routing-service": ("PUT", "/api/route/1"),
           "ai-categorization-service": ("POST", "/api/categorize"),
-          "analytics-service": ("POST", "/api/analytics/tickets")}
+          "analytics-service": ("POST", "/api/analytics/tickets"),
+          "integration-service": ("POST", "/api/ingestions")}
 # Answers 200 with the credential (AI: no categorization stored yet, so a JSON 404).
 SERVED = {"ticket-service": "/api/tickets", "routing-service": "/api/departments",
-          "analytics-service": "/api/dashboard/summary"}
+          "analytics-service": "/api/dashboard/summary", "integration-service": "/api/sources"}
 
 
 def service_env(service: str, schema: str, port: int, **extra: str) -> dict[str, str]:

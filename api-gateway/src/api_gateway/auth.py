@@ -69,7 +69,9 @@ def auth_error_response(exc: AuthError) -> Response:
 ADMIN_PATHS = frozenset({"/api/dashboard/queues"})
 # Writes that change a tenant's configuration, not its tickets: admin scope (reads stay read).
 ADMIN_WRITE_PREFIXES: tuple[str, ...] = ("/api/departments", "/api/settings", "/api/agents",
-                                         "/api/sla")
+                                         "/api/sla", "/api/sources", "/api/webhooks")
+# Under those prefixes but not configuration: a helpdesk posting an inbound webhook (write).
+WRITE_PREFIXES: tuple[str, ...] = ("/api/webhooks/inbound/",)
 
 
 # Other writes that need the admin scope, by whole path: erasing a requester's personal data.
@@ -77,6 +79,8 @@ ADMIN_WRITE_PATTERNS: tuple[re.Pattern[str], ...] = (re.compile(r"/api/users/[^/
 
 
 def _admin_write(method: str, path: str) -> bool:
+    if any(path.startswith(prefix) for prefix in WRITE_PREFIXES):
+        return False
     return method.upper() not in READ_METHODS and (
         any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_WRITE_PREFIXES)
         or any(pattern.fullmatch(path) for pattern in ADMIN_WRITE_PATTERNS))

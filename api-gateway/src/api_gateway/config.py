@@ -12,7 +12,9 @@ TICKET_SERVICE = "ticket-service"
 AI_SERVICE = "ai-categorization-service"
 ROUTING_SERVICE = "routing-service"
 ANALYTICS_SERVICE = "analytics-service"
-SERVICES: tuple[str, ...] = (TICKET_SERVICE, AI_SERVICE, ROUTING_SERVICE, ANALYTICS_SERVICE)
+INTEGRATION_SERVICE = "integration-service"
+SERVICES: tuple[str, ...] = (TICKET_SERVICE, AI_SERVICE, ROUTING_SERVICE, ANALYTICS_SERVICE,
+                             INTEGRATION_SERVICE)
 
 
 class GatewaySettings(CommonSettings):
@@ -37,6 +39,8 @@ class GatewaySettings(CommonSettings):
         "http://127.0.0.1:5003", validation_alias=AliasChoices("ROUTING_SERVICE_URL"))
     analytics_service_url: str = Field(
         "http://127.0.0.1:5004", validation_alias=AliasChoices("ANALYTICS_SERVICE_URL"))
+    integration_service_url: str = Field(
+        "http://127.0.0.1:5005", validation_alias=AliasChoices("INTEGRATION_SERVICE_URL"))
     connect_timeout_s: float = Field(1.0, gt=0, le=30)
     read_timeout_s: float = Field(5.0, gt=0, le=120)
     categorize_timeout_s: float = Field(15.0, gt=0, le=120)
@@ -71,4 +75,5 @@ class GatewaySettings(CommonSettings):
             AI_SERVICE: self.ai_service_url,
             ROUTING_SERVICE: self.routing_service_url,
             ANALYTICS_SERVICE: self.analytics_service_url,
+            INTEGRATION_SERVICE: self.integration_service_url,
         }

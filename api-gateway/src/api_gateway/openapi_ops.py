@@ -24,18 +24,25 @@ from support_shared.assignment import (Agent, AgentCreate, AgentList, AgentLoads
                                       AgentQuery, AssigneeRequest, AssigneeResult)
 from support_shared.exchange import BatchResult, ExportQuery, ExportRecord, TicketBatch
 
+from support_shared.integrations import (Delivery, DeliveryList, InboundAccepted, Ingestion,
+                                         IngestionLogList, IngestionStart, Source, SourceCreate,
+                                         SourceList, SourcePatch, Webhook, WebhookCreate,
+                                         WebhookCreated, WebhookList, WebhookPatch)
+
 from .admin import (DeadMessageList, DeadQueueList, PurgeRequest, PurgeResult, ReplayRequest,
                     ReplayResultView, ShowQuery)
 
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "Invalid input (validation_error, malformed_json, invalid_cursor)"),
     401: ("Unauthorized", "No API key, or an invalid or revoked one (unauthorized); see "
-                         "WWW-Authenticate"),
+                         "WWW-Authenticate. Inbound webhooks: a bad, missing or stale "
+                         "signature (invalid_signature)"),
     403: ("Forbidden", "The API key lacks the scope this operation needs (forbidden), or the "
                        "operation is the suite operator's (operator_required)"),
     404: ("NotFound", "No such resource (or path)"),
     405: ("MethodNotAllowed", "Method not allowed on this path"),
     409: ("Conflict", "Conflicts with the resource's current state (invalid_transition, "
+                     "source_exists, ingestion_running: one ingestion per source at a time, "
                      "ticket_closed: reopen it first, user_exists, department_exists, "
                      "triage_department_required, triage_conflict, agent_exists, "
                      "agent_unavailable: away, offline or at capacity, ticket_not_routed, "
@@ -47,7 +54,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     413: ("PayloadTooLarge", "Body over 64 KiB (payload_too_large)"),
     415: ("UnsupportedMediaType", "Body is not JSON"),
     422: ("UnprocessableContent", "Idempotency-Key already used with another body "
-                                 "(idempotency_key_reused)"),
+                                 "(idempotency_key_reused), or a source/webhook URL that is "
+                                 "private, loopback or link-local (target_refused)"),
     429: ("TooManyRequests", "Rate limit of the API key exceeded (too_many_requests); see "
                            "Retry-After"),
     502: ("BadGateway", "A service failed (bad_gateway)"),
@@ -71,7 +79,11 @@ PATH_PARAMS = {"ticket_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
               "agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
               "name": {"type": "string", "minLength": 1},
-              "queue": {"type": "string", "minLength": 1}}
+              "queue": {"type": "string", "minLength": 1},
+              "job_id": {"type": "string", "format": "uuid"},
+              "webhook_id": {"type": "string", "format": "uuid"},
+              "delivery_id": {"type": "string", "format": "uuid"},
+              "source": {"type": "string", "pattern": "^[a-z0-9_.-]{1,64}$"}}
 PARAM_DOCS = {
     "limit": "Page size (1-200, default 50)",
     "cursor": "Opaque cursor: the next_cursor of the previous page",
@@ -296,4 +308,52 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/api/analytics/sla", "slaAnalytics",
        "SLA compliance per department and priority, breaches, first response and resolution "
        "times (p50/p90)", "analytics", response=SlaReport, query=("slaDays",), errors=(400,)),
+    Op("get", "/api/sources", "listSources", "The tenant's ingestion sources (no secrets)",
+       "integrations", response=SourceList, query=PAGE, errors=(400,)),
+    Op("post", "/api/sources", "createSource",
+       "Configure a source (admin scope); credentials are stored encrypted, never returned",
+       "integrations", body=SourceCreate, response=Source, status=201, errors=(409, 422)),
+    Op("get", "/api/sources/{name}", "getSource", "One source", "integrations",
+       response=Source, errors=(404,)),
+    Op("patch", "/api/sources/{name}", "updateSource",
+       "Edit a source (admin scope); reset_cursor re-reads it from the start", "integrations",
+       body=SourcePatch, response=Source, errors=(404, 422)),
+    Op("delete", "/api/sources/{name}", "deleteSource", "Delete a source (admin scope)",
+       "integrations", response=None, status=204, errors=(404,)),
+    Op("post", "/api/ingestions", "startIngestion",
+       "Start an ingestion job from a source's stored cursor (one per source at a time)",
+       "integrations", body=IngestionStart, response=Ingestion, status=202,
+       errors=(404, 409)),
+    Op("get", "/api/ingestions/{job_id}", "getIngestion",
+       "A job: status, pages, counts created/updated/unchanged/failed, errors",
+       "integrations", response=Ingestion, errors=(404,)),
+    Op("get", "/api/ingestions/{job_id}/logs", "ingestionLogs", "A job's log, oldest first",
+       "integrations", response=IngestionLogList, query=PAGE, errors=(400, 404)),
+    Op("post", "/api/ingestions/{job_id}/cancel", "cancelIngestion",
+       "Cancel a job (a running one stops after its current page)", "integrations",
+       response=Ingestion, status=202, errors=(404,)),
+    Op("get", "/api/webhooks", "listWebhooks", "The tenant's webhook subscriptions",
+       "integrations", response=WebhookList, query=PAGE, errors=(400,)),
+    Op("post", "/api/webhooks", "createWebhook",
+       "Subscribe a URL to ticket events (admin scope); the signing secret is shown once",
+       "integrations", body=WebhookCreate, response=WebhookCreated, status=201,
+       errors=(422,)),
+    Op("get", "/api/webhooks/{webhook_id}", "getWebhook", "One subscription", "integrations",
+       response=Webhook, errors=(404,)),
+    Op("patch", "/api/webhooks/{webhook_id}", "updateWebhook",
+       "Edit a subscription (admin scope); {\"active\": true} re-enables a disabled one",
+       "integrations", body=WebhookPatch, response=Webhook, errors=(404, 422)),
+    Op("delete", "/api/webhooks/{webhook_id}", "deleteWebhook",
+       "Delete a subscription (admin scope)", "integrations", response=None, status=204,
+       errors=(404,)),
+    Op("get", "/api/webhooks/{webhook_id}/deliveries", "listDeliveries",
+       "A subscription's deliveries, newest first: status, attempts, last response code",
+       "integrations", response=DeliveryList, query=PAGE, errors=(400, 404)),
+    Op("post", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+       "redeliverDelivery", "Send a delivery again, with the same delivery id (admin scope)",
+       "integrations", response=Delivery, status=202, errors=(404,)),
+    Op("post", "/api/webhooks/inbound/{source}", "inboundWebhook",
+       "A helpdesk's webhook: X-Webhook-Signature (HMAC-SHA256 over timestamp and raw body, "
+       "the source's secret) is checked, the body stored and upserted later", "integrations",
+       response=InboundAccepted, status=202),
 )

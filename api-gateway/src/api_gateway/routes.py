@@ -11,7 +11,8 @@ from support_shared.exchange import MAX_BATCH_BYTES
 from support_shared.web import ApiError, allow_body
 
 from .clients import UpstreamResponse
-from .config import AI_SERVICE, ANALYTICS_SERVICE, ROUTING_SERVICE, TICKET_SERVICE
+from .config import (AI_SERVICE, ANALYTICS_SERVICE, INTEGRATION_SERVICE, ROUTING_SERVICE,
+                     TICKET_SERVICE)
 from .context import downstream_identity
 from .forwarding import (RESPONSE_HEADERS, downstream_path, passthrough, quote_segment,
                          request_body, request_headers)
@@ -69,6 +70,18 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/sla/policy", ("GET", "PUT"), TICKET_SERVICE),
     Route("/api/sla/calendar", ("GET", "PUT"), TICKET_SERVICE),
     Route("/api/analytics/sla", ("GET",), ANALYTICS_SERVICE),
+    Route("/api/sources", ("GET", "POST"), INTEGRATION_SERVICE),
+    Route("/api/sources/<name>", ("GET", "PATCH", "DELETE"), INTEGRATION_SERVICE),
+    Route("/api/ingestions", ("POST",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>/logs", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/ingestions/<job_id>/cancel", ("POST",), INTEGRATION_SERVICE),
+    Route("/api/webhooks", ("GET", "POST"), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>", ("GET", "PATCH", "DELETE"), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>/deliveries", ("GET",), INTEGRATION_SERVICE),
+    Route("/api/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver", ("POST",),
+          INTEGRATION_SERVICE),
+    Route("/api/webhooks/inbound/<source>", ("POST",), INTEGRATION_SERVICE),
 )
 # The longest Prefer: wait ticket-service honours (ticket_service.tickets.waiting.MAX_WAIT_S).
 MAX_PREFER_WAIT_S = 10

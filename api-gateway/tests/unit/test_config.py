@@ -15,6 +15,7 @@ def test_defaults(monkeypatch):
         "ai-categorization-service": "http://127.0.0.1:5002",
         "routing-service": "http://127.0.0.1:5003",
         "analytics-service": "http://127.0.0.1:5004",
+        "integration-service": "http://127.0.0.1:5005",
     }
     assert (s.connect_timeout_s, s.read_timeout_s, s.categorize_timeout_s) == (1.0, 5.0, 15.0)
     assert (s.breaker_fail_max, s.breaker_reset_s) == (5, 15.0)
@@ -25,6 +26,7 @@ def test_environment(monkeypatch):
     monkeypatch.setenv("AI_SERVICE_URL", "http://ai:8002")
     monkeypatch.setenv("ROUTING_SERVICE_URL", "http://routing:8003")
     monkeypatch.setenv("ANALYTICS_SERVICE_URL", "http://analytics:8004")
+    monkeypatch.setenv("INTEGRATION_SERVICE_URL", "http://integration:8005")
     monkeypatch.setenv("GATEWAY_PORT", "8080")
     monkeypatch.setenv("GATEWAY_READ_TIMEOUT_S", "2.5")
     monkeypatch.setenv("GATEWAY_BREAKER_FAIL_MAX", "9")
@@ -34,6 +36,7 @@ def test_environment(monkeypatch):
     s = GatewaySettings()
 
     assert list(s.service_urls().values()) == [
-        "http://tickets:8001", "http://ai:8002", "http://routing:8003", "http://analytics:8004"]
+        "http://tickets:8001", "http://ai:8002", "http://routing:8003", "http://analytics:8004",
+        "http://integration:8005"]
     assert (s.port, s.read_timeout_s, s.breaker_fail_max) == (8080, 2.5, 9)
     assert s.rabbitmq_url == "amqp://u:p@mq:5672/%2F"

@@ -68,7 +68,7 @@ def test_every_public_route_is_documented_with_its_methods(app, doc):
     documented = {path: set(item) for path, item in doc["paths"].items()}
 
     assert documented == served
-    assert len(served) == 40
+    assert len(served) == 51
 
 
 def test_bodies_and_responses_come_from_the_shared_models(doc):
@@ -172,8 +172,13 @@ def test_security_schemes_and_per_operation_auth_responses(doc):
             department_write = path.startswith(("/api/departments", "/api/settings",
                                                 "/api/agents", "/api/sla")) and method != "get"
             erasure = path.endswith("/erase")
+            # integration configuration: sources and webhook subscriptions (not inbound posts)
+            config_write = (path.startswith(("/api/sources", "/api/webhooks"))
+                            and not path.startswith("/api/webhooks/inbound/")
+                            and method != "get")
             expected = ("operator" if operator else "admin"
                         if path.startswith("/api/admin/") or department_write or erasure
+                        or config_write
                         else "read" if method == "get" else "write")
             assert op["x-required-scope"] == expected, (method, path)
             if operator:                                      # no tenant key opens these
@@ -249,7 +254,7 @@ def _success_schemas(doc):
 
 def test_every_success_response_is_a_typed_model(doc):
     schemas = dict(_success_schemas(doc))
-    assert len(schemas) == 51                             # every operation, health included
+    assert len(schemas) == 66                             # every operation, health included
 
     for where, schema in schemas.items():
         top = _resolve(doc, schema["$ref"]) if "$ref" in schema else schema

@@ -112,6 +112,12 @@ class Suite:
 
 _E = EventType
 
+# The ticket events an outbound webhook subscription may carry (integration-service).
+WEBHOOK_EVENTS: tuple[EventType, ...] = (
+    _E.TICKET_CREATED, _E.TICKET_UPDATED, _E.TICKET_COMMENTED, _E.TICKET_STATUS_UPDATED,
+    _E.TICKET_ROUTING_APPLIED, _E.TICKET_DELETED,
+)
+
 SUITE = Suite(services=(
     Service(
         "ticket-service", "ticket_service", "ticket", "TICKET_SERVICE_", 5001,
@@ -161,4 +167,12 @@ SUITE = Suite(services=(
         ),
     ),
     Service("api-gateway", "api_gateway", "gateway", "GATEWAY_", 5000),
+    # Pull ingestion and webhooks: "worker" runs ingestion jobs and sends webhook deliveries,
+    # so a slow receiver never holds the consumer. Tickets are written by ticket-service only.
+    Service(
+        "integration-service", "integration_service", "integration", "INTEGRATION_SERVICE_",
+        5005, schema="integration", commands=("web", "consumer", "worker"),
+        consumes=tuple(Consumes(e, "integration_service.handlers:handle_ticket_events")
+                       for e in WEBHOOK_EVENTS),
+    ),
 ))

@@ -7,6 +7,7 @@ returns once the gateway reports every part healthy; ``down`` stops exactly what
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -23,6 +24,8 @@ import requests
 
 from .internal import TOKEN_ENV
 from .manifest import SUITE
+
+INTEGRATION_KEY_ENV = "INTEGRATION_SERVICE_CREDENTIALS_KEY"
 
 logger = logging.getLogger(__name__)
 
@@ -203,11 +206,24 @@ def ensure_operator_token(var: Path) -> str:
     return path.read_text().strip()
 
 
+def ensure_integration_key(var: Path) -> str:
+    """A local Fernet key for integration-service's secrets: ``var/integration-key`` (0600)."""
+    path = var / "integration-key"
+    if not path.exists() or not path.read_text().strip():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return path.read_text().strip()
+
+
 def operator_env(var: Path) -> dict[str, str]:
-    """This environment, with the operator credential from ``var`` unless one is set."""
+    """This environment, with the operator credential (and integration-service's key) from
+    ``var`` unless set."""
     env = dict(os.environ)
     if not env.get("GATEWAY_OPERATOR_TOKEN"):
         env["GATEWAY_OPERATOR_TOKEN"] = ensure_operator_token(var)
+    if not env.get(INTEGRATION_KEY_ENV):
+        env[INTEGRATION_KEY_ENV] = ensure_integration_key(var)
     return env
 
 

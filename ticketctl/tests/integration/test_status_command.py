@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 _UP = {"status": "healthy", "checks": {"database": "ok", "broker": "ok"}}
 HEALTH = {"status": "healthy", "postgresql": "ok", "rabbitmq": "ok",   # api-gateway's shape
           "services": {name: _UP for name in ("ticket-service", "ai-categorization-service",
-                                              "routing-service", "analytics-service")}}
+                                              "routing-service", "analytics-service",
+                                              "integration-service")}}
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""integration-service: pull ingestion from helpdesks and JSON APIs, and webhooks both ways."""

@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-import requests
 
 from integration_service import signing
 from integration_service.testing import FakeHelpdesk, WebhookReceiver
@@ -22,18 +21,6 @@ SECRET = "e2e-inbound-secret-0123456789"
 @pytest.fixture
 def admin(running: RunningSuite) -> ApiClient:
     return running.tenant("read,write,admin")
-
-
-@pytest.fixture
-def batch_endpoint(running: RunningSuite) -> None:
-    """Skip unless ticket-service answers ``POST /tickets/batch`` (the batch branch)."""
-    resp = requests.post(running.env["TICKET_SERVICE_URL"] + "/tickets/batch",
-                         json={"tickets": []}, timeout=10,
-                         headers={"X-Internal-Token": running.env["INTERNAL_API_TOKEN"],
-                                  "X-Tenant-ID": "default"})
-    if resp.status_code == 404:
-        pytest.skip("ticket-service has no POST /tickets/batch yet (batch upsert branch not "
-                    "merged): run again after the merge")
 
 
 @pytest.fixture
@@ -77,7 +64,7 @@ def test_configuration_writes_need_the_admin_scope(running, admin):
 
 
 def test_pull_ingestion_creates_tickets_once_through_the_batch_upsert(
-        running, admin, helpdesk, batch_endpoint):
+        running, admin, helpdesk):
     made = admin.post("/api/sources", json={"name": "zd", "kind": "zendesk",
                                             "base_url": helpdesk.url, "webhook_secret": SECRET})
     assert made.status_code == 201, made.text

@@ -1,5 +1,5 @@
 """The port to ticket-service's batch upsert (the only way this service writes tickets) and
-its HTTP adapter: ``POST /tickets/batch`` with the internal credential and the tenant header,
+its HTTP adapter: ``POST /api/tickets/batch`` with the internal credential and the tenant header,
 items upserted on (tenant, source, external_id); see docs/integrations.md."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from support_shared.web import TENANT_HEADER
 
 from .retry import RetryPolicy, call_with_retries
 
-BATCH_PATH = "/tickets/batch"
+BATCH_PATH = "/api/tickets/batch"
 MAX_BATCH = 1000
 
 
@@ -65,7 +65,7 @@ class HttpTicketBatch(TicketBatch):
         except RuntimeError as exc:
             raise TicketServiceError(f"ticket-service batch upsert failed: {exc}") from exc
         if response.status_code == 404:
-            raise BatchEndpointMissingError("ticket-service has no POST /tickets/batch")
+            raise BatchEndpointMissingError("ticket-service has no POST /api/tickets/batch")
         if response.status_code != 200:
             raise TicketServiceError(f"ticket-service refused the batch: HTTP "
                                      f"{response.status_code} {response.text[:300]}")

@@ -115,7 +115,8 @@ _E = EventType
 # The ticket events an outbound webhook subscription may carry (integration-service).
 WEBHOOK_EVENTS: tuple[EventType, ...] = (
     _E.TICKET_CREATED, _E.TICKET_UPDATED, _E.TICKET_COMMENTED, _E.TICKET_STATUS_UPDATED,
-    _E.TICKET_ROUTING_APPLIED, _E.TICKET_DELETED,
+    _E.TICKET_ROUTING_APPLIED, _E.TICKET_DELETED, _E.TICKET_ASSIGNMENT_APPLIED,
+    _E.SLA_WARNING, _E.SLA_BREACHED,
 )
 
 SUITE = Suite(services=(

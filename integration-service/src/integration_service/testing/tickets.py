@@ -1,5 +1,5 @@
 """A fake of ticket-service's batch upsert, speaking the contract of docs/integrations.md:
-``POST /tickets/batch`` (internal token, tenant header), upsert on (tenant, source,
+``POST /api/tickets/batch`` (internal token, tenant header), upsert on (tenant, source,
 external_id), per-item results and counts."""
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class FakeTicketService:
         self.server.close()
 
     def respond(self, request: Request) -> Reply:
-        if request.method != "POST" or request.path != "/tickets/batch" or self.missing:
+        if request.method != "POST" or request.path != "/api/tickets/batch" or self.missing:
             return json_reply(404, {"error": {"code": "not_found", "message": "no route"}})
         if request.headers.get("X-Internal-Token") != self.token:
             return json_reply(401, {"error": {"code": "unauthorized", "message": "token"}})

@@ -56,7 +56,6 @@ def _counts(outcomes: list[ItemOutcome]) -> dict[str, int]:
 
 
 @bp.post("/api/tickets/batch")
-@bp.post("/tickets/batch")      # the path the cross-branch contract names, same handler
 @allow_body(MAX_BATCH_BYTES)
 def batch_route() -> Response:
     items = [_validated(i, raw) for i, raw in enumerate(_envelope())]

@@ -74,6 +74,9 @@ def engine_for(settings: ServiceSettings, application_name: str | None = None) -
 
 
 def run_migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    # migrate declares the topology whatever RABBITMQ_DECLARE says (it runs as the broker's
+    # admin user; the long-running processes' users may not configure anything).
+    settings = settings.model_copy(update={"rabbitmq_declare": True})
     ensure_database(settings.database_url)
     engine = engine_for(settings)
     try:

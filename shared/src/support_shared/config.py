@@ -38,6 +38,9 @@ class CommonSettings(BaseSettings):
     # declares), for a broker user without configure permission; ``migrate`` (run with the
     # admin user) declares them. See messaging/permissions.py.
     rabbitmq_declare: bool = Field(True, validation_alias=_env("RABBITMQ_DECLARE"))
+    # The broker's admin user, for ``migrate`` only (it declares exchanges and queues); empty:
+    # migrate uses RABBITMQ_URL. Never given to a long-running process.
+    rabbitmq_admin_url: str = Field("", validation_alias=_env("RABBITMQ_ADMIN_URL"), repr=False)
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: str = Field("json", validation_alias=_env("LOG_FORMAT"))
     bind_host: str = Field("127.0.0.1", validation_alias=_env("BIND_HOST"))

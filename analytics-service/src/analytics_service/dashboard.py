@@ -8,10 +8,11 @@ from flask.typing import ResponseReturnValue
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from support_shared.config import ServiceSettings
+from support_shared.web import METRICS_EXTENSION
 from support_shared.messaging.management import Management, direct_session, vhost_of
 from support_shared.messaging.topology import Topology
 
-from .queue_depths import QueueDepths, suite_queues
+from .queue_depths import QueueCollector, QueueDepths, suite_queues
 
 EXTENSION = "analytics_service.dashboard"
 # Everything the page loads comes from this origin: no CDN, works without internet.
@@ -65,6 +66,7 @@ def init_dashboard(app: Flask, settings: ServiceSettings,
         cache_s=dashboard.queue_cache_s,
     )
     app.extensions[EXTENSION] = Dashboard(settings=dashboard, queues=depths)
+    app.extensions.setdefault(METRICS_EXTENSION, []).append(QueueCollector(depths))
     app.register_blueprint(bp)
 
 

@@ -21,7 +21,7 @@ def _matches(pattern: str, name: str) -> bool:
 def test_every_service_on_the_broker_gets_one_user_and_the_gateway_none():
     names = set(_by_name(permissions.users()))
     assert names == {s.name for s in SUITE.services if s.consumes or s.publishes} | {
-        "operator", "admin"}
+        "operator", "monitoring", "admin"}
     assert "api-gateway" not in names and "guest" not in names
 
 

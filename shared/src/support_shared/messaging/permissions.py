@@ -8,6 +8,7 @@ Least privilege, per vhost (RabbitMQ permissions are configure / write / read re
   poison message itself, with the reason in the headers);
 - ``operator``: the DLQ tools (gateway admin API, ticketctl): reads the DLQs and the unroutable
   queue, writes to ``tickets`` and the default exchange (replay), configures nothing;
+- ``monitoring``: queue depths through the management API (tag ``monitoring``), no AMQP rights;
 - ``admin``: everything (``migrate``, the console); never given to a long-running process.
 
 A service added to ``SUITE`` gets its user here with no other change. ``definitions`` renders a
@@ -29,6 +30,7 @@ from ..manifest import SUITE, Suite, dead_letter_queue
 
 NOTHING = "^$"
 OPERATOR = "operator"
+MONITORING = "monitoring"
 ADMIN = "admin"
 
 
@@ -65,6 +67,9 @@ def users(suite: Suite = SUITE, *, exchange: str = "tickets", dlx: str = "ticket
     result.append(BrokerUser(f"{user_prefix}{OPERATOR}", NOTHING,
                              exactly(["amq.default", exchange]),
                              exactly([*dead, f"{exchange}.unroutable"]), tags="management"))
+    # Reads queue depths through the management API (the analytics dashboard and its /metrics).
+    result.append(BrokerUser(f"{user_prefix}{MONITORING}", NOTHING, NOTHING, NOTHING,
+                             tags="monitoring"))
     result.append(BrokerUser(f"{user_prefix}{ADMIN}", ".*", ".*", ".*", tags="administrator"))
     return result
 

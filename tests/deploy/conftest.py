@@ -59,8 +59,8 @@ def require_tool() -> Callable[[str], str]:
 
 def _env_names(cls: type[BaseSettings], name: str) -> list[str]:
     field = cls.model_fields[name]
-    if isinstance(field.validation_alias, AliasChoices):
-        return [str(c) for c in field.validation_alias.choices]
+    if isinstance(field.validation_alias, AliasChoices):   # the lower-case ones: field names
+        return [str(c) for c in field.validation_alias.choices if str(c).isupper()]
     prefix = cls.model_config.get("env_prefix", "")
     return [f"{prefix}{name}".upper()]
 
@@ -69,14 +69,15 @@ def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
     """Every settings class of the suite, with whether its service has a relay."""
     from ai_categorization_service.cli import SPEC as ai_spec
     from analytics_service.cli import SPEC as analytics_spec
+    from analytics_service.dashboard import DashboardSettings
     from api_gateway.admin import AdminSettings
     from api_gateway.config import GatewaySettings
     from routing_service.cli import SPEC as routing_spec
     from ticket_service.cli import SPEC as ticket_spec
 
     specs = [ticket_spec, ai_spec, routing_spec, analytics_spec]
-    return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False),
-                                                                  (AdminSettings, False)]
+    return [(spec.settings, spec.publishes) for spec in specs] + [
+        (GatewaySettings, False), (AdminSettings, False), (DashboardSettings, False)]
 
 
 @pytest.fixture(scope="session")
@@ -92,4 +93,6 @@ def setting_defaults() -> dict[str, Any]:
                 continue
             for env in _env_names(cls, name):
                 defaults[env] = field.default
+    from support_shared.metrics import METRICS_PORT_ENV
+    defaults[METRICS_PORT_ENV] = None   # read by every relay and consumer (support_shared.metrics)
     return defaults

@@ -40,7 +40,9 @@ class DashboardSettings(BaseSettings):
 
     rabbitmq_management_url: str = Field(
         "http://guest:guest@127.0.0.1:15672",
-        validation_alias=AliasChoices("RABBITMQ_MANAGEMENT_URL", "rabbitmq_management_url"),
+        # Its own (the broker's monitoring user), else the suite's.
+        validation_alias=AliasChoices("ANALYTICS_SERVICE_RABBITMQ_MANAGEMENT_URL",
+                                      "RABBITMQ_MANAGEMENT_URL", "rabbitmq_management_url"),
     )
     management_timeout_s: float = Field(2.0, gt=0, le=30)
     queue_cache_s: float = Field(3.0, ge=0, le=60)

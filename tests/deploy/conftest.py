@@ -30,6 +30,7 @@ MIGRATED = [s.name for s in SUITE.with_schema]
 TOOL_SOURCES = {
     "docker-compose": "Debian package docker-compose (apt-get install -y docker-compose)",
     "kubectl": "package kubectl (in the machine image; `kubectl kustomize` renders offline)",
+    "promtool": "Debian package prometheus (make tools: apt-get install -y prometheus)",
 }
 NOT_INSTALLABLE = {"kubectl"}  # not in any registry a fresh machine reaches
 

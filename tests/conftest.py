@@ -31,6 +31,7 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
         "GATEWAY_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+        "GATEWAY_METRICS_TOKEN": secrets.token_urlsafe(32),
         "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute",
         **{f"{s.env_prefix}RELAY_POLL_SECONDS": "0.5" for s in SUITE.with_schema}}
     return isolated_env(suffix, database_url, rabbitmq_url, **{**settings, **extra})

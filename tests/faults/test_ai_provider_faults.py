@@ -75,4 +75,4 @@ def test_a_hung_provider_stalls_categorization_at_most_30_s_with_the_shipped_def
     assert defaults.claude_hang_cost_s <= 30.0
     worst = defaults.claude_breaker_fail_max * claude_call_worst_s(
         defaults.claude_timeout_s, defaults.claude_max_retries)
-    assert worst == defaults.claude_hang_cost_s == 29.0
+    assert worst == defaults.claude_hang_cost_s == 25.0

@@ -136,7 +136,7 @@ def test_a_tenant_s_departments_are_the_prompt_and_the_enum(fake):
 
 def test_a_hung_provider_costs_at_most_the_computed_bound_then_tickets_fall_back_at_once(fake):
     """The bound Settings checks (fail_max x (attempts x timeout + backoff)) holds for the real
-    SDK: scaled down here (0.4 s timeouts), the defaults give 29 s <= 30 s (test_config)."""
+    SDK: scaled down here (0.4 s timeouts); the defaults give 25 s <= 30 s (test_claude_budget)."""
     fake.default = slow(30.0, tool_use(VALID))     # accepts the request, never answers in time
     categorizer = chain(fake, claude_timeout_s=0.4, claude_max_retries=1,
                         claude_breaker_fail_max=2, claude_breaker_reset_s=60)

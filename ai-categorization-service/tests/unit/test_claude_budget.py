@@ -8,7 +8,7 @@ from ai_categorization_service.config import Settings, claude_call_worst_s
 def test_the_defaults_bound_a_hung_provider_to_30_seconds():
     settings = Settings()
     assert settings.claude_hang_budget_s == 30.0
-    assert settings.claude_hang_cost_s == 2 * (2 * 7.0 + 0.5) == 29.0
+    assert settings.claude_hang_cost_s == 2 * (2 * 6.0 + 0.5) == 25.0
 
 
 def test_one_call_is_its_attempts_plus_the_sdk_backoff():

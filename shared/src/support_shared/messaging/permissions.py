@@ -17,6 +17,7 @@ RabbitMQ definitions file (``deploy/rabbitmq/definitions.json`` is one, checked 
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
@@ -25,8 +26,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from ..manifest import SUITE, Suite, dead_letter_queue
+from .management import Management, direct_session
 
 NOTHING = "^$"
 OPERATOR = "operator"
@@ -123,10 +126,6 @@ def apply(management_url: str, broker_users: list[BrokerUser], vhost: str,
           passwords: dict[str, str], timeout_s: float = 10.0) -> None:
     """Create (or update) the vhost, ``broker_users`` and their permissions on a running broker
     through the management API at ``management_url`` (an administrator's credentials)."""
-    from urllib.parse import quote
-
-    from .management import Management, direct_session
-
     admin = Management(management_url, vhost, timeout_s, session=direct_session())
     v = quote(vhost, safe="")
     try:
@@ -140,7 +139,7 @@ def apply(management_url: str, broker_users: list[BrokerUser], vhost: str,
         admin.close()
 
 
-def _put(admin: Any, path: str, body: dict[str, Any]) -> None:
+def _put(admin: Management, path: str, body: dict[str, Any]) -> None:
     resp = admin.session.put(f"{admin.base}/api/{path}", json=body, auth=admin.auth,
                              timeout=admin.timeout)
     resp.raise_for_status()
@@ -149,8 +148,6 @@ def _put(admin: Any, path: str, body: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """``python -m support_shared.messaging.permissions [--vhost /] [--out FILE]``: print (or
     write) the definitions file of the suite's users; passwords from ``RABBITMQ_PASSWORD_<USER>``."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m support_shared.messaging.permissions",
                                      description=main.__doc__)
     parser.add_argument("--vhost", default="/")

@@ -79,10 +79,12 @@ ensure_rabbitmq
 ensure_redis
 
 # Test tools from Debian: docker-compose validates docker-compose.yml without an engine;
-# chromium renders the dashboard in the browser test; wrk drives `make bench`.
+# chromium renders the dashboard in the browser test; wrk drives `make bench`; promtool (package
+# prometheus) checks and unit-tests deploy/prometheus (tests/deploy/test_monitoring.py).
 ensure_tools() {
   local missing=()
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v promtool >/dev/null || missing+=(prometheus)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v wrk >/dev/null || missing+=(wrk)
   if [[ ${#missing[@]} -gt 0 ]]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi

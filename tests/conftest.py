@@ -32,6 +32,7 @@ def suite_env(suffix: str, database_url: str, rabbitmq_url: str, **extra: str) -
         # Every e2e test shares few keys and polls quickly: limits are tested on their own.
         "GATEWAY_RATE_LIMIT": "1000000/minute", "GATEWAY_AUTH_CACHE_TTL_S": "1",
         "GATEWAY_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+        "GATEWAY_METRICS_TOKEN": secrets.token_urlsafe(32),
         "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute",
         # integration-service: a key for secrets at rest; local fakes listen on 127.0.0.1
         "INTEGRATION_SERVICE_CREDENTIALS_KEY": base64.urlsafe_b64encode(

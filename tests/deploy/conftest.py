@@ -30,6 +30,7 @@ MIGRATED = [s.name for s in SUITE.with_schema]
 TOOL_SOURCES = {
     "docker-compose": "Debian package docker-compose (apt-get install -y docker-compose)",
     "kubectl": "package kubectl (in the machine image; `kubectl kustomize` renders offline)",
+    "promtool": "Debian package prometheus (make tools: apt-get install -y prometheus)",
 }
 NOT_INSTALLABLE = {"kubectl"}  # not in any registry a fresh machine reaches
 
@@ -59,8 +60,8 @@ def require_tool() -> Callable[[str], str]:
 
 def _env_names(cls: type[BaseSettings], name: str) -> list[str]:
     field = cls.model_fields[name]
-    if isinstance(field.validation_alias, AliasChoices):
-        return [str(c) for c in field.validation_alias.choices]
+    if isinstance(field.validation_alias, AliasChoices):   # the lower-case ones: field names
+        return [str(c) for c in field.validation_alias.choices if str(c).isupper()]
     prefix = cls.model_config.get("env_prefix", "")
     return [f"{prefix}{name}".upper()]
 
@@ -69,6 +70,7 @@ def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
     """Every settings class of the suite, with whether its service has a relay."""
     from ai_categorization_service.cli import SPEC as ai_spec
     from analytics_service.cli import SPEC as analytics_spec
+    from analytics_service.dashboard import DashboardSettings
     from api_gateway.admin import AdminSettings
     from api_gateway.config import GatewaySettings
     from integration_service.cli import SPEC as integration_spec
@@ -76,8 +78,8 @@ def _settings_classes() -> list[tuple[type[BaseSettings], bool]]:
     from ticket_service.cli import SPEC as ticket_spec
 
     specs = [ticket_spec, ai_spec, routing_spec, analytics_spec, integration_spec]
-    return [(spec.settings, spec.publishes) for spec in specs] + [(GatewaySettings, False),
-                                                                  (AdminSettings, False)]
+    return [(spec.settings, spec.publishes) for spec in specs] + [
+        (GatewaySettings, False), (AdminSettings, False), (DashboardSettings, False)]
 
 
 @pytest.fixture(scope="session")
@@ -93,4 +95,6 @@ def setting_defaults() -> dict[str, Any]:
                 continue
             for env in _env_names(cls, name):
                 defaults[env] = field.default
+    from support_shared.metrics import METRICS_PORT_ENV
+    defaults[METRICS_PORT_ENV] = None   # read by every relay and consumer (support_shared.metrics)
     return defaults

@@ -12,8 +12,8 @@ import yaml
 
 from tests.deploy.conftest import MIGRATED, PROCESSES
 
-INFRA = {"postgres", "rabbitmq", "redis"}
-PUBLISHED = {"api-gateway": "5000", "rabbitmq": "15672"}  # service -> container port
+INFRA = {"postgres", "rabbitmq", "redis", "prometheus", "grafana"}
+PUBLISHED = {"api-gateway": "5000", "rabbitmq": "15672", "grafana": "3000"}  # -> container port
 CONDITIONS = {"service_healthy", "service_completed_successfully", "service_started"}
 VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)(?::?-([^}]*))?\}")
 REQUIRED = re.compile(r"\$\{([A-Za-z0-9_]+):\?[^}]*\}")
@@ -80,7 +80,7 @@ def test_no_service_sets_container_name(services: dict[str, dict[str, Any]]) -> 
     assert [name for name, svc in services.items() if "container_name" in svc] == []
 
 
-def test_only_the_gateway_and_the_rabbitmq_console_are_published(
+def test_only_the_gateway_the_rabbitmq_console_and_grafana_are_published(
         services: dict[str, dict[str, Any]]) -> None:
     published = {}
     for name, svc in services.items():
@@ -106,7 +106,10 @@ def test_migrations_run_once_before_the_processes_of_their_service(
         job = services[f"migrate-{folder}"]
         assert job["command"] == "migrate" and job["restart"] == "no"
         assert job["healthcheck"] == {"disable": True}
-        assert job["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        # RabbitMQ too: migrate declares the exchanges and queues, as the broker's admin user.
+        assert job["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                     "rabbitmq": {"condition": "service_healthy"}}
+        assert job["environment"]["RABBITMQ_ADMIN_URL"].startswith("amqp://admin:")
         for name, (image, _) in PROCESSES.items():
             if image == folder:
                 deps = services[name]["depends_on"]
@@ -156,7 +159,7 @@ def test_only_the_edge_is_outside_the_internal_network(compose: dict[str, Any]) 
         assert "internal" in nets, name
         if nets - {"internal"}:
             outside[name] = nets - {"internal"}
-    assert outside == {"rabbitmq": {"public"}, "api-gateway": {"public"},
+    assert outside == {"rabbitmq": {"public"}, "api-gateway": {"public"}, "grafana": {"public"},
                        "ai-categorization-service": {"egress"}, "ai-consumer": {"egress"},
                        # helpdesks and webhook receivers; the web process resolves their names
                        "integration-service": {"egress"}, "integration-worker": {"egress"}}

@@ -106,8 +106,10 @@ def test_every_process_is_a_deployment_with_probes_and_resources(
             assert c["readinessProbe"]["httpGet"] == {
                 "path": READINESS_PATHS.get(name, "/health"), "port": "http"}, name
             assert c["livenessProbe"]["tcpSocket"] == {"port": "http"}, name
-        else:
-            assert "ports" not in c, name
+        else:   # the metrics port only (METRICS_PORT), announced to Prometheus
+            assert c["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+            annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+            assert annotations["prometheus.io/port"] == "9100", name
             for probe in ("readinessProbe", "livenessProbe"):
                 assert c[probe]["exec"]["command"][:2] == ["python", "-c"], name
         for kind in ("requests", "limits"):
@@ -175,9 +177,15 @@ def test_network_policies_let_only_the_gateway_in(base_docs: list[dict[str, Any]
     # The one other caller: integration-service's worker, into ticket-service's batch upsert.
     worker = {"podSelector": {"matchLabels": {
         "app.kubernetes.io/name": "integration-service", "app.kubernetes.io/component": "worker"}}}
+    monitoring = {"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}}
     for name, policy in policies.items():
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
+                if peer == monitoring:      # the scraper: only the metrics and web ports
+                    assert name == "metrics-from-monitoring"
+                    assert {p["port"] for p in rule["ports"]} == {"http", "metrics"}
+                    continue
                 assert peer == gateway or (name == "ticket-service-from-integration-worker"
                                            and peer == worker), (name, peer)
 

@@ -86,8 +86,13 @@ def test_every_web_process_serves_metrics(traced):
     ports.update({prefix: env[f"{prefix}PORT"] for prefix in
                   ("TICKET_SERVICE_", "AI_SERVICE_", "ROUTING_SERVICE_", "ANALYTICS_SERVICE_")})
     scraped = {}
+    # The gateway's port is public: its /metrics needs the scrape credential.
+    assert requests.get(f"http://127.0.0.1:{ports['gateway']}/metrics",
+                        timeout=5).status_code == 401
+    scraper = {"gateway": {"Authorization": f"Bearer {env['GATEWAY_METRICS_TOKEN']}"}}
     for name, port in ports.items():
-        resp = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        resp = requests.get(f"http://127.0.0.1:{port}/metrics", headers=scraper.get(name),
+                            timeout=5)
         assert resp.status_code == 200, name
         assert resp.headers["Content-Type"].startswith("text/plain"), name
         scraped[name] = resp.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ai_categorization_service.config import Settings, claude_call_worst_s
 from support_shared.testing.fake_anthropic import FakeAnthropic, error, slow, text, tool_use
 from support_shared.testing.helpers import wait_until
 
@@ -60,4 +61,18 @@ def test_provider_failures_fall_back_quickly(suite, figures):
     assert set(methods) <= {"claude", "local_model", "keywords"}
     assert calls == sum(len(r) for r, _m in SCRIPT), "the open circuit stops calling the provider"
     # The worst delivery waits for every attempt to time out, plus the SDK's retry backoff.
-    assert slowest_s < (RETRIES + 1) * TIMEOUT_S + 2.0
+    assert slowest_s < claude_call_worst_s(TIMEOUT_S, RETRIES) + 1.5
+    # Until the circuit opened, the hung calls cost at most the bound Settings enforces.
+    hung = [r.latency_ms / 1000 for r, (replies, _m) in zip(rows, SCRIPT) if HUNG in replies]
+    assert sum(hung[-FAIL_MAX:]) <= FAIL_MAX * claude_call_worst_s(TIMEOUT_S, RETRIES) + 1.5
+
+
+def test_a_hung_provider_stalls_categorization_at_most_30_s_with_the_shipped_defaults():
+    """Deterministic: the breaker opens after CLAUDE_BREAKER_FAIL_MAX calls, each costing at most
+    its attempts' timeouts plus the SDK's backoff (measured against the real SDK in
+    ai-categorization-service/tests/integration/test_claude_sdk.py); Settings refuses more."""
+    defaults = Settings(anthropic_api_key="test")
+    assert defaults.claude_hang_cost_s <= 30.0
+    worst = defaults.claude_breaker_fail_max * claude_call_worst_s(
+        defaults.claude_timeout_s, defaults.claude_max_retries)
+    assert worst == defaults.claude_hang_cost_s == 25.0

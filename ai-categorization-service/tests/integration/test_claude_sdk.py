@@ -132,3 +132,22 @@ def test_a_tenant_s_departments_are_the_prompt_and_the_enum(fake):
     assert "- Legal: contracts and NDAs" in request.system_text
     fake.default = tool_use(VALID)                       # Finance: not one of the tenant's
     assert chain(fake).categorize(TITLE, DESCRIPTION, departments=mine).method != "claude"
+
+
+def test_a_hung_provider_costs_at_most_the_computed_bound_then_tickets_fall_back_at_once(fake):
+    """The bound Settings checks (fail_max x (attempts x timeout + backoff)) holds for the real
+    SDK: scaled down here (0.4 s timeouts); the defaults give 25 s <= 30 s (test_claude_budget)."""
+    fake.default = slow(30.0, tool_use(VALID))     # accepts the request, never answers in time
+    categorizer = chain(fake, claude_timeout_s=0.4, claude_max_retries=1,
+                        claude_breaker_fail_max=2, claude_breaker_reset_s=60)
+    bound = Settings(anthropic_api_key="k", claude_timeout_s=0.4, claude_max_retries=1,
+                     claude_breaker_fail_max=2).claude_hang_cost_s
+    started = time.monotonic()
+    stalled = [categorizer.categorize(TITLE, DESCRIPTION).method for _ in range(2)]
+    hang_cost = time.monotonic() - started
+    assert fake.request_count == 4                 # 2 calls x (1 try + 1 SDK retry)
+    started = time.monotonic()
+    after = [categorizer.categorize(TITLE, DESCRIPTION).method for _ in range(5)]
+    assert time.monotonic() - started < 1.0 and fake.request_count == 4   # circuit open
+    assert stalled == after[:2] == ["local_model"] * 2
+    assert 4 * 0.4 <= hang_cost <= bound + 0.5, (hang_cost, bound)

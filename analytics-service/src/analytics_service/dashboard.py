@@ -8,10 +8,11 @@ from flask.typing import ResponseReturnValue
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from support_shared.config import ServiceSettings
+from support_shared.web import METRICS_EXTENSION
 from support_shared.messaging.management import Management, direct_session, vhost_of
 from support_shared.messaging.topology import Topology
 
-from .queue_depths import QueueDepths, suite_queues
+from .queue_depths import QueueCollector, QueueDepths, suite_queues
 
 EXTENSION = "analytics_service.dashboard"
 # Everything the page loads comes from this origin: no CDN, works without internet.
@@ -39,7 +40,9 @@ class DashboardSettings(BaseSettings):
 
     rabbitmq_management_url: str = Field(
         "http://guest:guest@127.0.0.1:15672",
-        validation_alias=AliasChoices("RABBITMQ_MANAGEMENT_URL", "rabbitmq_management_url"),
+        # Its own (the broker's monitoring user), else the suite's.
+        validation_alias=AliasChoices("ANALYTICS_SERVICE_RABBITMQ_MANAGEMENT_URL",
+                                      "RABBITMQ_MANAGEMENT_URL", "rabbitmq_management_url"),
     )
     management_timeout_s: float = Field(2.0, gt=0, le=30)
     queue_cache_s: float = Field(3.0, ge=0, le=60)
@@ -65,6 +68,7 @@ def init_dashboard(app: Flask, settings: ServiceSettings,
         cache_s=dashboard.queue_cache_s,
     )
     app.extensions[EXTENSION] = Dashboard(settings=dashboard, queues=depths)
+    app.extensions.setdefault(METRICS_EXTENSION, []).append(QueueCollector(depths))
     app.register_blueprint(bp)
 
 

@@ -1,16 +1,18 @@
-"""Depths of the suite's queues and dead-letter queues, for the dashboard's queue panel."""
+"""Depths of the suite's queues and dead-letter queues, for the dashboard's queue panel and
+as Prometheus gauges."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from support_shared.events import utcnow
 from support_shared.manifest import SUITE, dead_letter_queue, queue_name
 from support_shared.messaging.dead_letters import Unavailable
 from support_shared.messaging.management import Management
+from support_shared.metrics import GaugeMetricFamily, Metric
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +106,39 @@ def _queue_entry(queue: WatchedQueue, by_name: dict[str, dict[str, Any]]) -> dic
         "dlq": queue.dlq,
         "dead_letters": _count(dlq, "messages"),
     }
+
+
+class QueueCollector:
+    """The queue depths as Prometheus gauges on analytics' ``/metrics`` (one management call per
+    ``cache_s``, shared with the dashboard): work-queue messages and consumers, dead letters, the
+    unroutable queue, and whether the management API answered (``queue_depths_available``)."""
+
+    def __init__(self, depths: QueueDepths) -> None:
+        self.depths = depths
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.depths.snapshot()
+        yield GaugeMetricFamily("queue_depths_available",
+                                "1 when the RabbitMQ management API answered the last read.",
+                                value=1 if snapshot["available"] else 0)
+        if not snapshot["available"]:
+            return
+        labels = ["queue", "service"]
+        families = {
+            "messages": GaugeMetricFamily("queue_messages",
+                                          "Messages in a suite queue (ready + unacked).", labels=labels),
+            "consumers": GaugeMetricFamily("queue_consumers",
+                                           "Consumers attached to a suite queue.", labels=labels),
+            "dead_letters": GaugeMetricFamily("queue_dead_letters",
+                                              "Messages in a suite queue's DLQ.", labels=labels),
+        }
+        for queue in snapshot["queues"]:
+            for field, family in families.items():
+                if queue[field] is not None:
+                    family.add_metric([queue["name"], queue["service"]], queue[field])
+        yield from families.values()
+        unroutable = snapshot["unroutable"]["messages"]
+        if unroutable is not None:
+            yield GaugeMetricFamily("queue_unroutable_messages",
+                                    "Messages no queue was bound for (tickets.unroutable).",
+                                    value=unroutable)

@@ -103,3 +103,28 @@ def test_failures_are_unavailable_without_credentials(answer, reason):
     assert body["available"] is False
     assert reason in body["reason"] and "mq.local:15672" in body["reason"]
     assert "s3cret" not in body["reason"] and "ops" not in body["reason"]
+
+
+def test_depths_are_exported_as_prometheus_gauges():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from analytics_service.queue_depths import QueueCollector
+
+    session = FakeSession(FakeResponse(200, [
+        {"name": "p.routing-service.ticket.created", "messages": 3, "consumers": 0},
+        {"name": "p.routing-service.ticket.created.dlq", "messages": 4},
+        {"name": "tickets.unroutable", "messages": 1},
+    ]), requests.ConnectionError("refused"))
+    now = [0.0]
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(_depths(session, clock=lambda: now[0])))
+    text = generate_latest(registry).decode()
+    labels = 'queue="p.routing-service.ticket.created",service="routing-service"'
+    assert f"queue_messages{{{labels}}} 3.0" in text
+    assert f"queue_consumers{{{labels}}} 0.0" in text
+    assert f"queue_dead_letters{{{labels}}} 4.0" in text
+    assert "queue_unroutable_messages 1.0" in text and "queue_depths_available 1.0" in text
+    assert "p.ticket-service.ticket.routed" not in text        # no stats yet: no sample
+    now[0] += 10
+    text = generate_latest(registry).decode()
+    assert "queue_depths_available 0.0" in text and "queue_messages{" not in text

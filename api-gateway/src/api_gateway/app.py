@@ -5,7 +5,7 @@ from flask import Flask
 
 from support_shared.web import MAX_BODY_BYTES, init_app
 
-from . import context, docs, routes
+from . import context, docs, metrics_auth, routes
 from .admin import init_admin
 from .auth import (ApiKeyAuthenticator, Authenticator, AuthError, CachedVerifier,
                    HttpKeyVerifier, auth_error_response)
@@ -34,6 +34,7 @@ def create_app(settings: GatewaySettings | None = None, *,
     init_app(app)
     clients = build_clients(settings)
     context.install(app, authenticator or key_authenticator(settings, clients[TICKET_SERVICE]))
+    metrics_auth.configure(app, settings.metrics_token)
     init_limits(app, settings)
     health = HealthChecker(clients, settings.rabbitmq_url, timeout_s=settings.health_timeout_s,
                            broker_ttl_s=settings.broker_check_ttl_s)

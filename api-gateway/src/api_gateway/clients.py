@@ -20,7 +20,7 @@ from support_shared.breaker import CircuitBreaker, CircuitOpenError
 from support_shared.internal import TOKEN_HEADER
 
 from .config import GatewaySettings
-from .errors import ServerError, UpstreamFailure
+from .errors import ServerError, UpstreamFailure, answered_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class ServiceClient:
                 self.breaker.release(permit)
             raise UpstreamFailure(self.name, exc) from exc
         if resp.status_code >= 500:
-            self.breaker.record(permit, failed=True)
+            self.breaker.record(permit, failed=not answered_unavailable(resp))
             raise UpstreamFailure(self.name, ServerError(resp))
         self.breaker.record(permit, failed=False)
         return resp

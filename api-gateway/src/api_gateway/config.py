@@ -41,6 +41,8 @@ class GatewaySettings(CommonSettings):
         "http://127.0.0.1:5004", validation_alias=AliasChoices("ANALYTICS_SERVICE_URL"))
     integration_service_url: str = Field(
         "http://127.0.0.1:5005", validation_alias=AliasChoices("INTEGRATION_SERVICE_URL"))
+    # Bearer credential of GET /metrics (metrics_auth); empty: the gateway serves no /metrics.
+    metrics_token: str = Field("", repr=False)
     connect_timeout_s: float = Field(1.0, gt=0, le=30)
     read_timeout_s: float = Field(5.0, gt=0, le=120)
     categorize_timeout_s: float = Field(15.0, gt=0, le=120)

@@ -9,7 +9,7 @@ from flask import Flask, g, request
 from support_shared.logging import correlation_id
 from support_shared.web import REQUEST_ID_HEADER, TENANT_HEADER
 
-from . import auth_failures
+from . import auth_failures, metrics_auth
 from .auth import AuthError, Authenticator, Principal, forbidden, required_scope
 from .operator import operator_only, operator_principal, operator_required
 
@@ -63,6 +63,9 @@ def install(app: Flask, authenticator: Authenticator) -> None:
             g.request_id = rid
             correlation_id.set(rid)  # the shared teardown resets the variable to its prior value
         g.principal = None
+        if request.routing_exception is None and request.path == metrics_auth.METRICS_PATH:
+            metrics_auth.check(request)
+            return
         if request.routing_exception is not None or is_public(request.path):
             return
         g.principal = operator_principal(request)

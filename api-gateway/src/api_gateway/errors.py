@@ -82,6 +82,19 @@ def _passes_through(response: "UpstreamResponse") -> bool:
     return isinstance(error, dict) and error.get("code") == OUTCOME_UNKNOWN
 
 
+def answered_unavailable(response: "UpstreamResponse") -> bool:
+    """The service's own prompt JSON 503 ``service_unavailable`` (its database is down, it
+    sheds load): an answer from a live service, not a failure of the service itself, so the
+    breaker must not count it (it would keep refusing after the database is back)."""
+    if response.status_code != 503:
+        return False
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(error, dict) and error.get("code") == "service_unavailable"
+
+
 def rule_for(reason: Exception) -> Rule:
     for rule in RULES:
         if isinstance(reason, rule.reason):

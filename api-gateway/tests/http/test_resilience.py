@@ -169,3 +169,40 @@ def test_concurrent_calls_to_one_service_are_not_serialized(services, make_gatew
 
     assert codes == [200] * 4
     assert elapsed < 1.8                                      # serialized would take 2.4 s
+
+
+DB_DOWN = {"error": {"code": "service_unavailable", "message": "database unavailable, retry later",
+                     "details": None}}
+
+
+def test_a_services_own_503_does_not_open_the_breaker(services, make_gateway):
+    """A database outage: the service answers its JSON 503 at once. That is an answer, so
+    when the database is back the very next request goes through (no open period to sit out)."""
+    client = make_gateway(breaker_fail_max=3, breaker_reset_s=30).test_client()
+    ticket = services["ticket-service"]
+    ticket.on("GET", "/api/tickets", 503, DB_DOWN, headers={"Retry-After": "2"})
+
+    during = [client.get("/api/tickets") for _ in range(10)]
+    ticket.on("GET", "/api/tickets", 200, {"tickets": []})
+    after = client.get("/api/tickets")
+
+    assert [(r.status_code, r.json["error"]["message"]) for r in during] == \
+        [(503, "database unavailable, retry later")] * 10       # passed through, not refused
+    assert after.status_code == 200
+    assert len(ticket.calls) == 11
+    assert app_breaker(client, "ticket-service").state == "closed"
+
+
+def test_a_503_that_is_not_the_services_answer_still_counts(services, make_gateway):
+    client = make_gateway(breaker_fail_max=3, breaker_reset_s=30).test_client()
+    ticket = services["ticket-service"]
+    ticket.on("GET", "/api/tickets", 503, raw=b"<html>503 Service Temporarily Unavailable</html>")
+
+    codes = [client.get("/api/tickets").status_code for _ in range(5)]
+
+    assert codes == [503] * 5 and len(ticket.calls) == 3      # the last two: circuit open
+    assert app_breaker(client, "ticket-service").state == "open"
+
+
+def app_breaker(client, service):
+    return client.application.extensions["api_gateway"].clients[service].breaker

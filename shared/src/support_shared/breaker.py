@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal, TypeVar
 
+from .metrics import record_circuit
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -55,6 +57,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._failures = 0
         self._trial_out = False     # the half-open trial permit is held by a caller
+        record_circuit(name, False)  # the series exists (0) before the first opening
 
     @property
     def state(self) -> State:
@@ -126,6 +129,7 @@ class CircuitBreaker:
         was_open, self._open = self._open, is_open
         self._period += 1
         self._failures = 0
+        record_circuit(self.name, is_open, opened=is_open and not was_open)
         if is_open:
             self._opened_at = self._clock()
             logger.warning("circuit %s opened; calls fail fast for %.1fs", self.name,

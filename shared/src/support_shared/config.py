@@ -34,6 +34,13 @@ class CommonSettings(BaseSettings):
     consumer_batch_size: int = Field(100, validation_alias=_env("CONSUMER_BATCH_SIZE"),
                                      ge=1, le=1000)
     heartbeat_seconds: int = Field(10, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
+    # False: the processes only check that the exchanges and their queues exist (passive
+    # declares), for a broker user without configure permission; ``migrate`` (run with the
+    # admin user) declares them. See messaging/permissions.py.
+    rabbitmq_declare: bool = Field(True, validation_alias=_env("RABBITMQ_DECLARE"))
+    # The broker's admin user, for ``migrate`` only (it declares exchanges and queues); empty:
+    # migrate uses RABBITMQ_URL. Never given to a long-running process.
+    rabbitmq_admin_url: str = Field("", validation_alias=_env("RABBITMQ_ADMIN_URL"), repr=False)
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: str = Field("json", validation_alias=_env("LOG_FORMAT"))
     bind_host: str = Field("127.0.0.1", validation_alias=_env("BIND_HOST"))
@@ -76,11 +83,15 @@ def service_settings(service: str) -> type[ServiceSettings]:
     namespace = {
         "__module__": __name__,
         "__doc__": f"Settings of {spec.name} (env prefix ``{spec.env_prefix}``).",
-        "__annotations__": {"db_schema": str, "port": int},
+        "__annotations__": {"db_schema": str, "port": int, "rabbitmq_url": str},
         "model_config": SettingsConfigDict(env_prefix=spec.env_prefix, populate_by_name=True,
                                            extra="ignore"),
         "service_name": spec.name,
         "db_schema": spec.schema,
         "port": Field(spec.port, ge=1, le=65535),
+        # The service's own broker user (``TICKET_SERVICE_RABBITMQ_URL``), else the common one.
+        "rabbitmq_url": Field(CommonSettings.model_fields["rabbitmq_url"].default,
+                              validation_alias=_env(f"{spec.env_prefix}RABBITMQ_URL",
+                                                    "RABBITMQ_URL")),
     }
     return type(f"{spec.package.title().replace('_', '')}Base", (ServiceSettings,), namespace)

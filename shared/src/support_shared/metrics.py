@@ -87,6 +87,22 @@ CATEGORIZATIONS = Counter(
     ["method"],
 )
 
+CIRCUIT_OPEN = Gauge(
+    "circuit_breaker_open",
+    "1 while a circuit breaker is open or half-open, 0 while closed, by breaker (the gateway's"
+    " per service, the AI service's claude).",
+    ["breaker"], multiprocess_mode="livemax",
+)
+CIRCUIT_OPENINGS = Counter(
+    "circuit_breaker_openings_total", "Times a circuit breaker opened, by breaker.", ["breaker"],
+)
+PIPELINE_LATENCY = Histogram(
+    "ticket_pipeline_seconds",
+    "From a ticket's creation to its first routing stored on it (create -> categorize -> route"
+    " -> applied), observed by ticket-service's consumer.",
+    ["outcome"], buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0),
+)
+
 
 def record_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
@@ -97,6 +113,16 @@ def record_consumed(event_type: str, outcome: str, seconds: float | None = None)
     EVENTS_CONSUMED.labels(event_type, outcome).inc()
     if seconds is not None:
         HANDLER_LATENCY.labels(event_type).observe(seconds)
+
+
+def record_circuit(breaker: str, is_open: bool, opened: bool = False) -> None:
+    CIRCUIT_OPEN.labels(breaker).set(1 if is_open else 0)
+    if opened:
+        CIRCUIT_OPENINGS.labels(breaker).inc()
+
+
+def record_pipeline(seconds: float) -> None:
+    PIPELINE_LATENCY.labels("routed").observe(max(seconds, 0.0))
 
 
 def multiprocess_dir() -> str | None:

@@ -76,6 +76,10 @@ def engine_for(settings: ServiceSettings, application_name: str | None = None) -
 
 
 def run_migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    # migrate declares the topology, as the broker's admin user (RABBITMQ_ADMIN_URL) when one
+    # is given: the long-running processes' users may not configure anything.
+    admin_url = settings.rabbitmq_admin_url or settings.rabbitmq_url
+    settings = settings.model_copy(update={"rabbitmq_declare": True, "rabbitmq_url": admin_url})
     ensure_database(settings.database_url)
     engine = engine_for(settings)
     try:

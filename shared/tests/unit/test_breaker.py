@@ -138,3 +138,20 @@ def test_exactly_one_trial_call_while_half_open_under_concurrency():
     assert outcomes.get(timeout=10) == "ok"
     assert calls == ["called"]
     assert b.state == "closed"
+
+
+def test_the_breaker_state_is_a_gauge_and_openings_are_counted():
+    from prometheus_client import REGISTRY
+
+    now = [0.0]
+    breaker = CircuitBreaker("gauge-test", fail_max=1, reset_timeout_s=5, clock=lambda: now[0])
+
+    def value(name):
+        return REGISTRY.get_sample_value(name, {"breaker": "gauge-test"})
+
+    assert value("circuit_breaker_open") == 0
+    breaker.record(breaker.allow(), failed=True)
+    assert value("circuit_breaker_open") == 1 and value("circuit_breaker_openings_total") == 1
+    now[0] += 6
+    breaker.record(breaker.allow(), failed=False)            # the trial succeeds
+    assert value("circuit_breaker_open") == 0 and value("circuit_breaker_openings_total") == 1

@@ -305,3 +305,18 @@ def test_an_unknown_ticket_in_a_batch_rolls_the_whole_batch_back():
     with pytest.raises(PermanentError):
         handle_tickets_routed([_routed(1, 1, "HR"), _routed(42, 1, "HR")], uow=uow)
     assert uow.tickets.get("default", 1).version == 1 and uow.inbox.seen == set()
+
+
+def test_the_first_routing_of_a_ticket_is_timed_from_its_creation():
+    from prometheus_client import REGISTRY
+
+    def count():
+        return REGISTRY.get_sample_value("ticket_pipeline_seconds_count", {"outcome": "routed"}) or 0
+
+    uow = FakeUnitOfWork()
+    _create(uow)
+    before = count()
+    handle_tickets_routed([_routed(version=1)], uow=uow)
+    assert count() == before + 1
+    handle_tickets_routed([_routed(version=2, department="HR")], uow=uow)   # a re-routing
+    assert count() == before + 1

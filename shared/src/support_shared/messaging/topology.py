@@ -17,10 +17,14 @@ class Topology:
     exchange: str = "tickets"
     dead_letter_exchange: str = "tickets.dlx"
     delivery_limit: int = 5
+    # False: check that the objects exist (passive declares need no configure permission)
+    # instead of declaring them; a missing one closes the channel with 404.
+    declare: bool = True
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> "Topology":
-        return cls(settings.exchange, settings.dead_letter_exchange, settings.delivery_limit)
+        return cls(settings.exchange, settings.dead_letter_exchange, settings.delivery_limit,
+                   settings.rabbitmq_declare)
 
     @property
     def unroutable_exchange(self) -> str:
@@ -46,6 +50,10 @@ class Topology:
         }
 
     def declare_exchanges(self, channel: BlockingChannel) -> None:
+        if not self.declare:
+            for exchange in (self.exchange, self.dead_letter_exchange):
+                channel.exchange_declare(exchange, passive=True)
+            return
         channel.exchange_declare(self.unroutable_exchange, "fanout", durable=True)
         channel.queue_declare(
             self.unroutable_queue, durable=True, arguments={"x-queue-type": "quorum"}
@@ -62,6 +70,10 @@ class Topology:
     def declare_queue(self, channel: BlockingChannel, queue: str, routing_keys: list[str]) -> None:
         """Declare ``queue`` bound to ``routing_keys`` and its ``.dlq`` on the DLX."""
         dlq = self.dead_letter_queue(queue)
+        if not self.declare:
+            channel.queue_declare(queue, passive=True)
+            channel.queue_declare(dlq, passive=True)
+            return
         channel.queue_declare(dlq, durable=True, arguments={"x-queue-type": "quorum"})
         channel.queue_bind(dlq, self.dead_letter_exchange, routing_key=queue)
         channel.queue_declare(queue, durable=True, arguments=self.queue_arguments(queue))

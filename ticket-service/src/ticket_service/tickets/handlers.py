@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence, cast
 
 from support_shared.events import Envelope, TicketRouted, utcnow
 from support_shared.messaging.errors import PermanentError
+from support_shared.metrics import record_pipeline
 
 from ..activity.domain import CREATED, DELETED, ROUTED, STATUS_CHANGED, UPDATED, AuditEntry
 from ..activity.handlers import audit_entry, record, requesters_for
@@ -299,6 +300,7 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
     """
     entries = []
     applied = []
+    first_routed = []    # created_at of tickets routed for the first time: the pipeline's SLA
     with uow:
         fresh = uow.inbox.fresh(envelopes)
         tickets = uow.tickets.get_many_for_update(
@@ -314,9 +316,12 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
                 logger.info("ticket %s is deleted; routing ignored (event %s)", ticket.id,
                             envelope.event_id)
                 continue
+            unrouted = ticket.department is None
             entry = _apply_routed(ticket, envelope, cast(TicketRouted, envelope.payload()),
                                   settings[envelope.tenant_id].ai_priority)
             if entry is not None:
+                if unrouted:
+                    first_routed.append(ticket.created_at)
                 changed[key] = ticket
                 entries.append(entry)
                 applied.append(events.routing_applied(ticket, envelope))
@@ -324,5 +329,8 @@ def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: TicketUnitOfWor
         uow.audit.add_many(entries)
         uow.outbox.add_each(applied)
         uow.commit()
+    now = utcnow()
+    for created_at in first_routed:
+        record_pipeline((now - created_at).total_seconds())
     logger.info("applied %d routings of %d events to %d tickets", len(entries), len(envelopes),
                 len(changed))

@@ -33,7 +33,7 @@ class CommonSettings(BaseSettings):
     prefetch_count: int = Field(50, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
     consumer_batch_size: int = Field(100, validation_alias=_env("CONSUMER_BATCH_SIZE"),
                                      ge=1, le=1000)
-    heartbeat_seconds: int = Field(10, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
+    heartbeat_seconds: int = Field(5, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     log_format: str = Field("json", validation_alias=_env("LOG_FORMAT"))
     bind_host: str = Field("127.0.0.1", validation_alias=_env("BIND_HOST"))

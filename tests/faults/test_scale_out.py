@@ -65,7 +65,7 @@ def _lifecycle(suite, tid: int) -> None:
 
 
 def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
-    since = suite.baseline()
+    since, marks = suite.baseline(), suite.log_marks()
     ai_env = {**suite.env, "ANTHROPIC_API_KEY": "test"}
     at: dict[str, float] = {}
     extra: list = []
@@ -73,9 +73,13 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
     stop = threading.Event()
     closed: list[int] = []
 
-    def watcher() -> None:       # rabbitmqctl takes seconds: off the load loop
+    def watcher() -> None:       # rabbitmqctl and logs take time: off the load loop
         while not stop.is_set():
             watch.sample()
+            if "join" in at and "joined" not in at and all(
+                    "consuming " in _tail(path, marks) for path in
+                    suite.suite.log_dir.glob("extra-*.log")):
+                at["joined"] = time.monotonic()   # every extra consumer is consuming
             stop.wait(1.0)
 
     def updater() -> None:   # the newest ticket through its lifecycle, one at a time
@@ -90,7 +94,7 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
         if elapsed >= ALONE_S and "join" not in at:
             extra.extend(suite.add_process(svc, cmd, env=ai_env) for svc, cmd in EXTRA)
             at["join"] = time.monotonic()
-        elif "join" in at and "kill" not in at and time.monotonic() - at["join"] >= TOGETHER_S:
+        elif "joined" in at and "kill" not in at and time.monotonic() - at["joined"] >= TOGETHER_S:
             for proc in (extra[0], extra[2]):     # one AI, one routing consumer, mid-work
                 os.killpg(proc.pid, signal.SIGKILL)
             at["kill"] = time.monotonic()
@@ -122,7 +126,7 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
             stop.set()
             suite.suite.restart("ai-consumer")   # back to the suite's own settings
     alone = progress.rate(started + 5, at["join"])
-    together = progress.rate(at["join"] + 5, at["kill"])
+    together = progress.rate(at["joined"], at["kill"])
     after_kill = progress.rate(at["kill"] + 2, end)
     facts = {r.ticket_id: (r.status, r.department) for r in suite.sql(
         "analytics", "SELECT ticket_id, status, department FROM ticket_facts "
@@ -131,6 +135,7 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
             duplicated=audit.duplicated, rate=RATE, ai_delay_s=DELAY_S,
             categorized_per_s_1_consumer=alone, categorized_per_s_3_consumers=together,
             categorized_per_s_after_kill=after_kill, lifecycles=len(closed),
+            extra_consumers_up_s=round(at["joined"] - at["join"], 1),
             max_unacked_per_channel=watch.worst["unacked"],
             prefetch=watch.worst["prefetch"], channel_samples=watch.samples)
     assert load.statuses == {201: load.sent}, load.errors[:5]
@@ -145,3 +150,9 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
     wait_until(lambda: not any(suite.depths(suite.queues).values()), timeout=60,
                message="queues drained")
 
+
+def _tail(path, marks) -> str:
+    """What ``path`` logged since ``marks`` (all of it if it is newer)."""
+    with open(path, "rb") as fh:
+        fh.seek(marks.get(path, 0))
+        return fh.read().decode(errors="replace")

@@ -8,6 +8,7 @@ figures give how long the pipeline (tickets routed) stood still after each fault
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -17,10 +18,12 @@ import pytest
 from support_shared.testing.helpers import wait_until
 from support_shared.testing.progress import ProgressSampler
 
-pytestmark = [pytest.mark.faults, pytest.mark.heavy, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.faults, pytest.mark.heavy, pytest.mark.timeout(1200)]
 
-RATE = 20
-KILL_AT, DOWN_FOR, FREEZE_AFTER, FROZEN_FOR, TAIL = 8.0, 10.0, 5.0, 30.0, 10.0
+# 20 creations/s; a machine whose gateway cannot take that may set a lower rate (the figures
+# line reports the rate used).
+RATE = float(os.environ.get("FAULTS_CLUSTER_RATE", "20"))
+KILL_AT, DOWN_FOR, FREEZE_AFTER, FROZEN_FOR, TAIL = 5.0, 10.0, 2.0, 30.0, 5.0
 
 
 def _leading(cluster, queues: list[str]):
@@ -83,7 +86,7 @@ def test_cluster_survives_a_crashed_leader_and_a_hung_node(cluster_suite, rabbit
     assert {"kill", "up", "freeze", "thaw"} <= set(at), f"load too short for the faults: {at}"
     wait_until(lambda: len(cluster.running_nodes()) == 3, timeout=120, interval=1,
                message="all three nodes running in the cluster again")
-    audit = suite.audit(load.ids, since, timeout=240)
+    audit = suite.audit(load.ids, since, timeout=300)
     figures("rabbit-cluster", sent=load.sent, accepted=len(load.accepted), lost=len(audit.lost),
             duplicated=audit.duplicated, rate=RATE,
             queues_led_by_killed=leaders_before[killed.node],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -22,6 +23,7 @@ import pytest
 from support_shared.testing.fake_anthropic import FakeAnthropic, tool_use
 from support_shared.testing.helpers import wait_until
 from support_shared.testing.progress import ProgressSampler
+from support_shared.testing.servers import ServerError
 
 pytestmark = [pytest.mark.faults, pytest.mark.heavy, pytest.mark.timeout(480)]
 
@@ -41,11 +43,16 @@ class ChannelWatch:
         self.worst: dict[str, int] = {"unacked": 0, "prefetch": 0, "consumers": 0}
         self.over: list[dict] = []
         self.samples = 0
+        self.failures: list[str] = []
 
     def sample(self) -> None:
-        out = self.rabbit.ctl_command("list_channels", "-q", "--formatter", "json", "name",
-                                      "consumer_count", "prefetch_count",
-                                      "messages_unacknowledged", timeout=60)
+        try:
+            out = self.rabbit.ctl_command("list_channels", "-q", "--formatter", "json", "name",
+                                          "consumer_count", "prefetch_count",
+                                          "messages_unacknowledged", timeout=30)
+        except (ServerError, subprocess.TimeoutExpired) as exc:
+            self.failures.append(repr(exc))
+            return
         for ch in json.loads(out or "[]"):
             if not ch["consumer_count"]:
                 continue
@@ -82,9 +89,10 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
                 at["joined"] = time.monotonic()   # every extra consumer is consuming
             stop.wait(1.0)
 
-    def updater() -> None:   # the newest ticket through its lifecycle, one at a time
+    def updater() -> None:   # the newest routed ticket through its lifecycle (closed is final)
         while not stop.is_set():
-            newest = suite.sql("ticket", "SELECT coalesce(max(id), 0) FROM tickets")[0][0]
+            newest = suite.sql("ticket", "SELECT coalesce(max(id), 0) FROM tickets "
+                               "WHERE department IS NOT NULL")[0][0]
             if newest > since.max_ticket_id and newest not in closed:
                 _lifecycle(suite, newest)
                 closed.append(newest)
@@ -110,7 +118,11 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
     with fake as base_url:
         ai_env["AI_SERVICE_ANTHROPIC_BASE_URL"] = base_url
         try:
+            restarted = suite.log_marks()
             suite.suite.restart("ai-consumer", env=ai_env)
+            wait_until(lambda: "consuming " in suite.logs(since=restarted).get(
+                "ai-consumer.log", ""), timeout=120, interval=1,
+                message="the AI consumer consuming (it trains its model first)")
             started = time.monotonic()
             threads = [threading.Thread(target=watcher), threading.Thread(target=updater)]
             with ProgressSampler(categorized, interval=0.5) as progress:
@@ -142,7 +154,7 @@ def test_consumers_join_and_leave_under_load(suite, throwaway_rabbit, figures):
     audit.assert_exactly_once()
     assert together > alone * 1.5, (alone, together)
     assert not watch.over, watch.over[:3]
-    assert watch.samples >= 10
+    assert watch.samples >= 5, watch.failures[:3]
     # Every lifecycle ended closed everywhere: no earlier version overwrote a later one.
     assert closed and all(facts.get(t, (None,))[0] == "closed" for t in closed), facts
     statuses = {suite.request("GET", f"/api/tickets/{t}").json()["status"] for t in closed}

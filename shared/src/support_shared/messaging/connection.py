@@ -2,13 +2,15 @@
 
 ``RABBITMQ_URL`` may hold several comma-separated AMQP URLs, one per node of a cluster: a
 connection tries them in turn (pika's list of connection parameters), starting one node
-further along on every attempt, so a process whose node died reconnects to another one.
+further along on every attempt (the first at a random one), so a process whose node died
+reconnects to another one and a cluster's connections spread over its nodes.
 """
 from __future__ import annotations
 
 import itertools
 import logging
 import os
+import random
 import socket
 from typing import Sequence
 
@@ -25,7 +27,8 @@ RETRYABLE = (AMQPError, OSError)
 # The AMQP_HEARTBEAT default: with checks every heartbeat (below), a hung broker is noticed
 # within two of them (5-10 s); a live broker sends a frame every heartbeat / 2.
 DEFAULT_HEARTBEAT_S = 5
-_rotation = itertools.count()
+# Each process starts at a random node, so a cluster's connections spread over its nodes.
+_rotation = itertools.count(random.randrange(1 << 16))
 
 
 def amqp_urls(url: str) -> list[str]:

@@ -60,7 +60,7 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
 
 @pytest.fixture(scope="session")
 def throwaway_rabbit() -> Iterator[ThrowawayRabbit]:
-    with _or_skip(ThrowawayRabbit) as rabbit:
+    with _or_skip(lambda: ThrowawayRabbit(timeout_s=180)) as rabbit:   # a busy machine boots slowly
         yield rabbit
 
 
@@ -96,7 +96,7 @@ def started_suite(database_url: str, rabbitmq_url: str, tmp: Path,
     driver = FaultDriver(suite, database_url, rabbitmq_url)
     try:
         try:
-            suite.wait_healthy(timeout=120)
+            suite.wait_healthy(timeout=240)   # a busy machine: start-up can take minutes
         except RuntimeError:
             for name, text in driver.logs().items():
                 sys.stdout.write(f"==== {name}\n{text[-2500:]}\n")

@@ -9,6 +9,7 @@ printed at the end of the run ("faults: <name> sent=... lost=... duplicated=..."
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from support_shared.suite import Suite, migrate_all
 from support_shared.testing.helpers import unique_suffix
 from support_shared.testing.pipeline import FaultDriver
 from support_shared.testing.isolated import isolated_env
-from support_shared.testing.servers import ServerUnavailable, ThrowawayPostgres, ThrowawayRabbit
+from support_shared.testing.servers import (ServerUnavailable, ThrowawayPostgres,
+                                            ThrowawayPostgresPair, ThrowawayRabbit,
+                                            ThrowawayRabbitCluster)
 
 FIGURES: list[str] = []
 
@@ -57,7 +60,7 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
 
 @pytest.fixture(scope="session")
 def throwaway_rabbit() -> Iterator[ThrowawayRabbit]:
-    with _or_skip(ThrowawayRabbit) as rabbit:
+    with _or_skip(lambda: ThrowawayRabbit(timeout_s=180)) as rabbit:   # a busy machine boots slowly
         yield rabbit
 
 
@@ -82,19 +85,18 @@ def provision_key(env: dict[str, str], path: Path) -> str | None:
     return path.read_text().strip()
 
 
-@pytest.fixture(scope="session")
-def running(throwaway_pg: ThrowawayPostgres, throwaway_rabbit: ThrowawayRabbit,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDriver]:
-    """The suite, started once on the throwaway servers."""
-    tmp = tmp_path_factory.mktemp("faults")
-    env = suite_env(unique_suffix(), throwaway_pg.url, throwaway_rabbit.url)
+@contextlib.contextmanager
+def started_suite(database_url: str, rabbitmq_url: str, tmp: Path,
+                  **extra_env: str) -> Iterator[FaultDriver]:
+    """A whole suite (own schemas, exchange and queue prefix) on the given servers."""
+    env = {**suite_env(unique_suffix(), database_url, rabbitmq_url), **extra_env}
     migrate_all(env)
     suite = Suite(env=env, log_dir=tmp / "logs")
     suite.start()
-    driver = FaultDriver(suite, throwaway_pg.url, throwaway_rabbit.url)
+    driver = FaultDriver(suite, database_url, rabbitmq_url)
     try:
         try:
-            suite.wait_healthy(timeout=120)
+            suite.wait_healthy(timeout=240)   # a busy machine: start-up can take minutes
         except RuntimeError:
             for name, text in driver.logs().items():
                 sys.stdout.write(f"==== {name}\n{text[-2500:]}\n")
@@ -107,6 +109,47 @@ def running(throwaway_pg: ThrowawayPostgres, throwaway_rabbit: ThrowawayRabbit,
         driver.revive()  # stops the extra processes
         suite.stop(grace=5)
         driver.close()
+
+
+@pytest.fixture(scope="session")
+def running(throwaway_pg: ThrowawayPostgres, throwaway_rabbit: ThrowawayRabbit,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDriver]:
+    """The suite, started once on the throwaway servers."""
+    with started_suite(throwaway_pg.url, throwaway_rabbit.url,
+                       tmp_path_factory.mktemp("faults")) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def rabbit_cluster() -> Iterator[ThrowawayRabbitCluster]:
+    """Three RabbitMQ nodes joined in a cluster (only for the tests that ask for it)."""
+    with _or_skip(ThrowawayRabbitCluster) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def cluster_suite(throwaway_pg: ThrowawayPostgres, rabbit_cluster: ThrowawayRabbitCluster,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDriver]:
+    """A second suite whose ``RABBITMQ_URL`` lists the three nodes of ``rabbit_cluster``."""
+    with started_suite(throwaway_pg.url, rabbit_cluster.url,
+                       tmp_path_factory.mktemp("cluster")) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def pg_pair() -> Iterator[ThrowawayPostgresPair]:
+    """A PostgreSQL primary with a synchronous streaming standby."""
+    with _or_skip(ThrowawayPostgresPair) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def failover_suite(pg_pair: ThrowawayPostgresPair, throwaway_rabbit: ThrowawayRabbit,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDriver]:
+    """A second suite whose ``DATABASE_URL`` names the primary and the standby."""
+    with started_suite(pg_pair.url, throwaway_rabbit.url,
+                       tmp_path_factory.mktemp("failover")) as driver:
+        yield driver
 
 
 @pytest.fixture

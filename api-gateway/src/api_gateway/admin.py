@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import pika
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -22,7 +21,7 @@ from support_shared.config import CommonSettings
 from support_shared.messaging import dlq
 from support_shared.messaging.dead_letters import (DeadLetterError, DeadMessage, QueueNotFound,
                                                    QueueRefused, Unavailable)
-from support_shared.messaging.management import Management
+from support_shared.messaging.management import Management, vhost_of
 from support_shared.messaging.topology import Topology
 from support_shared.web import ApiError, error_response, parse_body, parse_query
 
@@ -199,7 +198,7 @@ def _dead_letter_error(exc: DeadLetterError) -> ResponseReturnValue:
 def list_queues() -> ResponseReturnValue:
     """Every ``*.dlq`` of the DLX (with the queue prefix), then the unroutable queue."""
     settings = _settings()
-    vhost = pika.URLParameters(settings.rabbitmq_url).virtual_host
+    vhost = vhost_of(settings.rabbitmq_url)
     management = Management(settings.management_url, vhost, settings.management_timeout_s)
     try:
         with dlq.broker_connection(settings.rabbitmq_url, "api-gateway-admin") as connection:

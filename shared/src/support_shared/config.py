@@ -33,7 +33,7 @@ class CommonSettings(BaseSettings):
     prefetch_count: int = Field(50, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
     consumer_batch_size: int = Field(100, validation_alias=_env("CONSUMER_BATCH_SIZE"),
                                      ge=1, le=1000)
-    heartbeat_seconds: int = Field(10, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
+    heartbeat_seconds: int = Field(5, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)
     # False: the processes only check that the exchanges and their queues exist (passive
     # declares), for a broker user without configure permission; ``migrate`` (run with the
     # admin user) declares them. See messaging/permissions.py.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import orjson
+import psycopg2
 import sqlalchemy as sa
 from pika.exceptions import AMQPError
 from sqlalchemy.engine import Connection, Engine
@@ -146,7 +147,12 @@ class OutboxRelay:
         raw = self._listen.connection.dbapi_connection
         readable, _, _ = select.select([raw], [], [], self.poll_seconds)
         if readable:
-            raw.poll()
+            try:
+                raw.poll()
+            except psycopg2.Error as exc:
+                # The raw DBAPI connection's errors are not wrapped by SQLAlchemy: a crashed
+                # server must be retried like any other database error, not end the relay.
+                raise OperationalError("LISTEN connection poll", None, exc) from exc
             raw.notifies.clear()
 
     def _drop_listen(self) -> None:

@@ -14,8 +14,9 @@ QUEUE_COLUMNS = ("name", "messages", "messages_ready", "messages_unacknowledged"
 
 
 def vhost_of(amqp_url: str) -> str:
-    """The virtual host an AMQP URL names (``/`` when its path names none)."""
-    path = urlsplit(amqp_url).path
+    """The virtual host an AMQP URL (the first of a comma-separated list) names (``/`` when
+    its path names none)."""
+    path = urlsplit(amqp_url.split(",", 1)[0].strip()).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 

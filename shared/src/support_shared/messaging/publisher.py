@@ -19,7 +19,7 @@ class PublishError(Exception):
 class Publisher:
     """A confirm-mode channel on its own connection; not thread-safe (one per thread)."""
 
-    def __init__(self, url: str, topology: Topology, name: str, heartbeat: int = 10) -> None:
+    def __init__(self, url: str, topology: Topology, name: str, heartbeat: int = 5) -> None:
         self.url = url
         self.topology = topology
         self.name = name

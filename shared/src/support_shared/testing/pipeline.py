@@ -51,6 +51,8 @@ class Load:
     statuses: Counter = field(default_factory=Counter)        # HTTP status (0: no answer) -> n
     errors: list[str] = field(default_factory=list)           # non-2xx answers, exceptions
     max_latency_s: float = 0.0
+    # (sent at, answered at, HTTP status or 0, JSON error code or None), monotonic clock
+    timeline: list[tuple[float, float, int, str | None]] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -96,6 +98,17 @@ class Audit:
         assert self.by_department == self.expected_by_department
 
 
+def _error_code(resp: requests.Response) -> str | None:
+    """The ``error.code`` of a JSON error answer, else None."""
+    if resp.status_code < 400 or not resp.headers.get("Content-Type", "").startswith(
+            "application/json"):
+        return None
+    try:
+        return str(resp.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class FaultDriver:
     """A running suite as fault tests see it (one API key, one set of schemas and queues)."""
 
@@ -111,13 +124,15 @@ class FaultDriver:
         self._engines: dict[str, sa.Engine] = {}
 
     # -- processes ---------------------------------------------------------------------------
-    def add_process(self, service: str, command: str) -> subprocess.Popen:
-        """One more ``<service> <command>`` (a competing consumer, a second relay)."""
+    def add_process(self, service: str, command: str,
+                    env: dict[str, str] | None = None) -> subprocess.Popen:
+        """One more ``<service> <command>`` (a competing consumer, a second relay), with
+        ``env`` instead of the suite's environment if given."""
         assert self.suite.log_dir is not None
         with open(self.suite.log_dir / f"extra-{service}-{command}-{len(self.extra)}.log",
                   "ab") as log:
             proc = subprocess.Popen([str(Path(sys.executable).parent / service), command],
-                                    env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                    env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         self.extra.append(proc)
         return proc
@@ -181,8 +196,10 @@ class FaultDriver:
         return ids
 
     def run_load(self, rate: float, seconds: float, *, workers: int = 8, timeout: float = 20,
-                 on_tick: Callable[[float], None] | None = None) -> Load:
-        """Create ``rate`` tickets per second for ``seconds``; ``on_tick(elapsed)`` runs between."""
+                 on_tick: Callable[[float], None] | None = None,
+                 until: Callable[[float], bool] | None = None) -> Load:
+        """Create ``rate`` tickets per second for ``seconds`` (or until ``until(elapsed)``
+        holds); ``on_tick(elapsed)`` runs between."""
         load = Load()
         started = time.monotonic()
 
@@ -193,9 +210,11 @@ class FaultDriver:
             except requests.RequestException as exc:
                 load.statuses[0] += 1
                 load.errors.append(repr(exc))
+                load.timeline.append((sent_at, time.monotonic(), 0, None))
                 return
             finally:
                 load.max_latency_s = max(load.max_latency_s, time.monotonic() - sent_at)
+            load.timeline.append((sent_at, time.monotonic(), resp.status_code, _error_code(resp)))
             load.statuses[resp.status_code] += 1
             if 200 <= resp.status_code < 300:
                 load.accepted[resp.json()["id"]] = n
@@ -205,6 +224,8 @@ class FaultDriver:
 
         with ThreadPoolExecutor(workers) as pool:
             for n in range(int(rate * seconds)):
+                if until is not None and until(time.monotonic() - started):
+                    break
                 due = started + n / rate
                 while (now := time.monotonic()) < due:
                     if on_tick is not None:

@@ -105,6 +105,18 @@ class ThrowawayPostgres:
         """Crash-stop: every backend dies at once; the next start runs crash recovery."""
         self.stop(mode="immediate")
 
+    def crash(self) -> None:
+        """SIGKILL the postmaster and every backend at once (``kill()`` still lets the
+        postmaster shut down): nothing flushes, no client gets a goodbye. The stale pid file
+        is removed so that ``start()`` may run crash recovery later."""
+        self._signal_cluster(signal.SIGKILL)
+        deadline = time.monotonic() + self.timeout_s
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if port_open(self.port):
+            raise ServerError(f"PostgreSQL on {self.port} still answers after SIGKILL")
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+
     def configure(self, **settings: str | None) -> None:
         """``ALTER SYSTEM SET`` each setting (``None``: back to the default), then reload: for
         the settings a reload applies (``fsync``, ``commit_delay``, ...)."""

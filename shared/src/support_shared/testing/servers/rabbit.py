@@ -28,7 +28,10 @@ class ThrowawayRabbit:
     ``stop_app()``/``start_app()`` a broker that closes every connection and refuses new ones.
     """
 
-    def __init__(self, *, management: bool = False, timeout_s: float = 60.0) -> None:
+    def __init__(self, *, management: bool = False, timeout_s: float = 60.0,
+                 cookie: str | None = None, conf: tuple[str, ...] = ()) -> None:
+        """``cookie`` (the Erlang cookie) is shared by the nodes of a cluster; ``conf`` adds
+        ``rabbitmq.conf`` lines."""
         lib = "/usr/lib/rabbitmq/bin"
         self.server = find_binary([f"{lib}/rabbitmq-server"], "rabbitmq-server")
         self.ctl = find_binary([f"{lib}/rabbitmqctl"], "rabbitmqctl")
@@ -37,6 +40,8 @@ class ThrowawayRabbit:
         self.port = free_port()
         self.dist_port = free_port()
         self.management_port = free_port() if management else None
+        self.cookie = cookie or uuid.uuid4().hex.upper()
+        self.extra_conf = conf
         self.base: Path | None = None
         self.proc: subprocess.Popen | None = None
 
@@ -60,12 +65,12 @@ class ThrowawayRabbit:
         for sub in ("home", "mnesia", "log"):
             (base / sub).mkdir()
         cookie = base / "home" / ".erlang.cookie"
-        cookie.write_text(uuid.uuid4().hex.upper())
+        cookie.write_text(self.cookie)
         cookie.chmod(0o400)
         plugins = "[rabbitmq_management]." if self.management_port else "[]."
         (base / "enabled_plugins").write_text(plugins + "\n")
         conf = [f"listeners.tcp.default = 127.0.0.1:{self.port}", "loopback_users = none",
-                "disk_free_limit.absolute = 50MB"]
+                "disk_free_limit.absolute = 50MB", *self.extra_conf]
         if self.management_port:
             conf += [f"management.tcp.port = {self.management_port}",
                      "management.tcp.ip = 127.0.0.1"]

@@ -14,7 +14,10 @@ from ticketctl.cli import cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("settle")]
 
-SAMPLES = {"ticket_id": "1", "user_id": "1", "name": "HR", "queue": "nothing.dlq"}
+SAMPLES = {"ticket_id": "1", "user_id": "1", "agent_id": "1", "name": "HR", "queue": "nothing.dlq",
+           "job_id": "00000000-0000-4000-8000-000000000001",
+           "webhook_id": "00000000-0000-4000-8000-000000000002",
+           "delivery_id": "00000000-0000-4000-8000-000000000003", "source": "desk"}
 
 
 def _scoped_operations(running) -> list[tuple[str, str, str]]:

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 API = {"summary": "/api/dashboard/summary", "routing": "/api/dashboard/routing",
-       "performance": "/api/analytics/performance", "trends": "/api/analytics/trends?days=14"}
+       "performance": "/api/analytics/performance", "trends": "/api/analytics/trends?days=14",
+       "agents": "/api/analytics/agents"}
 OPERATOR_API = {"queues": "/api/dashboard/queues"}
 KEY_STORAGE = "ticket-triage.dashboard.api-key"
 QUEUE_FIELDS = ("messages_ready", "messages_unacknowledged", "consumers", "dead_letters")
@@ -261,6 +262,12 @@ def _expected(api: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
                     for f in ("avg_seconds", "p50_seconds", "p95_seconds", "max_seconds")})
     out.update({f"trends.{d['date']}.{series}": (d[series], None)
                 for d in api["trends"]["trends"] for series in ("created", "routed", "resolved")})
+    agents = api["agents"]
+    out.update({f"agents.agents.{a['name'] or 'agent %d' % a['agent_id']}": (a["open_tickets"],
+                                                                            "count")
+                for a in agents["agents"]})
+    if agents["unassigned_open"]:
+        out["agents.agents.(unassigned)"] = (agents["unassigned_open"], "count")
     if "queues" not in api:
         return out
     q = api["queues"]

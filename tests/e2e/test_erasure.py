@@ -166,6 +166,12 @@ def _erasure_consumed(engine: sa.Engine, running, event_id: str) -> bool:
 def test_erasure_leaves_no_copy_in_any_table_dead_letter_or_log(running, engine, topology,
                                                                   record_property):
     admin = running.tenant("read,write,admin")
+    # A webhook subscription: integration-service then holds copies of the events' texts too
+    # (its receiver never answers; the deliveries stay queued for retries).
+    hook = admin.post("/api/webhooks", json={
+        "url": "http://127.0.0.1:9/hook",
+        "event_types": ["ticket.created", "ticket.updated", "ticket.commented"]})
+    assert hook.status_code == 201, hook.text
     unique = uuid.uuid4().hex[:12]
     name, email = f"Quinby Erasmo{unique}", f"quinby.erasmo.{unique}@example.com"
     user_id, ids, other_id = _requester_with_tickets(admin, name, email)

@@ -44,7 +44,7 @@ def test_up_then_down_stops_every_recorded_process(tmp_path, database_url, rabbi
         internal = f"http://127.0.0.1:{env['TICKET_SERVICE_PORT']}/internal/tenants"
         assert requests.get(internal, timeout=5).status_code == 401
         recorded = json.loads((var / "run" / "suite.json").read_text())
-        assert len(recorded) == 12 and all(_alive(p["pid"]) for p in recorded)
+        assert len(recorded) == 16 and all(_alive(p["pid"]) for p in recorded)
         health = requests.get(f"http://127.0.0.1:{env['GATEWAY_PORT']}/api/health", timeout=5)
         assert health.status_code == 200
 
@@ -56,6 +56,6 @@ def test_up_then_down_stops_every_recorded_process(tmp_path, database_url, rabbi
                               text=True, timeout=60)
         remove_isolated(env, database_url, suffix)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "stopped 12 processes" in down.stdout
+    assert "stopped 16 processes" in down.stdout
     assert not any(_alive(p["pid"]) for p in recorded)
     assert not (var / "run" / "suite.json").exists()

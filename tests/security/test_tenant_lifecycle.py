@@ -67,16 +67,29 @@ def _leftovers(running, tenant_id: str, tid: int) -> dict[str, int]:
                                        headers=who, timeout=10).status_code,
         "analytics": requests.get(f"{env['ANALYTICS_SERVICE_URL']}/api/dashboard/summary",
                                   headers=who, timeout=10).json()["total_tickets"],
+        "source": requests.get(f"{env['INTEGRATION_SERVICE_URL']}/api/sources/desk",
+                               headers=who, timeout=10).status_code,
     }
 
 
+def _with_source(client) -> None:
+    """An integration source, so that integration-service holds some of the tenant's rows."""
+    made = client.post("/api/sources", json={"name": "desk", "kind": "zendesk",
+                                             "base_url": "http://127.0.0.1:9"})
+    assert made.status_code == 201, made.text
+
+
 def test_removal_erases_the_tenant_in_every_service_and_nobody_else(running):
-    leaving, staying = running.tenant("read,write"), running.tenant("read,write")
+    leaving = running.tenant("read,write,admin")
+    staying = running.tenant("read,write,admin")
     tid, kept = _routed_and_counted(leaving), _routed_and_counted(staying)
+    _with_source(leaving)
+    _with_source(staying)
     assert "disable" in ctl(running, "tenants", "remove", leaving.tenant_id, "--yes", ok=False)
     assert "--yes" in ctl(running, "tenants", "remove", leaving.tenant_id, ok=False)
     assert _leftovers(running, leaving.tenant_id, tid) == {
-        "ticket": 200, "tenant": 200, "routing": 200, "categorization": 200, "analytics": 1}
+        "ticket": 200, "tenant": 200, "routing": 200, "categorization": 200, "analytics": 1,
+        "source": 200}
 
     ctl(running, "tenants", "disable", leaving.tenant_id)
     running.wait_idle()
@@ -85,9 +98,11 @@ def test_removal_erases_the_tenant_in_every_service_and_nobody_else(running):
     assert all(r["rows"] > 0 for r in results), results
     assert results[-1]["service"] == "ticket-service"
     assert _leftovers(running, leaving.tenant_id, tid) == {
-        "ticket": 404, "tenant": 404, "routing": 404, "categorization": 404, "analytics": 0}
+        "ticket": 404, "tenant": 404, "routing": 404, "categorization": 404, "analytics": 0,
+        "source": 404}
     assert leaving.get(f"/api/tickets/{tid}").status_code == 401
     assert _leftovers(running, staying.tenant_id, kept) == {
-        "ticket": 200, "tenant": 200, "routing": 200, "categorization": 200, "analytics": 1}
+        "ticket": 200, "tenant": 200, "routing": 200, "categorization": 200, "analytics": 1,
+        "source": 200}
     again = ctl(running, "tenants", "remove", leaving.tenant_id, "--yes", ok=False)
     assert "not found" in again

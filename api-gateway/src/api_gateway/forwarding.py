@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from .clients import UpstreamResponse
 
 # Client headers a service acts on; identity headers are set by the gateway, never copied.
+# X-Webhook-Signature: a helpdesk's inbound webhook, verified by integration-service.
 REQUEST_HEADERS: tuple[str, ...] = ("Content-Type", "Accept", "If-Match", "Idempotency-Key",
-                                    "Prefer")
+                                    "Prefer", "X-Webhook-Signature")
 # Service headers the client needs (concurrency, created resources, replays, back-off), and
 # the dashboard page's own protections (its policy is the service's to state).
 RESPONSE_HEADERS: tuple[str, ...] = (

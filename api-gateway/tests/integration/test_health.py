@@ -70,7 +70,7 @@ def test_rabbitmq_unreachable_is_503(services, make_gateway):
 
 
 def test_no_service_reachable_means_postgresql_down(services, healthy_gateway, closed_port_url):
-    urls = {f"{k}_service_url": closed_port_url for k in ("ticket", "ai", "routing", "analytics")}
+    urls = {f"{k}_service_url": closed_port_url for k in ("ticket", "ai", "routing", "analytics", "integration")}
 
     status, health = _health(healthy_gateway(**urls))
 

@@ -48,6 +48,7 @@ def handle_ticket_events(events: Sequence[Envelope], *, uow: IntegrationUnitOfWo
                                  "tenant_id": envelope.tenant_id,
                                  "event_id": envelope.event_id,
                                  "event_type": envelope.event_type.value,
+                                 "ticket_id": envelope.ticket_id,
                                  "payload": event_body(delivery_id, envelope),
                                  "status": "pending", "next_attempt_at": envelope.occurred_at})
         queued = uow.deliveries.add_many(rows)

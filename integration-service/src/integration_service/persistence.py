@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine, Row
 from support_shared.db import UnitOfWork
+from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 
 from .config import SERVICE_NAME
 from .tables import ingestion_jobs, ingestion_locks, ingestion_logs, sources
@@ -144,6 +145,10 @@ class JobRepository:
         return list(self.conn.execute(stmt.order_by(ingestion_logs.c.seq).limit(limit)))
 
 
+# What an erasure scrubs here: the payloads of the webhook deliveries of the tickets.
+ERASABLE = (ErasableTable("deliveries", documents=("payload",)),)
+
+
 class IntegrationUnitOfWork(UnitOfWork):
     """Every repository of the schema on one transaction (no outbox: nothing is published)."""
 
@@ -153,6 +158,7 @@ class IntegrationUnitOfWork(UnitOfWork):
         self.subscriptions = SubscriptionRepository(conn)
         self.deliveries = DeliveryRepository(conn)
         self.inbound = InboundRepository(conn)
+        self.erasure: AbstractErasure = SqlErasure(conn, ERASABLE, outbox=False)
 
 
 def unit_of_work(engine: Engine) -> IntegrationUnitOfWork:

@@ -1,4 +1,4 @@
-"""Tables of the integration schema (migration 0001_integration creates them)."""
+"""Tables of the integration schema (migrations 0001_integration and 0002_delivery_ticket)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -104,6 +104,7 @@ deliveries = sa.Table(
     sa.Column("tenant_id", sa.Text, nullable=False),
     sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
     sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("ticket_id", sa.BigInteger),        # found by an erasure (0002_delivery_ticket)
     sa.Column("payload", pg.JSONB, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

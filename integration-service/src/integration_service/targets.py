@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -21,9 +23,23 @@ class TargetRefusedError(ValueError):
     """The URL is not http(s), or resolves to an address the service must not call."""
 
 
-def resolve(host: str, port: int) -> list[str]:
+# getaddrinfo has no timeout of its own: a name whose DNS server never answers would hold the
+# request past the gateway's deadline. Lookups run on a small pool and are given this long.
+RESOLVE_TIMEOUT_S = 2.0
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def _getaddrinfo(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to; ``OSError`` when it does not within the timeout."""
+    try:
+        return _LOOKUPS.submit(_getaddrinfo, host, port).result(timeout=RESOLVE_TIMEOUT_S)
+    except FutureTimeout as exc:
+        raise OSError(f"no answer within {RESOLVE_TIMEOUT_S:g} s") from exc
 
 
 class TargetPolicy:

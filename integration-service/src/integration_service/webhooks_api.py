@@ -65,7 +65,7 @@ def update_webhook(sub_id: uuid.UUID) -> Response:
         check_target(patch["url"])
     if patch.get("active"):      # re-enabling clears the failure record
         patch.update(disabled_reason=None, failing_since=None)
-    if "event_types" in patch:
+    if patch.get("event_types"):
         patch["event_types"] = list(dict.fromkeys(patch["event_types"]))
     with deps().uow() as uow:
         row = uow.subscriptions.update(tenant_id(), sub_id,

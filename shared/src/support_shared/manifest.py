@@ -173,7 +173,9 @@ SUITE = Suite(services=(
     Service(
         "integration-service", "integration_service", "integration", "INTEGRATION_SERVICE_",
         5005, schema="integration", commands=("web", "consumer", "worker"),
-        consumes=tuple(Consumes(e, "integration_service.handlers:handle_ticket_events")
-                       for e in WEBHOOK_EVENTS),
+        consumes=(*(Consumes(e, "integration_service.handlers:handle_ticket_events")
+                    for e in WEBHOOK_EVENTS),
+                  Consumes(_E.REQUESTER_ERASED,
+                           "integration_service.erasure:handle_requesters_erased")),
     ),
 ))

@@ -184,7 +184,7 @@ def test_remove_needs_yes_and_asks_every_service_ticket_service_last(monkeypatch
     monkeypatch.setenv("ROUTING_SERVICE_URL", "http://10.0.0.3:9003")
     monkeypatch.delenv("TICKET_SERVICE_URL", raising=False)
     urls = service_urls()
-    assert len(urls) == 4 and "http://10.0.0.3:9003" in urls
+    assert len(urls) == 5 and "http://10.0.0.3:9003" in urls
     assert urls[-1] == "http://127.0.0.1:5001"
     result = CliRunner().invoke(cli, ["tenants", "remove", "acme"])
     assert result.exit_code != 0 and "--yes" in result.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import re
 import shutil
 import socket
@@ -17,10 +18,27 @@ class ServerUnavailable(ServerError):
     """The binaries this server needs are not installed."""
 
 
+# Ports for test servers come from below the kernel's ephemeral range (32768-60999 on Linux):
+# a port the kernel hands out (bind to 0) can be taken again, as the source port of any outgoing
+# connection, before the server that was meant to listen on it starts.
+_PORTS = range(20000, 32000)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never given before by this process."""
+    for _ in range(200):
+        port = random.choice(_PORTS)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise ServerError("no free port in 20000-31999")
 
 
 def port_open(port: int, timeout_s: float = 0.5) -> bool:

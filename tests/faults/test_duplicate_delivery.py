@@ -26,9 +26,13 @@ COPIES = 3
 class TriplingPublisher(Publisher):
     """The relay's publisher, publishing (and confirming) every outbox row three times."""
 
-    def publish(self, routing_key: str, body: bytes, **kw) -> None:
-        for _ in range(COPIES):
-            super().publish(routing_key, body, **kw)
+    def publish_many(self, messages):
+        outcome = super().publish_many(messages)
+        for _ in range(COPIES - 1):
+            copy = super().publish_many(messages)
+            if copy.error is not None or copy.refused:
+                return copy
+        return outcome
 
 
 def _departments(suite, ids: list[int]) -> dict[int, str]:

@@ -117,9 +117,9 @@ def _categorize(categorizer: Categorizer, envelopes: dict[TicketKey, Envelope],
 
 
 def _log_decision(envelope: Envelope, decision: Decision) -> None:
-    logger.info("ticket %s categorized as %s/%s by %s (%.2f); event %s", envelope.ticket_id,
-                decision.department, decision.priority, decision.method, decision.confidence,
-                envelope.event_id)
+    logger.debug("ticket %s categorized as %s/%s by %s (%.2f); event %s", envelope.ticket_id,
+                 decision.department, decision.priority, decision.method, decision.confidence,
+                 envelope.event_id)
 
 
 def handle_tickets_routed(envelopes: Sequence[Envelope], *, uow: UnitOfWork) -> None:

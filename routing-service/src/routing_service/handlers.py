@@ -154,8 +154,8 @@ def handle_tickets_categorized(envelopes: Sequence[Envelope], *, uow: RoutingUni
         _assign_routed(uow, routed, tickets, clock())
         uow.commit()
     for envelope, record in routed:
-        logger.info("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
-                    record.department, record.needs_review, envelope.event_id)
+        logger.debug("ticket %s routed to %s (needs_review=%s) by event %s", record.ticket_id,
+                     record.department, record.needs_review, envelope.event_id)
 
 
 def _assign_routed(uow: RoutingUnitOfWork, routed: Sequence[tuple[Envelope, RoutingRecord]],

@@ -109,10 +109,14 @@ def record_request(method: str, route: str, status: int, seconds: float) -> None
     HTTP_LATENCY.labels(method, route, str(status)).observe(seconds)
 
 
-def record_consumed(event_type: str, outcome: str, seconds: float | None = None) -> None:
-    EVENTS_CONSUMED.labels(event_type, outcome).inc()
+def record_consumed(event_type: str, outcome: str, seconds: float | None = None,
+                    count: int = 1) -> None:
+    """``count`` messages of ``event_type`` settled with ``outcome``, each taking ``seconds``."""
+    EVENTS_CONSUMED.labels(event_type, outcome).inc(count)
     if seconds is not None:
-        HANDLER_LATENCY.labels(event_type).observe(seconds)
+        histogram = HANDLER_LATENCY.labels(event_type)
+        for _ in range(count):
+            histogram.observe(seconds)
 
 
 def record_circuit(breaker: str, is_open: bool, opened: bool = False) -> None:

@@ -19,7 +19,7 @@ from pika.exceptions import AMQPError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from .messaging.publisher import Publisher, PublishError
+from .messaging.publisher import Message, Publisher
 from .metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
 from .outbox import notify_channel, outbox_table
 
@@ -101,44 +101,48 @@ class OutboxRelay:
         if broker_error is not None:
             raise broker_error
         if published:
-            logger.debug("published %d outbox rows", len(published))
+            logger.info("%d outbox rows published", len(published))
         return len(published)
 
     def _publish_rows(self, conn: Connection,
                       rows: list[sa.Row]) -> tuple[list[int], AMQPError | None]:
-        """Publish ``rows`` in order: the ids the broker confirmed, and the broker error that
-        stopped the batch (None if none did)."""
+        """Publish ``rows`` pipelined (one wait for all confirms): the ids the broker
+        confirmed, and the broker error that cut the batch short (None if none did).
+
+        A refused row (returned or nacked) is recorded and retried next round, after the rows
+        behind it: consumers take events in any order (versions decide, the inbox drops
+        copies), so order is kept for what the broker takes, not forced for what it refuses.
+        """
         t = outbox_table
+        outcome = self.publisher.publish_many([
+            Message(row.routing_key, orjson.dumps(row.payload), str(row.event_id),
+                    headers=row.headers, correlation_id=row.payload.get("correlation_id"),
+                    event_type=row.routing_key)
+            for row in rows])
+        tracing = logger.isEnabledFor(logging.DEBUG)
         published: list[int] = []
-        for row in rows:
-            try:
-                self.publisher.publish(
-                    row.routing_key,
-                    orjson.dumps(row.payload),
-                    message_id=str(row.event_id),
-                    headers=row.headers,
-                    correlation_id=row.payload.get("correlation_id"),
-                    event_type=row.routing_key,
-                )
-            except PublishError as exc:
-                # Keep order: stop here, record why, retry this row next round.
-                PUBLISH_FAILURES.labels(row.routing_key).inc()
-                logger.error("outbox row %s (%s) refused: %s", row.id, row.event_id, exc,
-                             extra=_log_fields(row))
-                conn.execute(
-                    t.update().where(t.c.id == row.id)
-                    .values(attempts=t.c.attempts + 1, last_error=str(exc)[:2000])
-                )
-                break
-            except AMQPError as exc:
-                # The connection dropped: what was confirmed so far is still marked (by the
-                # caller, before it re-raises), the rest waits for the next round.
-                PUBLISH_FAILURES.labels(row.routing_key).inc()
-                return published, exc
+        for index in sorted(outcome.confirmed):
+            row = rows[index]
             published.append(row.id)
             EVENTS_PUBLISHED.labels(row.routing_key).inc()
-            logger.info("published %s %s", row.routing_key, row.event_id, extra=_log_fields(row))
-        return published, None
+            if tracing:
+                logger.debug("published %s %s", row.routing_key, row.event_id,
+                             extra=_log_fields(row))
+        for index, reason in sorted(outcome.refused.items()):
+            row = rows[index]
+            PUBLISH_FAILURES.labels(row.routing_key).inc()
+            logger.error("outbox row %s (%s) refused: %s", row.id, row.event_id, reason,
+                         extra=_log_fields(row))
+            conn.execute(
+                t.update().where(t.c.id == row.id)
+                .values(attempts=t.c.attempts + 1, last_error=reason[:2000])
+            )
+        if outcome.error is not None:
+            # The connection dropped: what was confirmed so far is still marked (by the
+            # caller, before it re-raises), the rest waits for the next round.
+            for index in set(range(len(rows))) - set(outcome.confirmed) - set(outcome.refused):
+                PUBLISH_FAILURES.labels(rows[index].routing_key).inc()
+        return published, outcome.error
 
     def _wait(self) -> None:
         if self._listen is None:

@@ -22,7 +22,7 @@ from support_shared.db import UnitOfWork, migrate
 from support_shared.events import EventType, TicketStatusUpdated, new_event
 from support_shared.logging import _ContextFilter
 from support_shared.messaging.consumer import Consumer, PermanentError, Subscription
-from support_shared.messaging.publisher import Publisher, PublishError
+from support_shared.messaging.publisher import Message, Outcome, Publisher
 from support_shared.messaging.topology import Topology
 from support_shared.metrics import (METRICS_DIR_ENV, METRICS_PORT_ENV, record_consumed,
                                     start_worker_endpoint)
@@ -63,6 +63,7 @@ def records(caplog):
     """Captured records, with service and correlation id added as the JSON handler adds them."""
     caplog.handler.addFilter(_ContextFilter("test"))
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="support_shared")  # per-message lines are DEBUG
     return caplog
 
 
@@ -166,8 +167,9 @@ def test_relay_counts_what_it_publishes_and_logs_each_rows_correlation_id(settin
 class _RefusingPublisher:
     """The broker returns every message (no queue and no alternate exchange would take it)."""
 
-    def publish(self, routing_key: str, body: bytes, **_kw: object) -> None:
-        raise PublishError(f"{routing_key}: NO_ROUTE")
+    def publish_many(self, messages: list[Message]) -> Outcome:
+        return Outcome(refused={i: f"{m.routing_key}: 312 NO_ROUTE"
+                                for i, m in enumerate(messages)})
 
 
 def test_relay_counts_refused_publishes(settings, engine, records):

@@ -6,6 +6,7 @@ from pika.exceptions import AMQPConnectionError
 
 from support_shared.db import UnitOfWork
 from support_shared.events import EventType, TicketStatusUpdated, new_event
+from support_shared.messaging.publisher import Message, Outcome
 from support_shared.outbox import outbox_table
 from support_shared.relay import OutboxRelay
 
@@ -19,10 +20,15 @@ class _DroppingPublisher:
         self.confirms = confirms
         self.sent: list[str] = []
 
-    def publish(self, routing_key: str, body: bytes, *, message_id: str, **_kw: object) -> None:
-        if len(self.sent) >= self.confirms:
-            raise AMQPConnectionError("connection dropped mid-batch")
-        self.sent.append(message_id)
+    def publish_many(self, messages: list[Message]) -> Outcome:
+        outcome = Outcome()
+        for index, message in enumerate(messages):
+            if len(self.sent) >= self.confirms:
+                outcome.error = AMQPConnectionError("connection dropped mid-batch")
+                break
+            self.sent.append(message.message_id)
+            outcome.confirmed.append(index)
+        return outcome
 
 
 def _add_events(engine, n: int) -> None:

@@ -209,9 +209,27 @@ class Consumer:
                 self._settle(ch, d, elapsed)
         if acked:
             ch.basic_ack(max(d.method.delivery_tag for d in acked), multiple=True)
-            for d in acked:
-                self._settle(ch, d, elapsed)
-        logger.debug("batch of %d handled", len(ready))
+            self._settle_acked(acked, elapsed)
+        logger.info("batch of %d handled", len(ready))
+
+    def _settle_acked(self, acked: list[Delivery], elapsed: float) -> None:
+        """Count a batch's acks; each message's own line is DEBUG (one INFO line per batch)."""
+        tracing = logger.isEnabledFor(logging.DEBUG)
+        counts: dict[str, int] = {}
+        for d in acked:
+            envelope = d.envelope
+            assert envelope is not None
+            event_type = envelope.event_type.value
+            counts[event_type] = counts.get(event_type, 0) + 1
+            if tracing:
+                token = correlation_id.set(envelope.correlation_id)
+                try:
+                    logger.debug("event %s (%s) handled", envelope.event_id, event_type,
+                                 extra=_log_fields(envelope, d.queue, d.method.routing_key))
+                finally:
+                    correlation_id.reset(token)
+        for event_type, n in counts.items():
+            record_consumed(event_type, "ack", elapsed, n)
 
     def _one_at_a_time(self, ch: BlockingChannel, batch: list[Delivery]) -> None:
         for d in batch:
@@ -265,7 +283,7 @@ class Consumer:
                 ch.basic_nack(d.method.delivery_tag, requeue=True)
                 d.outcome = "requeued"
             elif d.outcome == "ack":
-                logger.info("event %s (%s) handled", envelope.event_id, envelope.event_type,
+                logger.debug("event %s (%s) handled", envelope.event_id, envelope.event_type,
                              extra=fields)
         finally:
             record_consumed(envelope.event_type.value, d.outcome, elapsed)

@@ -168,7 +168,7 @@ def create_tickets(cmds: Sequence[CreateTicket], *,
         key = cmds[i].idempotency_key or ""
         outcomes[i] = (_replay(winner.ticket, fingerprints[i], key)
                        if isinstance(winner, CreateResult) else winner)
-    logger.info("created %d tickets in one transaction (%d commands)", len(tickets), len(cmds))
+    logger.debug("created %d tickets in one transaction (%d commands)", len(tickets), len(cmds))
     done = [outcome for outcome in outcomes if outcome is not None]
     if len(done) != len(cmds):
         raise RuntimeError(f"{len(cmds) - len(done)} of {len(cmds)} creates got no outcome")

@@ -51,7 +51,10 @@ def test_migrate_declares_the_routed_queue_with_its_dead_letter_queue(settings, 
     assert queue in consumer.queues
     probe = broker_probe(settings.exchange)
     probe.channel.confirm_delivery()
-    probe.publish("ticket.routed", routed(1).to_json())
+    # Only people's routings reach it: an automatic one is not even delivered.
+    probe.publish("ticket.routed", routed(1, method="auto", routing_version=1).to_json())
+    probe.publish(routed(1).routing_key, routed(1).to_json())
+    assert routed(1).routing_key == "ticket.routed.manual"
     assert probe.channel.queue_declare(queue, passive=True).method.message_count == 1
     assert probe.channel.queue_declare(f"{queue}.dlq", passive=True).method.message_count == 0
     probe.channel.basic_publish(settings.dead_letter_exchange, queue, b"dead",
@@ -65,11 +68,11 @@ def test_a_reroute_becomes_one_training_example(engine, run_consumer):
     wait_until(lambda: categorized(engine, 5), timeout=30, message="ticket 5 categorized")
     reroute = routed(5)
     for event in (reroute, reroute, routed(5, method="auto", routing_version=1)):
-        probe.publish("ticket.routed", event.to_json())
+        probe.publish(event.routing_key, event.to_json())
     # One consumer takes a queue in order: once this example is stored, those before it were
     # handled too (the duplicate and the automatic routing included).
     sentinel = routed(6, method="manual", department="HR")
-    probe.publish("ticket.routed", sentinel.to_json())
+    probe.publish(sentinel.routing_key, sentinel.to_json())
     wait_until(lambda: any(r.event_id == sentinel.event_id for r in examples(engine)),
                timeout=30, message="the sentinel's example")
 
@@ -83,7 +86,8 @@ def test_a_reroute_becomes_one_training_example(engine, run_consumer):
 
 def test_a_correction_before_its_ticket_gets_the_text_later(engine, run_consumer):
     _, probe = run_consumer()
-    probe.publish("ticket.routed", routed(7, method="manual", department="Finance").to_json())
+    correction = routed(7, method="manual", department="Finance")
+    probe.publish(correction.routing_key, correction.to_json())
     wait_until(lambda: examples(engine), timeout=30, message="example stored")
     assert examples(engine)[0].text is None
     probe.publish("ticket.created", created(7, "Invoice", "Vendor invoice unpaid").to_json())

@@ -15,8 +15,9 @@ Events may arrive late, twice or out of order. Each event writes only the column
 - ``ticket.deleted``: deleted_at; the ticket leaves every count (the queries skip it) for good.
 - ``ticket.assignment.applied``: the assignee if its assignment_version is higher than the one
   applied (open tickets per agent).
-- ``ticket.commented``, ``ticket.routing.applied``, ``ticket.assigned``, ``ticket.unassigned``:
-  only updated_at (counted in the event log).
+- ``ticket.commented``: only updated_at (counted in the event log).
+- ``ticket.routing.applied``, ``ticket.assigned``, ``ticket.unassigned``: only updated_at; no
+  longer delivered (``manifest.PROJECTED_EVENTS``), applied when an older event log is rebuilt.
 Duplicates are stopped earlier, by the inbox claim in the same transaction.
 """
 from __future__ import annotations

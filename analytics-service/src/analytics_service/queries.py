@@ -7,12 +7,13 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from support_shared.events import PRIORITIES, STATUSES, EventType
+from support_shared.events import PRIORITIES, STATUSES
+from support_shared.manifest import PROJECTED_EVENTS
 
 from .persistence import event_log, ticket_facts as tf
 
 METHODS = ("claude", "local_model", "keywords")
-EVENT_TYPES = tuple(e.value for e in EventType if e.about_ticket)
+EVENT_TYPES = tuple(e.value for e in PROJECTED_EVENTS)
 CONFIDENCE_BUCKETS = 10
 OPEN_STATUSES = ("pending", "in_progress", "waiting")
 

@@ -51,6 +51,19 @@ class EventType(StrEnum):
         return self.value.startswith("ticket.")
 
 
+# A person's routing or reroute travels under a key of its own, so a consumer that learns only
+# from people (the AI service's corrections) is not handed every automatic routing too.
+MANUAL_ROUTING_METHODS = frozenset({"manual", "reroute"})
+MANUAL_ROUTED_KEY = "ticket.routed.manual"
+
+
+def routing_keys(event_type: EventType) -> tuple[str, ...]:
+    """Every topic key events of ``event_type`` are published under."""
+    if event_type is EventType.TICKET_ROUTED:
+        return (event_type.value, MANUAL_ROUTED_KEY)
+    return (event_type.value,)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -283,6 +296,10 @@ class Envelope(BaseModel):
 
     @property
     def routing_key(self) -> str:
+        """The topic key it is published under: its type, except a person's routing."""
+        if (self.event_type is EventType.TICKET_ROUTED
+                and self.data.get("method") in MANUAL_ROUTING_METHODS):
+            return MANUAL_ROUTED_KEY
         return self.event_type.value
 
     def payload(self) -> _Payload:

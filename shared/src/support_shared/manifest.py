@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .events import EventType
+from .events import MANUAL_ROUTED_KEY, EventType, routing_keys
 
 DLQ_SUFFIX = ".dlq"
 
@@ -30,10 +30,17 @@ class Consumes:
 
     event: EventType
     handler: str   # "package.module:function", a set-based handler of a batch of envelopes
+    # The topic keys its queue is bound to; empty: every key the event travels under.
+    keys: tuple[str, ...] = ()
 
     @property
     def routing_key(self) -> str:
+        """The event's own key, which names the queue."""
         return self.event.value
+
+    @property
+    def bindings(self) -> tuple[str, ...]:
+        return self.keys or routing_keys(self.event)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,13 @@ class Suite:
 
 _E = EventType
 
+# The ticket events analytics projects. ``ticket.routing.applied``, ``ticket.assigned`` and
+# ``ticket.unassigned`` would only touch a ticket's updated_at: ``ticket.routed`` and
+# ``ticket.assignment.applied`` carry what is counted, so they are not delivered to it.
+PROJECTED_EVENTS: tuple[EventType, ...] = tuple(
+    e for e in _E if e.about_ticket
+    and e not in (_E.TICKET_ROUTING_APPLIED, _E.TICKET_ASSIGNED, _E.TICKET_UNASSIGNED))
+
 # The ticket events an outbound webhook subscription may carry (integration-service).
 WEBHOOK_EVENTS: tuple[EventType, ...] = (
     _E.TICKET_CREATED, _E.TICKET_UPDATED, _E.TICKET_COMMENTED, _E.TICKET_STATUS_UPDATED,
@@ -137,7 +151,9 @@ SUITE = Suite(services=(
         consumes=(
             Consumes(_E.TICKET_CREATED,
                      "ai_categorization_service.handlers:handle_tickets_created"),
-            Consumes(_E.TICKET_ROUTED, "ai_categorization_service.handlers:handle_tickets_routed"),
+            # Corrections come from people only: manual routings and reroutes.
+            Consumes(_E.TICKET_ROUTED, "ai_categorization_service.handlers:handle_tickets_routed",
+                     keys=(MANUAL_ROUTED_KEY,)),
             Consumes(_E.DEPARTMENT_CHANGED,
                      "ai_categorization_service.handlers:handle_departments_changed"),
             Consumes(_E.REQUESTER_ERASED,
@@ -160,8 +176,8 @@ SUITE = Suite(services=(
     Service(
         "analytics-service", "analytics_service", "analytics", "ANALYTICS_SERVICE_", 5004,
         schema="analytics", commands=("web", "consumer"),
-        consumes=tuple(Consumes(e, "analytics_service.projection:handle_events") for e in _E
-                       if e.about_ticket) + (
+        consumes=tuple(Consumes(e, "analytics_service.projection:handle_events")
+                       for e in PROJECTED_EVENTS) + (
             Consumes(_E.REQUESTER_ERASED, "analytics_service.erasure:handle_requesters_erased"),
             Consumes(_E.SLA_WARNING, "analytics_service.sla:handle_sla_events"),
             Consumes(_E.SLA_BREACHED, "analytics_service.sla:handle_sla_events"),

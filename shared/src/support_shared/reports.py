@@ -114,8 +114,8 @@ class EventCounts(BaseModel):
     ticket_status_updated: int = Field(alias="ticket.status.updated")
     ticket_updated: int = Field(alias="ticket.updated")
     ticket_commented: int = Field(alias="ticket.commented")
-    ticket_routing_applied: int = Field(alias="ticket.routing.applied")
     ticket_deleted: int = Field(alias="ticket.deleted")
+    ticket_assignment_applied: int = Field(alias="ticket.assignment.applied")
 
 
 class DashboardSummary(BaseModel):

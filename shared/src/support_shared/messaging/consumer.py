@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from ..config import CommonSettings
-from ..events import Envelope, InvalidEventError, decode
+from ..events import Envelope, EventType, InvalidEventError, decode, routing_keys
 from ..logging import correlation_id
 from ..manifest import queue_name
 from ..metrics import record_consumed
@@ -57,6 +57,17 @@ class Subscription:
     routing_key: str
     handler: BatchHandler
     payload_type: type[BaseModel] | None = None
+    # The topic keys the queue is bound to; empty: every key the event type travels under.
+    bindings: tuple[str, ...] = ()
+
+    @property
+    def binding_keys(self) -> list[str]:
+        if self.bindings:
+            return list(self.bindings)
+        try:
+            return list(routing_keys(EventType(self.routing_key)))
+        except ValueError:   # a key of no suite event (tests, tools)
+            return [self.routing_key]
 
 
 def _log_fields(envelope: Envelope, queue: str, routing_key: str) -> dict[str, object]:
@@ -106,7 +117,7 @@ class Consumer:
     def declare(self, channel: BlockingChannel) -> None:
         self.topology.declare_exchanges(channel)
         for sub in self.subscriptions:
-            self.topology.declare_queue(channel, self.queue_for(sub.routing_key), [sub.routing_key])
+            self.topology.declare_queue(channel, self.queue_for(sub.routing_key), sub.binding_keys)
 
     def run(self) -> None:
         """Consume until ``stop()``; reconnect with backoff whenever the broker goes away."""

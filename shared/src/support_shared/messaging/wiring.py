@@ -60,7 +60,7 @@ def inject(function: Callable[..., None], dependencies: Dependencies) -> BatchHa
 
 def subscription(consumes: Consumes, dependencies: Dependencies) -> Subscription:
     return Subscription(consumes.routing_key, inject(resolve(consumes.handler), dependencies),
-                        PAYLOAD_TYPES[consumes.event])
+                        PAYLOAD_TYPES[consumes.event], consumes.bindings)
 
 
 def build_consumer(service: str, settings: CommonSettings, engine: Engine | None,

@@ -33,12 +33,20 @@ def handle_ticket_events(events: Sequence[Envelope], *, uow: IntegrationUnitOfWo
 
     Every event is delivered (no stale-version filter: a receiver orders by
     ``ticket_version``); the inbox drops redeliveries, and (subscription, event) is unique.
+    An event no active subscription wants writes nothing, not even its inbox row: most
+    tenants subscribe to few events or none, and the unique (subscription, event) key, not
+    the inbox, is what keeps a delivery from being queued twice.
     """
     with uow:
-        fresh = uow.inbox.fresh(events)
         subscribed: dict[str, list[Any]] = {}
-        for sub in uow.subscriptions.matching(e.tenant_id for e in fresh):
+        for sub in uow.subscriptions.matching({e.tenant_id for e in events}):
             subscribed.setdefault(sub.tenant_id, []).append(sub)
+        wanted = [e for e in events
+                  if any(e.event_type.value in sub.event_types
+                         for sub in subscribed.get(e.tenant_id, ()))]
+        if not wanted:
+            return 0
+        fresh = uow.inbox.fresh(wanted)
         rows = []
         for envelope in fresh:
             for sub in subscribed.get(envelope.tenant_id, ()):

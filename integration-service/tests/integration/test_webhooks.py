@@ -67,6 +67,17 @@ def test_matching_events_become_one_delivery_per_subscription_and_duplicates_are
     assert [d["status"] for d in deliveries["deliveries"]] == ["pending", "pending"]
 
 
+def test_an_event_nobody_wants_writes_nothing(client, uow, receiver):
+    lonely = created(3)
+    assert handle_ticket_events([lonely], uow=uow()) == 0         # no subscription at all
+    subscribe(client, receiver().url, events=("ticket.deleted",))
+    assert handle_ticket_events([lonely], uow=uow()) == 0         # not this event type
+    # Neither call claimed the inbox: a subscription made since takes the event's redelivery.
+    subscribe(client, receiver().url)
+    assert handle_ticket_events([lonely], uow=uow()) == 1
+    assert handle_ticket_events([lonely], uow=uow()) == 0         # now the inbox has it
+
+
 def test_500_then_200_retries_with_the_same_delivery_id_and_a_valid_signature(
         client, uow, receiver, worker):
     rx = receiver([500, 500, 500, 200])

@@ -1,5 +1,6 @@
 """The bench's measurements, one function each: creation under load (with the loss check),
-reads, steady-rate latency, drain, memory. Each returns a JSON-ready dict."""
+reads, steady-rate latency, drain, memory (the burst phase is in burst.py). Each returns a
+JSON-ready dict, with a ``timeseries`` of 1 s windows (timeline.phase_series)."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ from support_shared.events import PRIORITIES, STATUSES
 
 import loadgen
 import wrk_driver
-from pipeline import Counters, Gateway, created_to_routed_s, owed, unrouted, wait_counted
+import timeline
+from pipeline import (Counters, Gateway, created_to_routed_s, owed, routed_at, unrouted,
+                      wait_counted)
 from procs import CpuWindow, memory_report
 from queues import QueueSampler
 from results import LoadResult, summarize_ms
@@ -52,7 +55,7 @@ class Context:
         return lambda i: ("POST", "/api/tickets", encoded[(i * 7919) % len(encoded)])
 
 
-def _closed_loop(ctx: Context, mode: str, input_path: Path, paths: list[str] | None,
+def closed_loop(ctx: Context, mode: str, input_path: Path, paths: list[str] | None,
                  duration_s: float) -> LoadResult:
     if ctx.generator == "wrk":
         return wrk_driver.run(ctx.base_url, mode, input_path, key=ctx.key,
@@ -72,7 +75,8 @@ def create(ctx: Context, duration_s: float, drain_deadline_s: float) -> dict[str
     base = gw.counters()
     queues = ctx.sampler()
     window = CpuWindow(ctx.pids)
-    result = _closed_loop(ctx, "create", ctx.bodies_file, None, duration_s)
+    t0 = time.time()
+    result = closed_loop(ctx, "create", ctx.bodies_file, None, duration_s)
     out = result.as_dict()
     out["resources"] = window.stop(result.duration_s, per=result.ok)
     ids = result.created_ids
@@ -82,7 +86,9 @@ def create(ctx: Context, duration_s: float, drain_deadline_s: float) -> dict[str
                 result.socket_errors, len(ids))
     took, delta = wait_counted(gw, base, len(ids), drain_deadline_s)
     out["queues"] = queues.stop()
-    missing, _ = unrouted(gw, ids, 5.0 if took is not None else 1.0)
+    missing, tickets = unrouted(gw, ids, 5.0 if took is not None else 1.0)
+    out["timeseries"] = timeline.phase_series(t0, answers=result.answers,
+                                              server=routed_at(tickets, ids))
     out["drained_after_s"] = round(took, 1) if took is not None else None
     out["counted"] = delta.__dict__
     # Only a drained pipeline tells lost from late: past the deadline they are just unrouted.
@@ -120,9 +126,11 @@ def reads(ctx: Context, ids: list[int], duration_s: float) -> dict[str, Any]:
         path_file = ctx.work_dir / f"{name}.paths"
         path_file.write_text("".join(p + "\n" for p in paths))
         window = CpuWindow(ctx.pids)
-        result = _closed_loop(ctx, "get", path_file, paths, duration_s)
-        out[name] = result.as_dict() | {"distinct_paths": len(paths),
-                                         "resources": window.stop(result.duration_s)}
+        t0 = time.time()
+        result = closed_loop(ctx, "get", path_file, paths, duration_s)
+        out[name] = result.as_dict() | {
+            "distinct_paths": len(paths), "resources": window.stop(result.duration_s),
+            "timeseries": timeline.phase_series(t0, answers=result.answers)}
         logger.info("%s: %s/s, p99 %s ms, %d non-2xx", name, out[name]["requests_per_s"],
                     out[name]["latency_ms"].get("p99"), result.non_2xx)
     return out
@@ -132,6 +140,7 @@ def steady(ctx: Context, rate: float, duration_s: float, deadline_s: float) -> d
     """Open loop at ``rate`` creates/s: create latency, then create->routed per ticket."""
     queues = ctx.sampler()
     window = CpuWindow(ctx.pids)
+    t0 = time.time()
     result, tally = loadgen.open_loop(ctx.base_url, ctx.key, ctx.body_factory(), rate=rate,
                                       duration_s=duration_s)
     out = result.as_dict()
@@ -141,6 +150,9 @@ def steady(ctx: Context, rate: float, duration_s: float, deadline_s: float) -> d
     out["queues"] = queues.stop()
     durations, skipped = created_to_routed_s(tickets, tally.created)
     out["created_to_routed_ms"] = summarize_ms(durations)
+    out["timeseries"] = timeline.phase_series(t0, answers=result.answers,
+                                              server=routed_at(tickets, tally.created),
+                                              latency_ids=tally.created)
     out["not_measured"] = skipped   # unrouted at the deadline or changed after routing
     out["unrouted_at_deadline"] = len(missing)
     logger.info("steady: create p50 %s p95 %s ms; routed p50 %s p95 %s p99 %s ms",
@@ -160,7 +172,7 @@ def drain(ctx: Context, count: int, connections: int, budget: Any,
     behind = owed(ctx.start_counters or base, base, ctx.accepted)
     queues = ctx.sampler()
     window = CpuWindow(ctx.pids)
-    started = time.monotonic()
+    started, t0 = time.monotonic(), time.time()
     result, tally = loadgen.fixed_count(ctx.base_url, ctx.key, ctx.body_factory(), count=count,
                                         connections=connections,
                                         time_limit_s=budget.remaining() - reserve_s - 5)
@@ -184,7 +196,9 @@ def drain(ctx: Context, count: int, connections: int, budget: Any,
         "resources": window.stop(total_s, per=accepted),
         "queues": queues.stop(),
     }
-    missing, _ = unrouted(gw, tally.created, 5.0 if took is not None else 0.0)
+    missing, tickets = unrouted(gw, tally.created, 5.0 if took is not None else 0.0)
+    out["timeseries"] = timeline.phase_series(t0, answers=result.answers,
+                                              server=routed_at(tickets, tally.created))
     out["lost"] = len(missing) if took is not None else None
     out["unrouted_at_deadline"] = len(missing)
     logger.info("drain: %s tickets/s end to end (%s s)", out["tickets_per_s"], out["end_to_end_s"])

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,11 @@ class Gateway:
     def __init__(self, base_url: str, key: str | None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        # A keep-alive connection idle through a load phase may be closed by the gateway just
+        # as it is reused (connection reset): these calls are reads, so retrying is safe.
+        retry = Retry(total=3, connect=3, read=3, status=0, backoff_factor=0.2,
+                      allowed_methods=frozenset({"GET"}))
+        self.http.mount("http://", HTTPAdapter(max_retries=retry))
         if key:
             self.http.headers["Authorization"] = f"Bearer {key}"
 
@@ -119,15 +126,23 @@ def _ts(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def created_to_routed_s(tickets: dict[int, dict], ids: list[int]) -> tuple[list[float], int]:
-    """Server-side create->routed seconds of ``ids``: a ticket routed once and untouched since
-    is at version 2, and its ``updated_at`` is when ticket-service applied ``ticket.routed``.
-    Returns the durations and how many tickets could not be measured that way."""
-    out, skipped = [], 0
+def routed_at(tickets: dict[int, dict], ids: list[int]) -> dict[int, tuple[float, float | None]]:
+    """Server-side (created_at, routed_at) of each of ``ids`` that was read back: a ticket routed
+    once and untouched since is at version 2, and its ``updated_at`` is when ticket-service
+    applied ``ticket.routed``; routed_at is None for a ticket not (or not measurably) routed."""
+    out: dict[int, tuple[float, float | None]] = {}
     for i in ids:
         t = tickets.get(i)
-        if t and t.get("department") and t.get("version") == 2:
-            out.append(_ts(t["updated_at"]) - _ts(t["created_at"]))
-        else:
-            skipped += 1
-    return out, skipped
+        if not t:
+            continue
+        routed = t.get("department") and t.get("version") == 2
+        out[i] = (_ts(t["created_at"]), _ts(t["updated_at"]) if routed else None)
+    return out
+
+
+def created_to_routed_s(tickets: dict[int, dict], ids: list[int]) -> tuple[list[float], int]:
+    """Server-side create->routed seconds of ``ids`` (see ``routed_at``). Returns the durations
+    and how many tickets could not be measured that way."""
+    times = routed_at(tickets, ids)
+    out = [routed - created for created, routed in times.values() if routed is not None]
+    return out, len(ids) - len(out)

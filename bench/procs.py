@@ -88,6 +88,23 @@ def memory_report(pids: dict[str, int]) -> dict[str, Any]:
     }
 
 
+# The process allowed more memory than the others (the learned categorizer's libraries).
+AI_CONSUMER = "ai-consumer"
+
+
+def memory_peaks(*reports: dict[str, Any]) -> dict[str, Any]:
+    """The largest RSS of any process, and of any process but the AI consumer, over the
+    snapshots ``reports`` (memory_report results)."""
+    procs = [p for r in reports for p in r.get("processes", [])]
+    others = [p for p in procs if p["name"].split("[")[0] != AI_CONSUMER]
+    top = max(procs, key=lambda p: p["rss_mb"], default=None)
+    top_other = max(others, key=lambda p: p["rss_mb"], default=None)
+    return {"max_process_rss_mb": top["rss_mb"] if top else None,
+            "max_process": top["name"] if top else None,
+            "max_rss_mb_but_ai_consumer": top_other["rss_mb"] if top_other else None,
+            "max_process_but_ai_consumer": top_other["name"] if top_other else None}
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The servers the suite depends on (shared with whoever else uses them), by listening port.
 INFRA_PORTS = {"postgresql": 5432, "rabbitmq": 5672}
@@ -182,4 +199,6 @@ class CpuWindow:
         if per:
             out["cpu_ms_per_ticket"] = {k: round(1000 * v / per, 2)
                                         for k, v in out["cpu_s"].items()}
+            # every suite process, PostgreSQL and RabbitMQ together
+            out["cpu_ms_per_ticket_total"] = round(1000 * sum(used.values()) / per, 2)
         return out

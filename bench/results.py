@@ -40,6 +40,8 @@ class LoadResult:
     latency_ms: dict[str, Any] = field(default_factory=dict)
     created_ids: list[int] = field(default_factory=list)
     generator_cpu_s: float = 0.0
+    # (wall time, latency s, status) of each answer, when the generator tells them (not wrk)
+    answers: list[tuple[float, float, int]] = field(default_factory=list, repr=False)
 
     @property
     def requests(self) -> int:
@@ -67,6 +69,7 @@ class LoadResult:
             "ok_per_s": round(self.ok / self.duration_s, 1) if self.duration_s else 0.0,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "non_2xx": self.non_2xx,
+            "errors": self.errors,   # non-2xx answers + socket errors
             "socket_errors": self.socket_errors,
             "socket_error_total": sum(self.socket_errors.values()),
             "latency_ms": self.latency_ms,

@@ -1,6 +1,7 @@
-"""`make bench`: load the running suite through the gateway, print the targets table and write
-var/bench/latest.json. `--own-suite` starts a private suite instance (free ports, own schemas
-and exchange) instead, with `--set NAME=VALUE` environment levers, and removes it afterwards."""
+"""`make bench`: load the running suite through the gateway, print the targets table, write
+var/bench/latest.json and plot it to var/bench/latest.png. `--own-suite` starts a private suite
+instance (free ports, own schemas and exchange) instead, with `--set NAME=VALUE` environment
+levers, and removes it afterwards."""
 from __future__ import annotations
 
 import argparse
@@ -16,17 +17,18 @@ from typing import Any
 import requests
 
 import bodies as bodies_mod
+import burst
 import machine
 import phases
 import profiler
 import report
 import wrk_driver
-from procs import load_pids, memory_report
+from procs import load_pids, memory_peaks, memory_report
 from suite_instance import SuiteInstance
 
 logger = logging.getLogger("bench")
 
-ALL_PHASES = ("create", "reads", "steady", "drain")
+ALL_PHASES = ("create", "reads", "steady", "burst", "drain")
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
@@ -64,12 +66,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--read-seconds", type=float, default=10)
     p.add_argument("--steady-rate", type=float, default=100)
     p.add_argument("--steady-seconds", type=float, default=30)
+    p.add_argument("--burst-seconds", type=float, default=20,
+                   help="burst phase: seconds of creates at --connections")
+    p.add_argument("--burst-low-rate", type=float, default=20,
+                   help="burst phase: creates/s of the low open-loop stream beside the burst")
+    p.add_argument("--burst-cap", type=float, default=60,
+                   help="burst phase: the low stream ends at most this long after the burst")
     p.add_argument("--drain-count", type=int, default=10_000)
     p.add_argument("--drain-connections", type=int, default=100)
     p.add_argument("--drain-deadline", type=float, default=90,
                    help="at most this many seconds of waiting for the pipeline after the "
                         "create and steady loads")
-    p.add_argument("--budget", type=float, default=285,
+    p.add_argument("--budget", type=float, default=390,
                    help="seconds the measurement may take in all (the drain gets the rest)")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="py-spy every suite process during the create phase; reports into DIR")
@@ -142,7 +150,7 @@ def measure(args: argparse.Namespace, base_url: str, key: str | None, pids_file:
     ctx = _context(args, base_url, key, pids, work_dir, env)
     wanted = set(args.phases.split(","))
     later = {"reads": 2 * args.read_seconds + 5, "steady": args.steady_seconds + 15,
-             "drain": 60.0}
+             "burst": args.burst_seconds + args.burst_cap + 20, "drain": 60.0}
 
     def reserve(phase: str) -> float:
         """Seconds the phases after ``phase`` need (their waits get what is left)."""
@@ -158,13 +166,16 @@ def measure(args: argparse.Namespace, base_url: str, key: str | None, pids_file:
     if "steady" in wanted:
         results["steady"] = phases.steady(ctx, args.steady_rate, args.steady_seconds,
                                           budget.wait(args.drain_deadline, reserve("steady")))
+    if "burst" in wanted:
+        settings = burst.BurstSettings(burst_s=args.burst_seconds, low_rate=args.burst_low_rate,
+                                       cap_s=args.burst_cap)
+        results["burst"] = burst.run(ctx, settings,
+                                     budget.wait(args.drain_deadline, reserve("burst")))
     if "drain" in wanted:
         results["drain"] = phases.drain(ctx, args.drain_count, args.drain_connections,
                                         budget, reserve_s=5.0)
     results["memory_after"] = memory_report(pids)
-    peak = [m for m in (results["memory_idle"]["max_process_rss_mb"],
-                        results["memory_after"]["max_process_rss_mb"]) if m is not None]
-    results["memory"] = {"max_process_rss_mb": max(peak) if peak else None}
+    results["memory"] = memory_peaks(results["memory_idle"], results["memory_after"])
     return results
 
 
@@ -203,7 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(report.table(run["targets"]) + "\n")
     sys.stdout.write(f"\n{run['elapsed_s']}s; load average at start "
                      f"{run['load_average_at_start']}; details in {args.out}\n")
+    png = _plot(run, args.out.with_suffix(".png"))
+    if png:
+        sys.stdout.write(f"plot: {png}\n")
     return 0
+
+
+def _plot(run: dict[str, Any], path: Path) -> Path | None:
+    """The per-phase plot (bench/plot.py); a missing matplotlib costs the plot, not the run."""
+    try:
+        import plot
+    except ImportError as exc:
+        logger.warning("no plot (%r): pip install -r requirements-dev.txt", exc)
+        return None
+    return plot.write_png(run, path)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,16 @@ logger = logging.getLogger(__name__)
 
 @functools.cache
 def load_model(path: str | None) -> Classifier:
-    """The saved model at ``path``, else the shipped default; loaded once per process."""
-    from . import model  # scikit-learn is imported on first use, not when the app starts
+    """The saved model at ``path``, else the shipped default; loaded once per process.
+
+    Either predicts with NumPy alone (``inference``): serving imports no scikit-learn.
+    """
+    from . import inference  # NumPy too is imported on first use, not when the app starts
 
     if path:
         logger.info("loading local model from %s", path)
-        return model.TextClassifier.load(path)
-    return model.default_model()
+        return inference.load_classifier(path)
+    return inference.default_model()
 
 
 def build_categorizer(settings: Settings, departments: DepartmentSource | None = None, *,

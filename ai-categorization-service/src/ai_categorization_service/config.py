@@ -28,7 +28,8 @@ class Settings(service_settings("ai-categorization-service")):
     claude_breaker_reset_s: float = Field(30.0, gt=0, le=3600)
     claude_hang_budget_s: float = Field(30.0, gt=0, le=3600)
 
-    # A model saved with TextClassifier.save; without it the shipped default model is trained.
+    # A model saved with TextClassifier.save (an .npz, served with NumPy); without it the
+    # shipped default model (default_model.npz).
     # Either is used only while no stored model version is active (ticketctl model activate).
     model_path: str | None = None
     # How often (seconds, at most) a process asks which stored model version is active, and

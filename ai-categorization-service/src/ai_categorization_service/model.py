@@ -1,15 +1,17 @@
-"""The learned ticket classifier: training, prediction, saving and the shipped default model."""
+"""The learned ticket classifier: training, saving and the shipped default model.
+
+Training uses scikit-learn (and LightGBM for large sets); serving does not: a trained model
+is exported to NumPy arrays (``compiled()``, ``export.compile_pipeline``) and that is what
+``save``, the registry and the shipped ``default_model.npz`` store (see ``inference``).
+"""
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
-import json
+import io
 import logging
 import os
 import pickle
-import threading
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -20,8 +22,14 @@ import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-# Models saved before stacking.py existed name both as ``model.<name>``: unpickling needs them here.
-from .stacking import StackedLinearClassifier, title_words
+from . import inference
+from .export import compile_pipeline
+# Re-exported: ``Prediction`` and ``default_examples`` lived here, and models pickled before
+# stacking.py existed name ``StackedLinearClassifier`` and ``title_words`` as ``model.<name>``.
+from .inference import (DEFAULT_EXAMPLES, CompiledClassifier, Prediction,  # noqa: F401
+                        default_examples, default_model, title_words)
+from .inference import fingerprint as _fingerprint
+from .stacking import StackedLinearClassifier
 
 if TYPE_CHECKING:
     from .boosted import BoostedStack
@@ -29,17 +37,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-DEFAULT_EXAMPLES = "default_examples.jsonl"
 # From this many training examples on, gradient-boosted trees join the linear stack: worth about
 # a point of accuracy on tens of thousands of tickets, but they over-fit small sets.
 BOOSTING_MIN_SAMPLES = 5000
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    confidence: float  # calibrated probability of the top label, 0..1
-    probabilities: dict[str, float]
 
 
 def build_pipeline(n_samples: int, seed: int = 0, *,
@@ -71,13 +71,6 @@ def _boosters(seed: int) -> "BoostedStack":
     from .boosted import BoostedStack
 
     return BoostedStack(random_state=seed)
-
-
-def _fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for text, label in zip(texts, labels):
-        digest.update(label.encode() + b"\0" + text.encode() + b"\0")
-    return digest.hexdigest()[:12]
 
 
 class TextClassifier:
@@ -127,13 +120,7 @@ class TextClassifier:
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         if len(texts) == 0:
             return []
-        probabilities = self.predict_proba(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            Prediction(label=self._labels[i], confidence=float(row[i]),
-                       probabilities={lbl: float(p) for lbl, p in zip(self._labels, row)})
-            for i, row in zip(best, probabilities)
-        ]
+        return inference.predictions(self._labels, self.predict_proba(texts))
 
     def predict(self, text: str) -> Prediction:
         return self.predict_many([text])[0]
@@ -142,34 +129,46 @@ class TextClassifier:
         return {"version": self._version, "labels": self._labels, "metrics": self._metrics,
                 "trained_at": self.trained_at, "sklearn_version": sklearn.__version__}
 
+    def compiled(self) -> CompiledClassifier:
+        """This model as ``inference`` serves it: NumPy arrays, the same predictions."""
+        header, arrays = compile_pipeline(self.pipeline)
+        return inference.build({**header, **self.metadata()}, arrays)
+
+    def to_bytes(self) -> bytes:
+        """The model in the stored format (``inference``: an ``.npz``, no pickles)."""
+        return self.compiled().to_bytes()
+
     def save(self, path: PathLike) -> None:
-        """Write the model with joblib, and its metadata to ``<path>.json`` beside it."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = self.metadata()
-        joblib.dump({"pipeline": self.pipeline, **meta}, path, compress=3)
-        _metadata_path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        logger.info("saved model %s to %s", self._version, path)
+        """Write the model (``.npz``), and its metadata to ``<path>.json`` beside it."""
+        self.compiled().save(path)
 
     @classmethod
-    def load(cls, path: PathLike) -> "TextClassifier":
-        """Read a model written by ``save``. Only load trusted files: joblib runs pickles."""
-        path = Path(path)
-        try:
-            data = joblib.load(path)
-        except (pickle.UnpicklingError, EOFError, LookupError) as exc:
-            raise ValueError(f"{path} is not a saved TextClassifier: {exc!r}") from exc
-        if not isinstance(data, dict) or "pipeline" not in data:
-            raise ValueError(f"{path} is not a saved TextClassifier")
-        if data.get("sklearn_version") != sklearn.__version__:
-            logger.warning("model %s was saved with scikit-learn %s, running %s", path,
-                           data.get("sklearn_version"), sklearn.__version__)
-        return cls(data["pipeline"], data["labels"], data["version"], data.get("metrics"),
-                   trained_at=data.get("trained_at"))
+    def load(cls, path: PathLike) -> CompiledClassifier:
+        """Read a model written by ``save`` (or by the older joblib format): it predicts with
+        NumPy. Only load trusted files: an old-format file runs pickles."""
+        return inference.load_classifier(path)
 
 
-def _metadata_path(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
+def load_legacy(data: bytes, origin: str) -> TextClassifier:
+    """A model in the format written before ``inference`` (joblib: a pickle of the pipeline).
+
+    joblib runs pickles: only files and rows this service wrote are ever loaded.
+    """
+    try:
+        payload = joblib.load(io.BytesIO(data))
+    except (pickle.UnpicklingError, EOFError, LookupError, ValueError, ImportError,
+            AttributeError) as exc:
+        raise ValueError(f"{origin} is not a saved TextClassifier: {exc!r}") from exc
+    if not isinstance(payload, dict) or "pipeline" not in payload or "labels" not in payload:
+        raise ValueError(f"{origin} is not a saved TextClassifier")
+    if payload.get("sklearn_version") != sklearn.__version__:
+        logger.warning("model %s was saved with scikit-learn %s, running %s", origin,
+                       payload.get("sklearn_version"), sklearn.__version__)
+    try:
+        return TextClassifier(payload["pipeline"], payload["labels"], payload["version"],
+                              payload.get("metrics"), trained_at=payload.get("trained_at"))
+    except (KeyError, AttributeError) as exc:
+        raise ValueError(f"{origin}: {exc!r}") from exc
 
 
 def read_labelled_csv(path: PathLike, text_column: str,
@@ -194,24 +193,22 @@ def read_labelled_csv(path: PathLike, text_column: str,
     return texts, labels
 
 
-def default_examples() -> tuple[list[str], list[str]]:
-    """The labelled examples shipped with the package, as ("title\\n\\ndescription", department)."""
-    raw = resources.files(__package__).joinpath(DEFAULT_EXAMPLES).read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
-    return ([f"{r['title']}\n\n{r['description']}" for r in rows],
-            [r["department"] for r in rows])
+def train_default() -> TextClassifier:
+    """The default model, trained on the shipped examples (what ``default_model.npz`` holds)."""
+    texts, labels = default_examples()
+    return TextClassifier.train(texts, labels, version=f"default-{_fingerprint(texts, labels)}")
 
 
-_default_lock = threading.Lock()
-_default: TextClassifier | None = None
+def export_default_model(path: PathLike | None = None) -> Path:
+    """Train the default model and write it where the package ships it (or to ``path``).
 
-
-def default_model() -> TextClassifier:
-    """A model trained on the shipped examples at first use, then kept for the process."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            texts, labels = default_examples()
-            _default = TextClassifier.train(
-                texts, labels, version=f"default-{_fingerprint(texts, labels)}")
-        return _default
+    Run after editing ``default_examples.jsonl`` or upgrading scikit-learn; a test checks
+    that the shipped file matches both.
+    """
+    if path is None:
+        path = Path(str(resources.files(__package__).joinpath(inference.DEFAULT_MODEL)))
+    path = Path(path)
+    classifier = train_default()
+    path.write_bytes(classifier.to_bytes())
+    logger.info("wrote default model %s to %s", classifier.version, path)
+    return path

@@ -315,3 +315,13 @@ def model_deactivate() -> None:
     click.echo("no version was active" if previous is None else
                f"model {previous.version} deactivated: running services switch back to the "
                f"shipped default model within AI_SERVICE_MODEL_REFRESH_S (default 5 s)")
+
+
+@model_group.command("upgrade")
+def model_upgrade() -> None:
+    """Store the versions saved in the old joblib format in the NumPy one (serving them then
+    needs no scikit-learn)."""
+    with _engine() as engine:
+        upgraded = ModelRegistry(engine).upgrade_artifacts()
+    click.echo("every stored version is in the NumPy format already" if not upgraded else
+               f"stored in the NumPy format: {', '.join(upgraded)}")

@@ -7,9 +7,7 @@ partial unique index); consumers and web workers switch to it by themselves
 """
 from __future__ import annotations
 
-import io
 import logging
-import pickle
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from support_shared.commands import CommandError
 
 if TYPE_CHECKING:
+    from .inference import CompiledClassifier
     from .model import TextClassifier
 
 logger = logging.getLogger(__name__)
@@ -80,38 +79,26 @@ class ModelVersion:
                 "artifact_bytes": self.artifact_bytes}
 
 
-def dump_artifact(classifier: "TextClassifier") -> bytes:
-    """The classifier in ``TextClassifier.save``'s format (joblib), as bytes."""
-    import joblib  # with scikit-learn: imported when a model is stored, not at start
-
-    buffer = io.BytesIO()
-    joblib.dump({"pipeline": classifier.pipeline, **classifier.metadata()}, buffer, compress=3)
-    return buffer.getvalue()
+def dump_artifact(classifier: "TextClassifier | CompiledClassifier") -> bytes:
+    """The classifier in the stored format (``inference``: NumPy arrays in an ``.npz``)."""
+    return classifier.to_bytes()
 
 
 def load_artifact(data: bytes, version: str,
-                  metrics: dict[str, Any] | None = None) -> "TextClassifier":
+                  metrics: dict[str, Any] | None = None) -> "CompiledClassifier":
     """A classifier from ``dump_artifact`` bytes, named ``version`` (the stored name).
 
-    joblib runs pickles: only bytes this registry wrote are ever loaded.
+    It predicts with NumPy. An artifact stored before that format (a joblib pickle, which
+    only this registry ever wrote) is loaded with scikit-learn and a warning
+    (``upgrade_artifacts`` rewrites those rows).
     """
-    import joblib
-
-    from .model import TextClassifier
+    from .inference import load_classifier_bytes  # NumPy: imported when a model is loaded
 
     try:
-        payload = joblib.load(io.BytesIO(data))
-    except (pickle.UnpicklingError, EOFError, LookupError, ValueError, ImportError,
-            AttributeError) as exc:
-        raise ArtifactError(f"model {version}: artifact does not load: {exc!r}") from exc
-    if not isinstance(payload, dict) or "pipeline" not in payload or "labels" not in payload:
-        raise ArtifactError(f"model {version}: artifact is not a saved TextClassifier")
-    try:
-        return TextClassifier(payload["pipeline"], payload["labels"], version,
-                              metrics if metrics is not None else payload.get("metrics"),
-                              trained_at=payload.get("trained_at"))
-    except (ValueError, AttributeError) as exc:
-        raise ArtifactError(f"model {version}: {exc}") from exc
+        classifier = load_classifier_bytes(data, f"model {version}")
+    except ValueError as exc:
+        raise ArtifactError(f"model {version}: artifact does not load: {exc}") from exc
+    return classifier.renamed(version, metrics)
 
 
 def _info(row: Any) -> ModelVersion:
@@ -125,8 +112,9 @@ class ModelRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, classifier: "TextClassifier", *, source: Source, training_rows: int,
-             metrics: dict[str, Any] | None = None, activate: bool = False) -> ModelVersion:
+    def save(self, classifier: "TextClassifier | CompiledClassifier", *, source: Source,
+             training_rows: int, metrics: dict[str, Any] | None = None,
+             activate: bool = False) -> ModelVersion:
         """Store ``classifier`` as a new version ``v<id>`` (and make it the active one)."""
         artifact = dump_artifact(classifier)
         with self.engine.begin() as conn:
@@ -180,7 +168,7 @@ class ModelRegistry:
             self._deactivate_all(conn)
         return None if previous is None else _info(previous)
 
-    def load(self, version: str) -> "TextClassifier":
+    def load(self, version: str) -> "CompiledClassifier":
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(_t.c.version, _t.c.metrics, _t.c.artifact).where(_t.c.version == version)
@@ -189,7 +177,7 @@ class ModelRegistry:
             raise VersionNotFoundError(version)
         return load_artifact(row.artifact, row.version, row.metrics)
 
-    def load_by_id(self, version_id: int) -> "TextClassifier | None":
+    def load_by_id(self, version_id: int) -> "CompiledClassifier | None":
         """The version with this id, or None if it was deleted meanwhile."""
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -197,9 +185,29 @@ class ModelRegistry:
             ).first()
         return None if row is None else load_artifact(row.artifact, row.version, row.metrics)
 
-    def load_active(self) -> "TextClassifier | None":
+    def load_active(self) -> "CompiledClassifier | None":
         version_id = self.active_id()
         return None if version_id is None else self.load_by_id(version_id)
+
+    def upgrade_artifacts(self) -> list[str]:
+        """Rewrite every artifact stored in the old joblib format in the NumPy one (this
+        process loads scikit-learn to read them); the versions rewritten, oldest first."""
+        from .inference import is_numpy_format
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_t.c.id, _t.c.version, _t.c.artifact)
+                                .order_by(_t.c.id)).all()
+        upgraded = []
+        for row in rows:
+            if is_numpy_format(row.artifact):
+                continue
+            artifact = load_artifact(row.artifact, row.version).to_bytes()
+            with self.engine.begin() as conn:
+                conn.execute(sa.update(_t).where(_t.c.id == row.id).values(artifact=artifact))
+            logger.info("model %s stored in the NumPy format (%d bytes, was %d)", row.version,
+                        len(artifact), len(row.artifact))
+            upgraded.append(row.version)
+        return upgraded
 
     @staticmethod
     def _get(conn: Connection, version: str) -> ModelVersion:

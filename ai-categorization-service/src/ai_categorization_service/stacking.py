@@ -9,15 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+# Defined with the NumPy serving code, which needs it too; importable here for old pickles.
+from .inference import TITLE_WORDS, title_words  # noqa: F401
+
 if TYPE_CHECKING:
     from .boosted import BoostedStack
-
-TITLE_WORDS = 8
-
-
-def title_words(text: str) -> str:
-    """The first words of a ticket, lower-cased: its title, or the start of the text."""
-    return " ".join(text.lower().split()[:TITLE_WORDS])
 
 
 def _scores(model: Any, features: Any) -> np.ndarray:

@@ -1,4 +1,7 @@
 """Stored model versions on the real PostgreSQL: save, list, activate, load; the hot switch."""
+import io
+
+import joblib
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -92,3 +95,20 @@ def test_categorizer_switches_to_a_newly_activated_version_without_restart(
     registry.deactivate()
     wait_until(lambda: categorizer.categorize(*TEXT).model_version.startswith("default-"),
                timeout=10, message="back to the shipped default")
+
+
+def test_old_format_artifacts_load_and_are_upgraded(engine, tiny_models):
+    registry = ModelRegistry(engine)
+    saved = registry.save(tiny_models[0], source="csv", training_rows=60)
+    buffer = io.BytesIO()
+    joblib.dump({"pipeline": tiny_models[0].pipeline, **tiny_models[0].metadata()}, buffer,
+                compress=3)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE model_versions SET artifact = :a"), {"a": buffer.getvalue()})
+    assert registry.load(saved.version).predict("\n\n".join(TEXT)).label == "Network"
+    assert registry.upgrade_artifacts() == [saved.version]
+    assert registry.upgrade_artifacts() == []
+    with engine.connect() as conn:
+        artifact = conn.scalar(sa.text("SELECT artifact FROM model_versions"))
+    assert bytes(artifact[:4]) == b"PK\x03\x04"
+    assert registry.load(saved.version).predict("\n\n".join(TEXT)).label == "Network"

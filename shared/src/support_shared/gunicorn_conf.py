@@ -19,6 +19,11 @@ SERVICE = os.environ.get("SERVICE_NAME", "web")
 # variable. It has to be set before that happens.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 QUIET_PATHS = frozenset({"/health", "/metrics"})   # successful probes and scrapes log at DEBUG
+# Which answers are logged at INFO: "all", or "errors" (a 2xx/3xx at DEBUG). The gateway logs
+# every public request; behind it a service's own line would repeat the gateway's (same request
+# id) at 3-6% of the service's CPU, so internal services log their errors only by default.
+ACCESS_LOG_ENV = "WEB_ACCESS_LOG"
+ACCESS_LOG = os.environ.get(ACCESS_LOG_ENV) or ("all" if SERVICE == "api-gateway" else "errors")
 
 configure_logging(SERVICE, os.environ.get("LOG_LEVEL", "INFO"),
                   os.environ.get("LOG_FORMAT", "json"))
@@ -65,8 +70,11 @@ class JsonLogger(glogging.Logger):
             return
         status = _status_code(resp.status)
         method, path = environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-")
+        quiet = status < 400 and (ACCESS_LOG == "errors" or path in QUIET_PATHS)
+        level = logging.DEBUG if quiet else logging.INFO
+        if not self.access_log.isEnabledFor(level):
+            return
         duration_ms = round(request_time.total_seconds() * 1000, 2)
-        level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
         self.access_log.log(
             level, "%s %s %s %.1fms", method, path, status, duration_ms,
             extra={

@@ -203,6 +203,7 @@ def web_process(routing, tmp_path):
         "ROUTING_SERVICE_PORT": str(port), "WEB_WORKERS": "2", "WEB_THREADS": "2",
         "LOG_FORMAT": "json", METRICS_DIR_ENV: str(tmp_path / "metrics"),
         "INTERNAL_API_TOKEN": settings.internal_token,
+        "WEB_ACCESS_LOG": "all",   # an internal service logs only its errors by default
     })
     env.pop(METRICS_PORT_ENV, None)
     with open(log, "wb") as out:

@@ -115,7 +115,7 @@ def test_triage_confirm_and_reroute(client, apply, events, query):
     assert client.get("/api/routing/history/8").get_json()["needs_review"] is False
     resp = client.post("/api/tickets/8/triage", json={"action": "reroute", "department": "HR"})
     assert resp.get_json()["department"] == "HR" and resp.get_json()["method"] == "reroute"
-    methods = [p["data"]["method"] for k, p in _outbox(query) if k == "ticket.routed"]
+    methods = [p["data"]["method"] for k, p in _outbox(query) if k.startswith("ticket.routed")]
     assert methods == ["auto", "manual", "reroute"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Iterable
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
@@ -51,7 +52,12 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-_INSERT = outbox_table.insert()
+# One statement per batch (see the inbox): each column travels as one array.
+_INSERT = sa.text(
+    "INSERT INTO outbox (event_id, routing_key, payload, headers, occurred_at)"
+    " SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:routing_keys AS text[]),"
+    " CAST(:payloads AS jsonb[]), CAST(:headers AS jsonb[]), CAST(:occurred AS timestamptz[]))"
+)
 _NOTIFY = sa.text("SELECT pg_notify(:c, '')")
 
 
@@ -83,19 +89,16 @@ class Outbox(AbstractOutbox):
         self._notified = False
 
     def add_each(self, envelopes: Iterable[Envelope]) -> None:
-        rows = [
-            {
-                "event_id": env.event_id,
-                "routing_key": env.routing_key,
-                "payload": env.model_dump(mode="json"),
-                "headers": event_headers(env),
-                "occurred_at": env.occurred_at,
-            }
-            for env in envelopes
-        ]
-        if not rows:
+        batch = list(envelopes)
+        if not batch:
             return
-        self.conn.execute(_INSERT, rows)
+        self.conn.execute(_INSERT, {
+            "event_ids": [str(env.event_id) for env in batch],
+            "routing_keys": [env.routing_key for env in batch],
+            "payloads": [env.model_dump_json() for env in batch],
+            "headers": [orjson.dumps(event_headers(env)).decode() for env in batch],
+            "occurred": [env.occurred_at for env in batch],
+        })
         if self.channel and not self._notified:
             # NOTIFY is delivered at commit, so the relay wakes only for committed rows.
             self.conn.execute(_NOTIFY, {"c": self.channel})

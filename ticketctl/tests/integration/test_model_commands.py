@@ -226,8 +226,8 @@ def test_train_without_boosters_stores_the_linear_stack(model_ctl, ai_engine, tm
         assert result.exit_code == 0, result.output
     with_boosters, linear = (ModelRegistry(engine).load(v["version"]) for v in
                              json.loads(model_ctl("list", "--json").stdout))
-    assert with_boosters.pipeline.boosters_ is not None
-    assert linear.pipeline.boosters_ is None
+    assert with_boosters.pipeline.boosters is not None
+    assert linear.pipeline.boosters is None
 
 
 def test_train_maps_labels_to_departments_and_warns_about_the_rest(model_ctl, tmp_path):

@@ -1,13 +1,13 @@
 """Tables of the analytics schema, their repositories and the unit of work of the projection."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
-from support_shared.db import UnitOfWork
+from support_shared.db import UnitOfWork, row_of
 from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.events import Envelope
 
@@ -101,7 +101,7 @@ class SqlFactsRepository(FactsRepository):
 
     def save_many(self, facts: Sequence[TicketFacts]) -> None:
         if facts:
-            self.conn.execute(_SAVE, [asdict(one) for one in facts])
+            self.conn.execute(_SAVE, [row_of(one) for one in facts])
 
 
 def _log_row(envelope: Envelope) -> dict[str, object]:

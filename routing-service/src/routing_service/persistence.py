@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
-from support_shared.db import UnitOfWork
+from support_shared.db import UnitOfWork, row_of
 from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.outbox import notify_channel
 
@@ -240,7 +240,7 @@ class SqlHistoryRepository(HistoryRepository):
 
     def add_many(self, records: Sequence[RoutingRecord]) -> None:
         if records:
-            self.conn.execute(_ADD_HISTORY, [dataclasses.asdict(r) for r in records])
+            self.conn.execute(_ADD_HISTORY, [row_of(r) for r in records])
 
     def _query(self, tenant_id: str, ticket_id: int) -> sa.Select:
         h = routing_history

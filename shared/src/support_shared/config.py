@@ -1,7 +1,7 @@
 """Settings shared by every service, read from the environment with local defaults."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +46,10 @@ class CommonSettings(BaseSettings):
     bind_host: str = Field("127.0.0.1", validation_alias=_env("BIND_HOST"))
     web_workers: int = Field(2, validation_alias=_env("WEB_WORKERS"), ge=1, le=64)
     web_threads: int = Field(4, validation_alias=_env("WEB_THREADS"), ge=1, le=256)
+    # gunicorn's worker class: gevent (a greenlet per connection, read deadlines; the default)
+    # or gthread (WEB_THREADS threads per worker; measured against gevent in performance.md).
+    web_worker_class: Literal["gevent", "gthread"] = Field(
+        "gevent", validation_alias=_env("WEB_WORKER_CLASS"))
     port: int = Field(5000, ge=1, le=65535)
     # The credential of every internal call (X-Internal-Token): services require it, the
     # gateway and ticketctl send it. Without one a web process refuses to start unless

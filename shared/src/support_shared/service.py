@@ -146,9 +146,10 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
         "--config", "python:support_shared.gunicorn_conf",
         "--bind", f"{settings.bind_host}:{settings.port}",
         "--workers", str(settings.web_workers),
-        # A greenlet per connection: slow and idle clients hold no thread (see gunicorn_worker).
-        "--worker-class", WORKER_CLASS,
-        "--worker-connections", str(WORKER_CONNECTIONS),
+        *(["--worker-class", "gthread", "--threads", str(settings.web_threads)]
+          if settings.web_worker_class == "gthread" else
+          # A greenlet per connection: slow and idle clients hold no thread (gunicorn_worker).
+          ["--worker-class", WORKER_CLASS, "--worker-connections", str(WORKER_CONNECTIONS)]),
         "--timeout", "30",
         "--graceful-timeout", "10",
         "--keep-alive", str(HEADER_DEADLINE_S),   # also the deadline for a request's headers

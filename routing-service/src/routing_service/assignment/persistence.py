@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
+from support_shared.db import row_of
 
 from ..tables import agents, assignment_cursors, assignments, routed_tickets
 from .domain import Agent, Assignment, Waiting
@@ -169,7 +170,7 @@ class SqlAssignmentRepository(AssignmentRepository):
 
     def save_many(self, rows: Sequence[Assignment]) -> None:
         if rows:
-            self.conn.execute(_UPSERT, [dataclasses.asdict(r) for r in
+            self.conn.execute(_UPSERT, [row_of(r) for r in
                                         sorted(rows, key=lambda r: r.ticket_id)])
 
     def queue(self, tenant_id: str, department: str) -> list[Waiting]:

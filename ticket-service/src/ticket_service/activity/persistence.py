@@ -9,6 +9,7 @@ from typing import Any, Sequence, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
+from support_shared.db import row_of
 
 from ..db import TS, claim_key, created_at, metadata
 from .domain import INTERNAL, AuditEntry, Comment, User
@@ -216,8 +217,7 @@ class SqlUserRepository(_SqlKeyedCreates, AbstractUserRepository):
     def add_many(self, new_users: Sequence[User]) -> list[User]:
         if not new_users:
             return []
-        values = [{k: v for k, v in dataclasses.asdict(u).items() if k != "id"}
-                  for u in new_users]
+        values = [row_of(u, without=("id",)) for u in new_users]
         # Rows that lost to an existing address come back as nothing: match the rest by key.
         ids = {(row.tenant_id, row.email.lower()): row.id
                for row in self.conn.execute(_ADD_USERS, values)}
@@ -271,7 +271,7 @@ class SqlAuditRepository(AbstractAuditRepository):
     def add_many(self, entries: Sequence[AuditEntry]) -> None:
         if entries:
             self.conn.execute(_ADD_AUDIT, [
-                {k: v for k, v in dataclasses.asdict(e).items() if k != "id"} for e in entries])
+                row_of(e, without=("id",)) for e in entries])
 
     def list(self, tenant_id: str, ticket_id: int, limit: int,
              after_id: int | None = None) -> list[AuditEntry]:

@@ -166,24 +166,55 @@ class HttpKeyVerifier:
 _MISSING = object()
 
 
-class CachedVerifier:
-    """Remembers answers (valid and invalid) for ``ttl_s``, keyed by the key's SHA-256."""
+class _Flight:
+    """One verification in progress; the requests that want the same key wait for it."""
 
-    def __init__(self, inner: KeyVerifier, ttl_s: float, maxsize: int = 10_000) -> None:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.principal: Principal | None | object = _MISSING
+
+
+class CachedVerifier:
+    """Remembers answers (valid and invalid) for ``ttl_s``, keyed by the key's SHA-256.
+
+    When an answer expires under load, one request per key asks ticket-service again and the
+    others wait for that answer (up to ``wait_s``), instead of every concurrent request of the
+    key asking at once (measured: 3% of ticket-web's CPU at 100 connections).
+    """
+
+    def __init__(self, inner: KeyVerifier, ttl_s: float, maxsize: int = 10_000,
+                 wait_s: float = 5.0) -> None:
         self.inner = inner
         self.enabled = ttl_s > 0
+        self.wait_s = wait_s
         self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl_s or 1)
+        self._flights: dict[bytes, _Flight] = {}
         self._lock = threading.Lock()
 
     def verify(self, key: str) -> Principal | None:
+        if not self.enabled:
+            return self.inner.verify(key)
         digest = hashlib.sha256(key.encode()).digest()
-        if self.enabled:
-            with self._lock:
-                hit = self._cache.get(digest, _MISSING)
+        with self._lock:
+            hit = self._cache.get(digest, _MISSING)
             if hit is not _MISSING:
                 return hit  # type: ignore[return-value]
-        principal = self.inner.verify(key)   # no lock held over the network call
-        if self.enabled:
+            flight = self._flights.get(digest)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[digest] = _Flight()
+        if not leader:
+            # Another request is asking: take its answer; if it failed or is slow, ask too.
+            if flight.done.wait(self.wait_s) and flight.principal is not _MISSING:
+                return flight.principal  # type: ignore[return-value]
+            return self.inner.verify(key)
+        try:
+            principal = self.inner.verify(key)   # no lock held over the network call
+            flight.principal = principal
             with self._lock:
                 self._cache[digest] = principal
-        return principal
+            return principal
+        finally:
+            with self._lock:
+                self._flights.pop(digest, None)
+            flight.done.set()

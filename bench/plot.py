@@ -24,17 +24,20 @@ LATENCIES = {"latency_p95_ms": ("request p95 ms (client)", "tab:red"),
 
 
 def panels(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(title, phase result) of every phase, or part of one (reads), that has a time series."""
+    """(title, phase result) of every phase, or part of one (reads), that has a time series
+    with samples (wrk's reads have none: it reports no per-request times)."""
     names = [p for p in PHASES if p in results] + [p for p in results if p not in PHASES]
     for name in names:
         node = results[name]
         if not isinstance(node, dict):
             continue
         if isinstance(node.get("timeseries"), dict):
-            yield name, node
+            if node["timeseries"].get("t_s"):
+                yield name, node
             continue
         for part, sub in node.items():
-            if isinstance(sub, dict) and isinstance(sub.get("timeseries"), dict):
+            if (isinstance(sub, dict) and isinstance(sub.get("timeseries"), dict)
+                    and sub["timeseries"].get("t_s")):
                 yield f"{name}: {part}", sub
 
 

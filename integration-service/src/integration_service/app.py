@@ -9,7 +9,7 @@ from typing import Callable
 from flask import Flask
 from sqlalchemy.engine import Engine
 from support_shared import dependencies as app_dependencies
-from support_shared.erasure import register_erasure
+from support_shared.erasure_api import register_erasure
 from support_shared.events import utcnow
 from support_shared.internal import require_internal_token
 from support_shared.service import engine_for

@@ -10,13 +10,14 @@ from support_shared.service import main as service_main
 
 from .config import SERVICE_NAME, Settings
 from .consumer import build_consumer
-from .worker import Worker
 
 SPEC = ServiceSpec(SERVICE_NAME, Settings, consumer=build_consumer)
 
 
 def run_worker(settings: Settings) -> None:
     """Ingestion jobs, webhook deliveries, inbound webhooks and schedules (worker.py)."""
+    from .worker import Worker   # HTTP clients and Flask: not the consumer's imports
+
     engine = engine_for(settings, f"{SERVICE_NAME}-worker")
     worker = Worker(settings, engine)
     start_worker_endpoint(settings.bind_host)

@@ -5,7 +5,6 @@ from sqlalchemy.engine import Engine
 
 from support_shared.config import ServiceSettings
 from support_shared.service import ServiceSpec, main as service_main
-from support_shared.web import DEFAULT_TENANT
 
 from .config import SERVICE_NAME, Settings
 from .consumer import build_consumer
@@ -15,6 +14,8 @@ from .persistence import unit_of_work
 
 def seed(engine: Engine, settings: ServiceSettings) -> None:
     """Give the default tenant its departments (idempotent; run after ``migrate``)."""
+    from support_shared.web import DEFAULT_TENANT   # Flask: not for the relay and consumer
+
     seed_departments(DEFAULT_TENANT, uow=unit_of_work(engine, settings.db_schema))
 
 

@@ -30,7 +30,7 @@ class CommonSettings(BaseSettings):
     dead_letter_exchange: str = Field("tickets.dlx", validation_alias=_env("DEAD_LETTER_EXCHANGE"))
     queue_prefix: str = Field("", validation_alias=_env("QUEUE_PREFIX"))
     delivery_limit: int = Field(5, validation_alias=_env("DELIVERY_LIMIT"), ge=1, le=100)
-    prefetch_count: int = Field(50, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
+    prefetch_count: int = Field(200, validation_alias=_env("PREFETCH_COUNT"), ge=1, le=1000)
     consumer_batch_size: int = Field(100, validation_alias=_env("CONSUMER_BATCH_SIZE"),
                                      ge=1, le=1000)
     heartbeat_seconds: int = Field(5, validation_alias=_env("AMQP_HEARTBEAT"), ge=0, le=600)

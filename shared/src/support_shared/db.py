@@ -10,8 +10,6 @@ from importlib import resources
 from typing import Any, Iterator
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
 from .inbox import Inbox
@@ -81,6 +79,10 @@ def ensure_database(url: str) -> None:
 
 def migrate(engine: Engine, schema: str, package: str) -> None:
     """Apply ``package``'s Alembic migrations (``<package>/migrations``) inside ``schema``."""
+    # Imported here: only ``migrate`` needs Alembic (and Mako), 8 MB in every process else.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     check_schema_name(schema)
     script_location = str(resources.files(package) / "migrations")
     cfg = AlembicConfig()

@@ -1,6 +1,6 @@
 """Erasing personal data from a service's own schema: a whole tenant, or one requester's tickets.
 
-Tenant removal: every service registers ``DELETE /internal/tenants/<tenant_id>/data`` on its
+Tenant removal: every service registers ``DELETE /internal/tenants/<tenant_id>/data`` (``erasure_api``) on its
 internal port; it deletes, in its own schema only, every row with that ``tenant_id`` (children
 before parents) and the outbox rows whose event names the tenant. ``ticketctl tenants remove``
 calls each service in turn; no service touches another's schema.
@@ -13,36 +13,18 @@ transaction of its inbox claim, the texts its own tables and outbox hold of thos
 from __future__ import annotations
 
 import abc
-import hmac
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
 from .events import Envelope, RequesterErased
-from .web import ApiError
 
 logger = logging.getLogger(__name__)
-
-EXTENSION = "support_shared.erasure"
-TOKEN_HEADER = "X-Internal-Token"
-_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-class ErasureSettings(BaseSettings):
-    """``INTERNAL_API_TOKEN``: when set, the erasure endpoint needs it in X-Internal-Token."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    internal_token: str = Field("", validation_alias=AliasChoices("INTERNAL_API_TOKEN"))
-
 
 def erase_tenant(engine: Engine, schema: str, tenant_id: str) -> dict[str, int]:
     """Delete ``tenant_id``'s rows from every table of ``schema`` in one transaction; return
@@ -61,28 +43,6 @@ def erase_tenant(engine: Engine, schema: str, tenant_id: str) -> dict[str, int]:
             deleted[table.name] = conn.execute(table.delete().where(where)).rowcount
     logger.info("erased tenant %s from schema %s: %s", tenant_id, schema, deleted)
     return deleted
-
-
-bp = Blueprint("tenant_erasure", __name__)
-
-
-def register_erasure(app: Flask, service: str, engine: Engine, schema: str) -> None:
-    """Give ``app`` the erasure endpoint for ``schema`` (call after ``web.init_app``)."""
-    app.extensions[EXTENSION] = (service, engine, schema, ErasureSettings().internal_token)
-    app.register_blueprint(bp)
-
-
-@bp.delete("/internal/tenants/<tenant_id>/data")
-def erase(tenant_id: str) -> Response:
-    service, engine, schema, token = current_app.extensions[EXTENSION]
-    sent = request.headers.get(TOKEN_HEADER, "")
-    if token and not hmac.compare_digest(sent.encode(), token.encode()):
-        raise ApiError(403, "forbidden", "internal endpoints need the internal token")
-    if not _TENANT_RE.match(tenant_id):
-        raise ApiError(404, "not_found", f"tenant {tenant_id!r} not found")
-    deleted = erase_tenant(engine, schema, tenant_id)
-    return jsonify({"service": service, "tenant_id": tenant_id, "deleted": deleted,
-                    "rows": sum(deleted.values())})
 
 
 # What an erased text becomes: a fixed marker, so the row (and every count) stays.

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from .config import CommonSettings, ServiceSettings
 from .db import ensure_database, make_engine, migrate
-from .internal import InternalTokenError, check_internal_token
 from .logging import configure_logging
 from .manifest import SUITE, Service
 from .metrics import MULTIPROC_ENV, prepare_multiprocess_dir, start_worker_endpoint
@@ -133,6 +132,9 @@ def run_web(spec: ServiceSpec, settings: CommonSettings) -> None:
     Its workers share a fresh Prometheus multiprocess directory (``$METRICS_DIR`` or
     ``<tmp>/ticket-triage-metrics``, then ``<service>-<port>``), so ``/metrics`` adds them all up.
     """
+    # Imported here: Flask is a web process's import, not a relay's or a consumer's (6 MB each).
+    from .internal import InternalTokenError, check_internal_token
+
     try:   # refuse here, with one clear line, rather than in every worker gunicorn boots
         check_internal_token(settings, spec.name)
     except InternalTokenError as exc:

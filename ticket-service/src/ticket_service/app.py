@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from support_shared import dependencies as app_dependencies
 from support_shared.group_commit import GroupCommitter
 from support_shared.service import engine_for
-from support_shared.erasure import register_erasure
+from support_shared.erasure_api import register_erasure
 from support_shared.internal import require_internal_token
 from support_shared.web import init_app, register_health
 

@@ -23,9 +23,10 @@ TRACED = ("gateway", "ticket-web", "ticket-relay", "ai-consumer", "ai-relay",
 def traced(tmp_path_factory, database_url, rabbitmq_url) -> Iterator[tuple[RunningSuite, Path]]:
     """A suite of its own: the shared one logs text, this one JSON lines."""
     tmp = tmp_path_factory.mktemp("traced")
-    # Each message's own log line is DEBUG (one INFO line per batch): trace at DEBUG.
+    # Each message's own log line is DEBUG (one INFO line per batch): trace at DEBUG, with the
+    # internal services' successful requests in their access logs too.
     for running in start_suite(tmp, database_url, rabbitmq_url, LOG_FORMAT="json",
-                               LOG_LEVEL="DEBUG"):
+                               LOG_LEVEL="DEBUG", WEB_ACCESS_LOG="all"):
         yield running, tmp / "logs"
 
 

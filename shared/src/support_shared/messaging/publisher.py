@@ -56,6 +56,16 @@ class Outcome:
     error: AMQPError | None = None
 
 
+def _poll(ioloop: IOLoop, wait_s: float) -> None:
+    """Run ``ioloop`` once: what is readable or due now, waiting at most ``wait_s`` for it."""
+    wake = ioloop.call_later(wait_s, lambda: None)   # poll() returns by then at the latest
+    try:
+        ioloop.poll()
+        ioloop.process_timeouts()
+    finally:
+        ioloop.remove_timeout(wake)
+
+
 class Publisher:
     """A confirm-mode channel on its own connection; not thread-safe (one per thread)."""
 
@@ -88,12 +98,7 @@ class Publisher:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AMQPConnectionError(f"no answer from the broker in {timeout_s:.0f} s")
-            wake = ioloop.call_later(left, lambda: None)  # poll() returns by then at the latest
-            try:
-                ioloop.poll()
-                ioloop.process_timeouts()
-            finally:
-                ioloop.remove_timeout(wake)
+            _poll(ioloop, left)
 
     def _open(self) -> None:
         """Connect to the first node that answers, declare the exchanges, open a confirm-mode
@@ -234,13 +239,7 @@ class Publisher:
     def process_events(self) -> None:
         """Service heartbeats while idle (runs the I/O loop for what is due now)."""
         if self._connection is not None and self._connection.is_open and self._closed is None:
-            ioloop = self._connection.ioloop
-            wake = ioloop.call_later(0, lambda: None)
-            try:
-                ioloop.poll()
-                ioloop.process_timeouts()
-            finally:
-                ioloop.remove_timeout(wake)
+            _poll(self._connection.ioloop, 0)
 
     def close(self) -> None:
         connection = self._connection
@@ -254,8 +253,5 @@ class Publisher:
             ioloop = connection.ioloop
             deadline = time.monotonic() + 5
             while not closed and time.monotonic() < deadline:
-                wake = ioloop.call_later(0.1, lambda: None)
-                ioloop.poll()
-                ioloop.process_timeouts()
-                ioloop.remove_timeout(wake)
+                _poll(ioloop, 0.1)
         connection.ioloop.close()

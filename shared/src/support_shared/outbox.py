@@ -25,6 +25,8 @@ outbox_table = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
+    # What the relay polls (``create_outbox_table`` makes the same in each service's schema).
+    sa.Index("outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
 )
 
 

@@ -85,13 +85,7 @@ class OutboxRelay:
         """
         t = outbox_table
         with self.engine.connect() as conn, conn.begin():
-            rows = conn.execute(
-                sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
-                .where(t.c.published_at.is_(None))
-                .order_by(t.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(self.claim(conn)).all()
             published, broker_error = self._publish_rows(conn, rows)
             if published:
                 conn.execute(
@@ -103,6 +97,24 @@ class OutboxRelay:
         if published:
             logger.info("%d outbox rows published", len(published))
         return len(published)
+
+    def claim(self, conn: Connection) -> sa.Select:
+        """The statement that takes the next batch, with the plan it must have.
+
+        A row leaves the partial index ``outbox_unpublished`` when it is marked, but its index
+        entry stays until a vacuum. A bitmap scan (the planner's choice for a few hundred
+        expected rows) visits the heap page of every entry, so a poll cost grew with the rows
+        published since the last vacuum (about 1 ms after 6,000). An index scan in id order
+        marks each dead entry it meets once, and later polls skip it: the poll stays at tens
+        of microseconds. ``SET LOCAL`` keeps the setting to this transaction.
+        """
+        t = outbox_table
+        conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+        return (sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
+                .where(t.c.published_at.is_(None))
+                .order_by(t.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True))
 
     def _publish_rows(self, conn: Connection,
                       rows: list[sa.Row]) -> tuple[list[int], AMQPError | None]:

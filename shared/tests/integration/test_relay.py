@@ -60,3 +60,26 @@ def test_rows_confirmed_before_the_connection_dropped_stay_published(settings, e
     assert relay.publish_pending() == 2
     assert len(publisher.sent) == 5 == len(set(publisher.sent))  # none published twice
     assert _published(engine) == [True] * 5
+
+
+class _ConfirmingPublisher:
+    def publish_many(self, messages: list[Message]) -> Outcome:
+        return Outcome(confirmed=list(range(len(messages))))
+
+
+def test_the_poll_reads_the_partial_index_in_id_order(settings, engine):
+    """Published rows leave dead entries in ``outbox_unpublished`` until a vacuum: the poll
+    must be an index scan (which marks them once), not a bitmap scan of every one of them."""
+    _add_events(engine, 5000)
+    relay = OutboxRelay(engine, _ConfirmingPublisher(), schema=settings.db_schema,  # type: ignore[arg-type]
+                        batch_size=1000)
+    assert sum(relay.publish_pending() for _ in range(5)) == 5000
+    _add_events(engine, 5)
+    with engine.connect() as conn, conn.begin():
+        statement = relay.claim(conn)
+        compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {compiled}").scalars())
+    assert "Index Scan using outbox_unpublished" in plan, plan
+    assert "Bitmap" not in plan, plan
+    assert relay.publish_pending() == 5
+    assert all(_published(engine))

@@ -107,7 +107,8 @@ def memory_peaks(*reports: dict[str, Any]) -> dict[str, Any]:
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The servers the suite depends on (shared with whoever else uses them), by listening port.
-INFRA_PORTS = {"postgresql": 5432, "rabbitmq": 5672}
+# Redis holds the gateway's rate-limit counters (counted from round four's second part on).
+INFRA_PORTS = {"postgresql": 5432, "rabbitmq": 5672, "redis": 6379}
 
 
 def _cpu_s(pid: int) -> float:

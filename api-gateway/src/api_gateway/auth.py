@@ -126,6 +126,19 @@ class ApiKeyAuthenticator:
     def __init__(self, verifier: KeyVerifier) -> None:
         self.verifier = verifier
 
+    def known(self, request: Request) -> Principal | None:
+        """The principal of the request's key if it was verified valid within the cache's TTL:
+        nothing is looked up (no I/O). None for anything else, including a malformed header."""
+        if not isinstance(self.verifier, CachedVerifier):
+            return None
+        try:
+            key = presented_key(request)
+        except AuthError:
+            return None
+        if key is None or not looks_like_key(key):
+            return None
+        return self.verifier.cached(key)
+
     def __call__(self, request: Request) -> Principal:
         key = presented_key(request)
         if key is None:
@@ -190,6 +203,15 @@ class CachedVerifier:
         self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl_s or 1)
         self._flights: dict[bytes, _Flight] = {}
         self._lock = threading.Lock()
+
+    def cached(self, key: str) -> Principal | None:
+        """The principal of a key verified valid within the TTL, without asking; else None."""
+        if not self.enabled:
+            return None
+        digest = hashlib.sha256(key.encode()).digest()
+        with self._lock:
+            hit = self._cache.get(digest)
+        return hit if isinstance(hit, Principal) else None
 
     def verify(self, key: str) -> Principal | None:
         if not self.enabled:

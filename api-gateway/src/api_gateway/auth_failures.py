@@ -2,8 +2,9 @@
 
 Every 401 spends one of ``GATEWAY_AUTH_FAILURE_LIMIT`` (default 30/minute) of the caller's
 address, in the rate limiter's storage (Redis: shared by every worker and replica). Once
-spent, the address gets 429 with ``Retry-After`` before any key is looked at, until the
-window frees up. 401s and these 429s carry ``RateLimit-Limit``/``-Remaining``/``-Reset`` of
+spent, the address gets 429 with ``Retry-After`` before any key is looked up, until the
+window frees up; a key verified valid within the cache's TTL is served without reading the
+budget (``context._authenticate``). 401s and these 429s carry ``RateLimit-Limit``/``-Remaining``/``-Reset`` of
 that budget.
 """
 from __future__ import annotations

@@ -229,3 +229,26 @@ def test_failed_authentication_is_limited_per_client_address(services, make_gate
     assert blocked.headers["RateLimit-Remaining"] == "0"
     assert verified_before == 3                                    # the blocked one: no call
     assert elsewhere.status_code == 401                            # another address's budget
+
+
+def test_a_key_verified_within_the_ttl_is_served_from_an_address_out_of_failures(
+        services, make_gateway):
+    """A cached valid key is not a guess: it skips the address's budget (no lookup, no
+    Redis read); every key not verified within the TTL still gets the 429."""
+    ticket = services["ticket-service"]
+    ticket.on("POST", "/internal/keys/verify", 200, VERIFIED)
+    client = _real(make_gateway, auth_failure_limit="2/minute", auth_cache_ttl_s=60)
+    assert client.get("/api/tickets", headers=bearer(KEY)).status_code == 200
+
+    ticket.on("POST", "/internal/keys/verify", 401, {"error": {"code": "invalid_api_key"}})
+    guesses = ["tts_abcd1234_" + c * 43 for c in "xyz"]
+    failed = [client.get("/api/tickets", headers=bearer(k)) for k in guesses[:2]]
+    calls_before = len(ticket.calls_to("/internal/keys/verify"))
+    known = client.get("/api/tickets", headers=bearer(KEY))
+    blocked = client.get("/api/tickets", headers=bearer(guesses[2]))
+
+    assert [r.status_code for r in failed] == [401, 401]
+    assert known.status_code == 200
+    assert blocked.status_code == 429
+    assert blocked.json["error"]["code"] == "too_many_requests"
+    assert len(ticket.calls_to("/internal/keys/verify")) == calls_before   # neither looked up

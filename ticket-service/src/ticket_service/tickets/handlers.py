@@ -279,7 +279,7 @@ def _apply_routed(ticket: Ticket, envelope: Envelope, data: TicketRouted,
                     routing.routing_version, ticket.id, ticket.routing_version,
                     envelope.event_id)
         return None
-    logger.info("ticket %s routed to %s (routing v%s, event %s)", ticket.id,
+    logger.debug("ticket %s routed to %s (routing v%s, event %s)", ticket.id,
                 routing.department, routing.routing_version, envelope.event_id)
     return audit_entry(ticket, ROUTED, {
         "department": routing.department, "previous_department": previous,

@@ -364,17 +364,14 @@ class CompiledPipeline:
         return decision
 
 
-class CompiledClassifier:
-    """A stored model ready to predict with NumPy: what the categorizers use.
+class Classifier:
+    """A model's pipeline with its labels, version and (optional) evaluation metrics, and the
+    prediction interface the categorizers use (``labels``, ``version``, ``predict``,
+    ``predict_many``, ``predict_proba``). ``model.TextClassifier`` (scikit-learn, trains) and
+    ``CompiledClassifier`` (NumPy, serves) differ only in their pipeline."""
 
-    The same interface as ``model.TextClassifier`` for prediction (``labels``, ``version``,
-    ``predict``, ``predict_many``, ``predict_proba``); training stays in ``model``.
-    """
-
-    def __init__(self, pipeline: CompiledPipeline, labels: list[str], version: str,
-                 metrics: dict[str, Any] | None = None, trained_at: str | None = None,
-                 arrays: dict[str, np.ndarray] | None = None,
-                 header: dict[str, Any] | None = None) -> None:
+    def __init__(self, pipeline: Any, labels: list[str], version: str,
+                 metrics: dict[str, Any] | None = None, trained_at: str | None = None) -> None:
         self._labels = [str(label) for label in labels]
         if [str(label) for label in pipeline.classes_] != self._labels:
             raise ValueError(f"labels {labels} differ from the model's {list(pipeline.classes_)}")
@@ -382,8 +379,6 @@ class CompiledClassifier:
         self._version = version
         self._metrics = metrics
         self.trained_at = trained_at
-        self._arrays = arrays or {}
-        self._header = header or {}
 
     @property
     def labels(self) -> list[str]:
@@ -396,10 +391,6 @@ class CompiledClassifier:
     @property
     def metrics(self) -> dict[str, Any] | None:
         return self._metrics
-
-    @property
-    def boosted(self) -> bool:
-        return self.pipeline.boosters is not None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``labels`` order."""
@@ -415,8 +406,31 @@ class CompiledClassifier:
 
     def metadata(self) -> dict[str, Any]:
         return {"version": self._version, "labels": self._labels, "metrics": self._metrics,
-                "trained_at": self.trained_at,
-                "sklearn_version": self._header.get("sklearn_version")}
+                "trained_at": self.trained_at, "sklearn_version": self._sklearn_version()}
+
+    def _sklearn_version(self) -> str | None:
+        """The scikit-learn release the model was trained with (None if unknown)."""
+        return None
+
+
+class CompiledClassifier(Classifier):
+    """A stored model ready to predict with NumPy: what the categorizers use. Training stays
+    in ``model``."""
+
+    def __init__(self, pipeline: CompiledPipeline, labels: list[str], version: str,
+                 metrics: dict[str, Any] | None = None, trained_at: str | None = None,
+                 arrays: dict[str, np.ndarray] | None = None,
+                 header: dict[str, Any] | None = None) -> None:
+        super().__init__(pipeline, labels, version, metrics, trained_at)
+        self._arrays = arrays or {}
+        self._header = header or {}
+
+    @property
+    def boosted(self) -> bool:
+        return self.pipeline.boosters is not None
+
+    def _sklearn_version(self) -> str | None:
+        return self._header.get("sklearn_version")
 
     def renamed(self, version: str, metrics: dict[str, Any] | None) -> "CompiledClassifier":
         """The same model under its stored name (and metrics, when the store has them)."""

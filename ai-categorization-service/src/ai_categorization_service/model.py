@@ -26,7 +26,7 @@ from . import inference
 from .export import compile_pipeline
 # Re-exported: ``Prediction`` and ``default_examples`` lived here, and models pickled before
 # stacking.py existed name ``StackedLinearClassifier`` and ``title_words`` as ``model.<name>``.
-from .inference import (DEFAULT_EXAMPLES, CompiledClassifier, Prediction,  # noqa: F401
+from .inference import (DEFAULT_EXAMPLES, Classifier, CompiledClassifier, Prediction,  # noqa: F401
                         default_examples, default_model, title_words)
 from .inference import fingerprint as _fingerprint
 from .stacking import StackedLinearClassifier
@@ -73,30 +73,8 @@ def _boosters(seed: int) -> "BoostedStack":
     return BoostedStack(random_state=seed)
 
 
-class TextClassifier:
-    """A trained model with its labels, version and (optional) evaluation metrics."""
-
-    def __init__(self, pipeline: Any, labels: list[str], version: str,
-                 metrics: dict[str, Any] | None = None, trained_at: str | None = None) -> None:
-        self._labels = [str(label) for label in labels]
-        if [str(label) for label in pipeline.classes_] != self._labels:
-            raise ValueError(f"labels {labels} differ from the model's {list(pipeline.classes_)}")
-        self.pipeline = pipeline
-        self._version = version
-        self._metrics = metrics
-        self.trained_at = trained_at
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self._labels)
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def metrics(self) -> dict[str, Any] | None:
-        return self._metrics
+class TextClassifier(Classifier):
+    """A scikit-learn model that can be trained; ``compiled()`` is what is stored and served."""
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], *,
@@ -113,21 +91,8 @@ class TextClassifier:
                     len(pipeline.classes_))
         return cls(pipeline, list(pipeline.classes_), version, trained_at=trained_at)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities, one row per text, columns in ``labels`` order."""
-        return self.pipeline.predict_proba(list(texts))
-
-    def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
-        if len(texts) == 0:
-            return []
-        return inference.predictions(self._labels, self.predict_proba(texts))
-
-    def predict(self, text: str) -> Prediction:
-        return self.predict_many([text])[0]
-
-    def metadata(self) -> dict[str, Any]:
-        return {"version": self._version, "labels": self._labels, "metrics": self._metrics,
-                "trained_at": self.trained_at, "sklearn_version": sklearn.__version__}
+    def _sklearn_version(self) -> str | None:
+        return sklearn.__version__
 
     def compiled(self) -> CompiledClassifier:
         """This model as ``inference`` serves it: NumPy arrays, the same predictions."""

@@ -83,8 +83,8 @@ class DeliveryRepository:
         if not rows:
             return 0
         stmt = pg.insert(deliveries).on_conflict_do_nothing(
-            constraint="uq_deliveries_subscription_event").returning(deliveries.c.id)
-        return len(self.conn.execute(stmt, rows).all())   # the rows inserted, not the skipped
+            constraint="uq_deliveries_subscription_event")
+        return self.conn.execute(stmt, rows).rowcount
 
     def page(self, sub_id: uuid.UUID, after: int | None, limit: int) -> list[Row]:
         stmt = sa.select(deliveries).where(deliveries.c.subscription_id == sub_id)

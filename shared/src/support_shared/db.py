@@ -51,11 +51,6 @@ def make_engine(
     options = f"-csearch_path={schema},public -cstatement_timeout={statement_timeout_ms}"
     return sa.create_engine(
         url,
-        # An executemany that is not a plain INSERT (an upsert, an UPDATE, a text() statement)
-        # goes out in pages of 100 statements (psycopg2's execute_batch) instead of one round
-        # trip per row: 1,000 upserts in batches of 20 took 65 ms of client CPU, now 9. The
-        # price: ``rowcount`` of such an executemany is not the total (use RETURNING).
-        executemany_mode="values_plus_batch",
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

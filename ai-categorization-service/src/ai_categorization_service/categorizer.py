@@ -36,6 +36,11 @@ class CategorizationError(Exception):
     """A categorizer could not decide; the chain falls through to the next one."""
 
 
+class NoDecision(CategorizationError):
+    """The categorizer abstains by design (no rule of its own applies): the chain goes on to
+    the next one without a warning, since nothing failed."""
+
+
 class InvalidResponseError(CategorizationError):
     """The categorizer's backend answered something that is not a usable decision."""
 
@@ -111,6 +116,9 @@ class ChainCategorizer(Categorizer):
             try:
                 decision = categorizer.categorize(title, description, requested_priority,
                                                   departments=departments)
+            except NoDecision as exc:
+                logger.debug("categorizer %s abstains (%s)", categorizer.name, exc)
+                continue
             except categorizer.failures as exc:
                 logger.warning("categorizer %s failed (%s: %s); falling back",
                                categorizer.name, type(exc).__name__, exc)

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 from support_shared.events import Priority
 
-from .categorizer import CategorizationError, Categorizer, Decision, clamp
+from .categorizer import Categorizer, Decision, NoDecision, clamp
 from .departments import TRIAGE_DEPARTMENT, Department, triage_name
 from .priority import assess_priority, phrase_pattern
 
@@ -167,10 +167,10 @@ class TenantKeywordCategorizer(KeywordCategorizer):
     ) -> Decision:
         own = [d for d in departments or () if d.keywords]
         if not own:
-            raise CategorizationError("no department of the tenant has keywords")
+            raise NoDecision("no department of the tenant has keywords")
         text = f"{title}\n{description}"
         rules = _own_rules(tuple(own))
         ranked = sorted(self.scores(text, rules).values(), reverse=True)
         if not ranked or ranked[0] == 0 or (len(ranked) > 1 and ranked[0] == ranked[1]):
-            raise CategorizationError("no single department's keywords match")
+            raise NoDecision("no single department's keywords match")
         return self._decide(text, rules, triage_name(departments or ()), requested_priority)

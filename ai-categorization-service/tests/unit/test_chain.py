@@ -12,6 +12,7 @@ from ai_categorization_service.categorizer import (
     Decision,
     InvalidLabelError,
     ModelUnavailableError,
+    NoDecision,
 )
 from ai_categorization_service.config import Settings
 from ai_categorization_service.keywords import KeywordCategorizer
@@ -59,6 +60,21 @@ def test_falls_through_in_order_on_own_failures(claude_error, caplog):
     assert result.method == "keywords"
     assert result.latency_ms is not None and result.latency_ms >= 0
     assert "claude failed" in caplog.text and type(claude_error).__name__ in caplog.text
+
+
+def test_an_abstention_falls_through_without_a_warning(caplog):
+    """A tenant without keywords of its own is the common case, not a failure: one warning
+    per ticket would bury the real ones (and cost the consumer a log line per ticket)."""
+    log = []
+    chain = ChainCategorizer([
+        Scripted("tenant_keywords", NoDecision("no department of the tenant has keywords"), log),
+        Scripted("local_model", decision(), log),
+    ])
+    with caplog.at_level("DEBUG", logger="ai_categorization_service.categorizer"):
+        result = chain.categorize("t", "d")
+    assert log == ["tenant_keywords", "local_model"] and result.method == "local_model"
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]
+    assert "tenant_keywords abstains" in caplog.text
 
 
 def test_first_success_wins():

@@ -7,6 +7,7 @@ from typing import Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
+from support_shared.bulk import bulk_upsert
 from support_shared.db import UnitOfWork, row_of
 from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.events import Envelope
@@ -77,11 +78,8 @@ _ENSURE_AND_LOCK = (
                            set_={"tenant_id": sa.text("excluded.tenant_id")})
     .returning(*(ticket_facts.c[name] for name in _FACT_FIELDS))
 )
-_UPSERT = pg.insert(ticket_facts)
-_SAVE = _UPSERT.on_conflict_do_update(
-    index_elements=[ticket_facts.c.tenant_id, ticket_facts.c.ticket_id],
-    set_={name: _UPSERT.excluded[name] for name in _FACT_FIELDS
-          if name not in ("tenant_id", "ticket_id")})
+# One statement per batch, every column as an array (``support_shared.bulk``).
+_SAVE = bulk_upsert(ticket_facts, key=("tenant_id", "ticket_id"), columns=_FACT_FIELDS)
 
 
 class SqlFactsRepository(FactsRepository):
@@ -101,7 +99,7 @@ class SqlFactsRepository(FactsRepository):
 
     def save_many(self, facts: Sequence[TicketFacts]) -> None:
         if facts:
-            self.conn.execute(_SAVE, [row_of(one) for one in facts])
+            _SAVE.execute(self.conn, [row_of(one) for one in facts])
 
 
 def _log_row(envelope: Envelope) -> dict[str, object]:

@@ -11,6 +11,7 @@ from typing import Collection, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
+from support_shared.bulk import bulk_update
 from support_shared.db import UnitOfWork
 from support_shared.outbox import notify_channel
 
@@ -179,6 +180,10 @@ _GET_MANY_FOR_UPDATE = (sa.select(tickets_table)
 _SAVE = tickets_table.update().where(*_TICKET_KEY)   # SET: the columns given at execution
 
 
+# A batch's changed tickets in one statement (``support_shared.bulk``): each ticket's key once.
+_SAVE_MANY = bulk_update(tickets_table, key=("tenant_id", "id"), columns=_MUTABLE)
+
+
 def _saved_values(ticket: Ticket) -> dict[str, object]:
     values: dict[str, object] = {name: getattr(ticket, name) for name in _MUTABLE}
     values.update(k_tenant_id=ticket.tenant_id, k_id=ticket.id)
@@ -223,8 +228,12 @@ class SqlTicketRepository(AbstractTicketRepository):
         return {(t.tenant_id, t.id): t for t in tickets if t.id is not None}
 
     def save_many(self, tickets: Sequence[Ticket]) -> None:
-        if tickets:
-            self.conn.execute(_SAVE, [_saved_values(t) for t in tickets])
+        keys = {(t.tenant_id, t.id) for t in tickets}
+        if len(keys) != len(tickets):
+            raise ValueError("save_many takes each ticket once")
+        _SAVE_MANY.execute(self.conn, [
+            {"tenant_id": t.tenant_id, "id": t.id, **{name: getattr(t, name) for name in _MUTABLE}}
+            for t in tickets])
 
     def list(self, tenant_id: str, filters: TicketFilter, limit: int,
              before_id: int | None = None) -> list[Ticket]:

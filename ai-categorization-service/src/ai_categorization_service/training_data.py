@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
 
+from support_shared.bulk import bulk_upsert
 from support_shared.commands import CommandError
 
 CorrectionSource = Literal["manual", "reroute"]
@@ -120,7 +121,9 @@ _ADD_CORRECTION = (
                                           "source", "routing_version", "event_id")})
     .on_conflict_do_nothing(index_elements=["event_id"])
 )
-_INSERT_TEXT = pg.insert(ticket_texts).on_conflict_do_nothing()   # VALUES: given at execution
+_INSERT_TEXTS = bulk_upsert(ticket_texts, key=("tenant_id", "ticket_id"),
+                            columns=("tenant_id", "ticket_id", "title", "description"),
+                            do_nothing=True)   # one statement per batch (support_shared.bulk)
 _ANY_CORRECTION_WITHOUT_TEXT = sa.text(
     "SELECT EXISTS (SELECT 1 FROM training_examples WHERE text IS NULL)")
 
@@ -139,7 +142,7 @@ class SqlTrainingDataRepository(TrainingDataRepository):
                 self.conn.execute(_KEEP_TEXT,
                                   {**row, "text": ticket_text(row["title"], row["description"])})
             return
-        self.conn.execute(_INSERT_TEXT, rows)
+        _INSERT_TEXTS.execute(self.conn, rows)
 
     def texts_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, str]:
         keys = list(keys)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection, Engine
 
+from support_shared.bulk import bulk_update, bulk_upsert
 from support_shared.db import UnitOfWork, row_of
 from support_shared.erasure import AbstractErasure, ErasableTable, SqlErasure
 from support_shared.outbox import notify_channel
@@ -98,25 +99,29 @@ class SqlDepartmentRepository(DepartmentRepository):
                     assignment_policy=department.assignment_policy))
 
 
-def _upsert_ticket(columns: dict[str, Any], *, returning: bool) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE of routed_tickets, built once with bound parameters."""
+def _touch_statement() -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of routed_tickets returning the row, built once."""
     t = routed_tickets
-    params = {"tenant_id": sa.bindparam("tenant_id"), "ticket_id": sa.bindparam("ticket_id"),
-              "ticket_created_at": sa.bindparam("created_at"),
-              "ticket_version": sa.bindparam("ticket_version")}
-    stmt = pg.insert(t).values(**params, **{c: sa.bindparam(c) for c in columns})
+    stmt = pg.insert(t).values(tenant_id=sa.bindparam("tenant_id"),
+                               ticket_id=sa.bindparam("ticket_id"),
+                               ticket_created_at=sa.bindparam("created_at"),
+                               ticket_version=sa.bindparam("ticket_version"))
     set_ = {"ticket_version": sa.func.greatest(t.c.ticket_version, stmt.excluded.ticket_version),
-            "updated_at": sa.func.now()}
-    set_.update({c: stmt.excluded[c] for c in columns})
-    set_["ticket_created_at"] = (stmt.excluded.ticket_created_at if columns else
-                                 sa.func.coalesce(t.c.ticket_created_at,
-                                                  stmt.excluded.ticket_created_at))
+            "updated_at": sa.func.now(),
+            "ticket_created_at": sa.func.coalesce(t.c.ticket_created_at,
+                                                  stmt.excluded.ticket_created_at)}
     upsert = stmt.on_conflict_do_update(index_elements=[t.c.tenant_id, t.c.ticket_id], set_=set_)
-    return upsert.returning(t) if returning else upsert
+    return upsert.returning(t)
 
 
-# Built once: constructing statements per message was most of the consumer's CPU.
-_RECORD_CREATED = _upsert_ticket({"title": None}, returning=False)
+# Built once: constructing statements per message was most of the consumer's CPU. A batch's
+# rows in one statement (``support_shared.bulk``).
+_RECORD_CREATED = bulk_upsert(
+    routed_tickets, key=("tenant_id", "ticket_id"),
+    columns=("tenant_id", "ticket_id", "ticket_created_at", "ticket_version", "title"),
+    set_={"ticket_version": "greatest(routed_tickets.ticket_version, excluded.ticket_version)",
+          "updated_at": "now()", "title": "excluded.title",
+          "ticket_created_at": "excluded.ticket_created_at"})
 # The tags of ticket.created count until an edit of them (tags_version) was applied.
 _CREATED_TAGS = (routed_tickets.update()
                  .where(*(c == sa.bindparam(f"k_{c.name}") for c in
@@ -137,7 +142,7 @@ _RECORD_TAGS = _TAGS_INSERT.on_conflict_do_update(
                                            _TAGS_INSERT.excluded.tags_version),
           "updated_at": sa.func.now()})
 # DO UPDATE (not DO NOTHING) so the row is locked and returned in both cases.
-_TOUCH = _upsert_ticket({}, returning=True)
+_TOUCH = _touch_statement()
 _STATUS_INSERT = pg.insert(routed_tickets).values(
     tenant_id=sa.bindparam("tenant_id"), ticket_id=sa.bindparam("ticket_id"),
     ticket_version=sa.bindparam("ticket_version"), closed=sa.bindparam("closed"),
@@ -164,16 +169,16 @@ _TICKET_KEY = (routed_tickets.c.tenant_id == sa.bindparam("k_tenant_id"),
                routed_tickets.c.ticket_id == sa.bindparam("k_ticket_id"))
 _GET_TICKET = sa.select(routed_tickets).where(*_TICKET_KEY)
 _GET_TICKET_LOCKED = _GET_TICKET.with_for_update()
-_SAVE_TICKET = (routed_tickets.update().where(*_TICKET_KEY)
-                .values(updated_at=sa.func.now()))   # other SET columns: given at execution
 _SAVED_FIELDS = ("department", "routing_version", "last_method", "confidence", "priority",
                  "categorization_method", "needs_review", "categorized_version")
+_SAVE_TICKETS = bulk_update(routed_tickets, key=("tenant_id", "ticket_id"), columns=_SAVED_FIELDS,
+                            also={"updated_at": "now()"})
 _ADD_HISTORY = routing_history.insert()
 
 
 def _saved_values(ticket: RoutedTicket) -> dict[str, Any]:
     values: dict[str, Any] = {n: getattr(ticket, n) for n in _SAVED_FIELDS}
-    values.update(k_tenant_id=ticket.tenant_id, k_ticket_id=ticket.ticket_id)
+    values.update(tenant_id=ticket.tenant_id, ticket_id=ticket.ticket_id)
     return values
 
 
@@ -183,9 +188,9 @@ class SqlTicketRepository(TicketRepository):
 
     def record_created_many(self, rows: Sequence[CreatedTicket]) -> None:
         if rows:   # in key order: concurrent consumers lock the rows in the same order
-            self.conn.execute(_RECORD_CREATED, [
+            _RECORD_CREATED.execute(self.conn, [
                 {"tenant_id": r.tenant_id, "ticket_id": r.ticket_id, "title": r.title,
-                 "created_at": r.created_at, "ticket_version": r.ticket_version}
+                 "ticket_created_at": r.created_at, "ticket_version": r.ticket_version}
                 for r in sorted(rows, key=lambda r: r[:2])])
             tagged = [{"k_tenant_id": r.tenant_id, "k_ticket_id": r.ticket_id, "tags": list(r.tags)}
                       for r in sorted(rows, key=lambda r: r[:2]) if r.tags]
@@ -230,8 +235,7 @@ class SqlTicketRepository(TicketRepository):
         return _build(RoutedTicket, _TICKET_FIELDS, row) if row else None
 
     def save_many(self, tickets: Sequence[RoutedTicket]) -> None:
-        if tickets:
-            self.conn.execute(_SAVE_TICKET, [_saved_values(t) for t in tickets])
+        _SAVE_TICKETS.execute(self.conn, [_saved_values(t) for t in tickets])
 
 
 class SqlHistoryRepository(HistoryRepository):

@@ -15,7 +15,7 @@ upsert must have distinct keys: PostgreSQL applies only one of two rows for the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import orjson
 import sqlalchemy as sa
@@ -59,10 +59,16 @@ def _column(table: sa.Table, name: str) -> _Column:
 
 @dataclass(frozen=True)
 class BulkStatement:
-    """One statement for a batch of rows (mappings with a value for every column)."""
+    """One statement for a batch of rows (mappings with a value for every column).
+
+    ``repeated``: rows with the same key are reduced to what running the statement row by row
+    would leave: the ``"last"`` (a plain replace) or the ``"first"`` (DO NOTHING); ``None``:
+    a repeated key is an error (an upsert whose SET combines old and new values)."""
 
     statement: sa.TextClause
     columns: tuple[_Column, ...]
+    key: tuple[str, ...]
+    repeated: Literal["first", "last"] | None
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         params: dict[str, list[Any]] = {}
@@ -76,6 +82,15 @@ class BulkStatement:
         """Run the statement for ``rows`` (nothing for none)."""
         if not rows:
             return None
+        keyed: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+        for row in rows:
+            k = tuple(row[name] for name in self.key)
+            if k in keyed and self.repeated != "last":
+                if self.repeated is None:
+                    raise ValueError(f"rows repeat a key {self.key} in one statement")
+                continue
+            keyed[k] = row
+        rows = list(keyed.values())
         return conn.execute(self.statement, self.parameters(rows))
 
 
@@ -85,23 +100,35 @@ def _unnest(columns: Sequence[_Column]) -> str:
     return f"unnest({arrays}) AS u({names})"
 
 
-def bulk_upsert(table: sa.Table, *, key: Sequence[str],
-                columns: Sequence[str] | None = None) -> BulkStatement:
-    """INSERT the rows; a row whose ``key`` exists replaces every other given column."""
+def bulk_upsert(table: sa.Table, *, key: Sequence[str], columns: Sequence[str] | None = None,
+                set_: Mapping[str, str] | None = None, do_nothing: bool = False,
+                last_wins: bool = False) -> BulkStatement:
+    """INSERT the rows; a row whose ``key`` exists replaces every other given column, or is
+    updated with ``set_`` (column -> SQL over the table's row and ``excluded``), or is left
+    as it is (``do_nothing``). ``last_wins``: a ``set_`` that only replaces (and stamps), so
+    of rows repeating a key the last one is kept, as row by row."""
     names = list(columns) if columns is not None else [c.name for c in table.columns]
     cols = tuple(_column(table, name) for name in names)
-    updates = ", ".join(f"{_quote(c.name)} = excluded.{_quote(c.name)}"
-                        for c in cols if c.name not in key)
+    if do_nothing:
+        action = "DO NOTHING"
+    else:
+        updates = (set_ if set_ is not None else
+                   {c.name: f"excluded.{_quote(c.name)}" for c in cols if c.name not in key})
+        action = "DO UPDATE SET " + ", ".join(f"{_quote(n)} = {sql}" for n, sql in updates.items())
     sql = (f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c.name) for c in cols)})"
            f" SELECT {', '.join(c.value_sql for c in cols)} FROM {_unnest(cols)}"
-           f" ON CONFLICT ({', '.join(_quote(k) for k in key)}) DO UPDATE SET {updates}")
-    return BulkStatement(sa.text(sql), cols)
+           f" ON CONFLICT ({', '.join(_quote(k) for k in key)}) {action}")
+    repeated = "first" if do_nothing else "last" if set_ is None or last_wins else None
+    return BulkStatement(sa.text(sql), cols, tuple(key), repeated)
 
 
-def bulk_update(table: sa.Table, *, key: Sequence[str], columns: Sequence[str]) -> BulkStatement:
-    """UPDATE the row of each ``key`` with the given ``columns``; rows not found are skipped."""
+def bulk_update(table: sa.Table, *, key: Sequence[str], columns: Sequence[str],
+                also: Mapping[str, str] | None = None) -> BulkStatement:
+    """UPDATE the row of each ``key`` with the given ``columns`` (and ``also``: column -> SQL,
+    such as ``now()``); rows not found are skipped."""
     cols = tuple(_column(table, name) for name in (*key, *columns))
-    sets = ", ".join(f"{_quote(c.name)} = {c.value_sql}" for c in cols if c.name not in key)
+    sets = [f"{_quote(c.name)} = {c.value_sql}" for c in cols if c.name not in key]
+    sets += [f"{_quote(name)} = {sql}" for name, sql in (also or {}).items()]
     where = " AND ".join(f"{_quote(table.name)}.{_quote(k)} = u.{_quote(k)}" for k in key)
-    sql = f"UPDATE {_quote(table.name)} SET {sets} FROM {_unnest(cols)} WHERE {where}"
-    return BulkStatement(sa.text(sql), cols)
+    sql = f"UPDATE {_quote(table.name)} SET {', '.join(sets)} FROM {_unnest(cols)} WHERE {where}"
+    return BulkStatement(sa.text(sql), cols, tuple(key), "last")

@@ -85,3 +85,28 @@ def test_an_array_of_anything_but_text_is_refused():
                        sa.Column("values", pg.ARRAY(sa.Integer)))
     with pytest.raises(ValueError, match="ARRAY"):
         bulk_upsert(numbers, key=("id",))
+
+
+def test_a_repeated_key_leaves_what_row_by_row_would(conn):
+    upsert = bulk_upsert(things, key=("tenant_id", "id"))
+    upsert.execute(conn, [_row(1), _row(1, name="second"), _row(2)])
+    conn.commit()
+    assert [r["name"] for r in _all(conn)] == ["second", "it's #2"]
+
+
+def test_a_combining_upsert_refuses_a_repeated_key_and_keeps_its_own_set(conn):
+    keep_max = bulk_upsert(things, key=("tenant_id", "id"), columns=("tenant_id", "id", "count"),
+                           set_={"count": "greatest(bulk_things.count, excluded.count)"})
+    keep_max.execute(conn, [{"tenant_id": "acme", "id": 1, "count": 5}])
+    keep_max.execute(conn, [{"tenant_id": "acme", "id": 1, "count": 3},
+                            {"tenant_id": "acme", "id": 2, "count": 1}])
+    with pytest.raises(ValueError, match="repeat a key"):
+        keep_max.execute(conn, [{"tenant_id": "acme", "id": 1, "count": 9}] * 2)
+    skip = bulk_upsert(things, key=("tenant_id", "id"), columns=("tenant_id", "id", "name"),
+                       do_nothing=True)
+    skip.execute(conn, [{"tenant_id": "acme", "id": 1, "name": "ignored"},
+                        {"tenant_id": "acme", "id": 3, "name": "first"},
+                        {"tenant_id": "acme", "id": 3, "name": "new"}])
+    conn.commit()
+    assert [(r["id"], r["count"], r["name"]) for r in _all(conn)] == [
+        (1, 5, None), (2, 1, None), (3, 0, "first")]

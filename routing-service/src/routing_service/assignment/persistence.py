@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
+from support_shared.bulk import bulk_upsert
 from support_shared.db import row_of
 
 from ..tables import agents, assignment_cursors, assignments, routed_tickets
@@ -92,13 +93,12 @@ def _assignment(row: Any) -> Assignment:
 _A, _T = assignments, routed_tickets
 _WAITING = (sa.select(_A, _T.c.ticket_version, _T.c.tags)
             .join(_T, (_T.c.tenant_id == _A.c.tenant_id) & (_T.c.ticket_id == _A.c.ticket_id)))
-_UPSERT = pg.insert(_A)
-_UPSERT = _UPSERT.on_conflict_do_update(
-    index_elements=[_A.c.tenant_id, _A.c.ticket_id],
-    set_={**{c: _UPSERT.excluded[c] for c in ("department", "agent_id", "open",
-                                              "assignment_version", "status_version",
-                                              "queued_at")},
-          "updated_at": sa.func.now()})
+_REPLACED = ("department", "agent_id", "open", "assignment_version", "status_version", "queued_at")
+# A batch's assignments in one statement (``support_shared.bulk``).
+_UPSERT = bulk_upsert(_A, key=("tenant_id", "ticket_id"),
+                      columns=("tenant_id", "ticket_id", *_REPLACED),
+                      set_={**{c: f"excluded.{c}" for c in _REPLACED}, "updated_at": "now()"},
+                      last_wins=True)
 
 
 def _waiting(row: Any) -> Waiting:
@@ -170,7 +170,7 @@ class SqlAssignmentRepository(AssignmentRepository):
 
     def save_many(self, rows: Sequence[Assignment]) -> None:
         if rows:
-            self.conn.execute(_UPSERT, [row_of(r) for r in
+            _UPSERT.execute(self.conn, [row_of(r) for r in
                                         sorted(rows, key=lambda r: r.ticket_id)])
 
     def queue(self, tenant_id: str, department: str) -> list[Waiting]:

@@ -10,6 +10,7 @@ from typing import Any, Collection, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Connection
+from support_shared.bulk import bulk_upsert
 
 from ..db import TS, metadata
 from .calendar import Calendar
@@ -166,11 +167,9 @@ def calendar_from_json(time_zone: str, hours: Sequence[Sequence[Sequence[int]]],
 
 
 _t = sla_timers
-_UPSERT = pg.insert(_t)
-_UPSERT = _UPSERT.on_conflict_do_update(
-    index_elements=[_t.c.tenant_id, _t.c.ticket_id, _t.c.kind],
-    set_={name: _UPSERT.excluded[name] for name in (*_TIMER_FIELDS, "next_fire_at")
-          if name not in ("tenant_id", "ticket_id", "kind")})
+# A batch's timers in one statement (``support_shared.bulk``).
+_SAVE_TIMERS = bulk_upsert(_t, key=("tenant_id", "ticket_id", "kind"),
+                           columns=(*_TIMER_FIELDS, "next_fire_at"))
 _CLAIM = (sa.select(_t).where(_t.c.next_fire_at <= sa.bindparam("now"))
           .order_by(_t.c.next_fire_at).limit(sa.bindparam("limit"))
           .with_for_update(skip_locked=True))
@@ -235,7 +234,7 @@ class SqlSlaRepository(AbstractSlaRepository):
 
     def save_timers(self, timers: Sequence[Timer]) -> None:
         if timers:
-            self.conn.execute(_UPSERT, [_timer_values(t) for t in timers])
+            _SAVE_TIMERS.execute(self.conn, [_timer_values(t) for t in timers])
 
     def claim_due(self, now: datetime, limit: int) -> list[Timer]:
         return [_timer(row) for row in self.conn.execute(_CLAIM, {"now": now, "limit": limit})]

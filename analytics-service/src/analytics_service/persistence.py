@@ -98,8 +98,7 @@ class SqlFactsRepository(FactsRepository):
         return found
 
     def save_many(self, facts: Sequence[TicketFacts]) -> None:
-        if facts:
-            _SAVE.execute(self.conn, [row_of(one) for one in facts])
+        _SAVE.execute(self.conn, [row_of(one) for one in facts])
 
 
 def _log_row(envelope: Envelope) -> dict[str, object]:

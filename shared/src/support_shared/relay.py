@@ -74,6 +74,12 @@ class OutboxRelay:
         self.channel = notify_channel(schema)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        t = outbox_table
+        self._claim = (sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
+                       .where(t.c.published_at.is_(None))
+                       .order_by(t.c.id)
+                       .limit(batch_size)
+                       .with_for_update(skip_locked=True))   # built once, not per poll
         self._stopping = False
         self._listen: Connection | None = None
 
@@ -108,13 +114,8 @@ class OutboxRelay:
         marks each dead entry it meets once, and later polls skip it: the poll stays at tens
         of microseconds. ``SET LOCAL`` keeps the setting to this transaction.
         """
-        t = outbox_table
         conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
-        return (sa.select(t.c.id, t.c.event_id, t.c.routing_key, t.c.payload, t.c.headers)
-                .where(t.c.published_at.is_(None))
-                .order_by(t.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True))
+        return self._claim
 
     def _publish_rows(self, conn: Connection,
                       rows: list[sa.Row]) -> tuple[list[int], AMQPError | None]:

@@ -169,9 +169,7 @@ class SqlAssignmentRepository(AssignmentRepository):
         return {r.ticket_id: _assignment(r) for r in rows}
 
     def save_many(self, rows: Sequence[Assignment]) -> None:
-        if rows:
-            _UPSERT.execute(self.conn, [row_of(r) for r in
-                                        sorted(rows, key=lambda r: r.ticket_id)])
+        _UPSERT.execute(self.conn, [row_of(r) for r in sorted(rows, key=lambda r: r.ticket_id)])
 
     def queue(self, tenant_id: str, department: str) -> list[Waiting]:
         query = (_WAITING.where(_A.c.tenant_id == tenant_id, _A.c.open, _A.c.agent_id.is_(None),

@@ -233,8 +233,7 @@ class SqlSlaRepository(AbstractSlaRepository):
         return [_timer(row) for row in rows]
 
     def save_timers(self, timers: Sequence[Timer]) -> None:
-        if timers:
-            _SAVE_TIMERS.execute(self.conn, [_timer_values(t) for t in timers])
+        _SAVE_TIMERS.execute(self.conn, [_timer_values(t) for t in timers])
 
     def claim_due(self, now: datetime, limit: int) -> list[Timer]:
         return [_timer(row) for row in self.conn.execute(_CLAIM, {"now": now, "limit": limit})]

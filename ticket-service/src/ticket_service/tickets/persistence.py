@@ -180,7 +180,7 @@ _GET_MANY_FOR_UPDATE = (sa.select(tickets_table)
 _SAVE = tickets_table.update().where(*_TICKET_KEY)   # SET: the columns given at execution
 
 
-# A batch's changed tickets in one statement (``support_shared.bulk``): each ticket's key once.
+# A batch's changed tickets in one statement (``support_shared.bulk``).
 _SAVE_MANY = bulk_update(tickets_table, key=("tenant_id", "id"), columns=_MUTABLE)
 
 
@@ -228,9 +228,6 @@ class SqlTicketRepository(AbstractTicketRepository):
         return {(t.tenant_id, t.id): t for t in tickets if t.id is not None}
 
     def save_many(self, tickets: Sequence[Ticket]) -> None:
-        keys = {(t.tenant_id, t.id) for t in tickets}
-        if len(keys) != len(tickets):
-            raise ValueError("save_many takes each ticket once")
         _SAVE_MANY.execute(self.conn, [
             {"tenant_id": t.tenant_id, "id": t.id, **{name: getattr(t, name) for name in _MUTABLE}}
             for t in tickets])
